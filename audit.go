@@ -1,0 +1,81 @@
+package keyhaven
+
+import (
+	"context"
+	"time"
+)
+
+// AuditEvent is one entry of a tenant's append-only audit log. It never holds a secret:
+// Detail carries names, ids and counts only.
+type AuditEvent struct {
+	ID          string         `json:"id"`
+	TenantID    string         `json:"-"`
+	At          time.Time      `json:"at"`
+	ActorKind   string         `json:"actorKind"` // credential kind, or "system"
+	ActorID     string         `json:"actorId,omitempty"`
+	ActorUserID string         `json:"actorUserId,omitempty"`
+	Action      string         `json:"action"` // noun.verb, e.g. "user.create"
+	TargetType  string         `json:"targetType"`
+	TargetID    string         `json:"targetId,omitempty"`
+	Outcome     string         `json:"outcome"` // success, denied, failure
+	RemoteAddr  string         `json:"remoteAddr,omitempty"`
+	RequestID   string         `json:"requestId,omitempty"`
+	Detail      map[string]any `json:"detail,omitempty"`
+}
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeDenied  = "denied"
+	OutcomeFailure = "failure"
+)
+
+// AuditFilter selects audit events.
+type AuditFilter struct {
+	Action  string
+	ActorID string
+	Outcome string
+	Page    Page
+}
+
+// outcomeOf returns the audit outcome of an operation that ended with err.
+func outcomeOf(err error) string {
+	switch ErrorCode(err) {
+	case "":
+		return OutcomeSuccess
+	case EFORBIDDEN, EUNAUTHORIZED:
+		return OutcomeDenied
+	}
+	return OutcomeFailure
+}
+
+// record appends an audit event for an operation by p (nil for the system) that ended with
+// err. A failure to record is logged; the operation's own result stands.
+func (s *Service) record(ctx context.Context, tenantID string, p *Principal, action, targetType, targetID string, err error, detail map[string]any) {
+	info := RequestInfoFrom(ctx)
+	e := &AuditEvent{
+		ID:         NewID("evt"),
+		TenantID:   tenantID,
+		At:         s.Clock.Now().UTC(),
+		ActorKind:  "system",
+		Action:     action,
+		TargetType: targetType,
+		TargetID:   targetID,
+		Outcome:    outcomeOf(err),
+		RemoteAddr: info.RemoteAddr,
+		RequestID:  info.RequestID,
+		Detail:     detail,
+	}
+	if p != nil {
+		e.ActorKind, e.ActorID, e.ActorUserID = string(p.Kind), p.CredentialID, p.UserID
+	}
+	if err != nil {
+		if e.Detail == nil {
+			e.Detail = map[string]any{}
+		}
+		e.Detail["error"] = ErrorReason(err)
+	}
+	if werr := s.Store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
+		s.Log.ErrorContext(ctx, "audit write failed", "action", action, "err", werr)
+	}
+}

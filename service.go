@@ -1,0 +1,196 @@
+package keyhaven
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"keyhaven/secret"
+)
+
+// Service holds keyhaven's business rules. REST, GraphQL and the console all call it, so
+// that every transport enforces the same rules.
+type Service struct {
+	Store Store
+	Clock Clock
+	Log   *slog.Logger
+	// PasswordParams are the argon2id parameters for user passwords.
+	PasswordParams secret.Argon2Params
+	// SessionTTL is how long a login session lasts.
+	SessionTTL time.Duration
+}
+
+// NewService returns a Service over store with the production defaults.
+func NewService(store Store, log *slog.Logger) *Service {
+	return &Service{
+		Store:          store,
+		Clock:          SystemClock{},
+		Log:            log,
+		PasswordParams: secret.OWASP,
+		SessionTTL:     12 * time.Hour,
+	}
+}
+
+// GeneratedPasswordLen is the length of generated passwords: 24 base62 characters, 142 bits.
+const GeneratedPasswordLen = 24
+
+// CreateTenant creates a tenant with its first admin user (every permission, a generated
+// password) and a "bootstrap" API key holding every permission, and returns the secrets once.
+func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*TenantCreated, error) {
+	if !ValidTenantName(name) {
+		return nil, Invalid(FieldError{Field: "name", Message: "must match ^[a-z0-9][a-z0-9-]{1,62}$"})
+	}
+	email, err := NormalizeEmail("adminEmail", adminEmail)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now().UTC()
+	t := &Tenant{ID: NewID("tnt"), Name: name, CreatedAt: now}
+	password := secret.RandomString(GeneratedPasswordLen)
+	admin := &User{
+		ID: NewID("usr"), TenantID: t.ID, Email: email,
+		PasswordHash: secret.HashPassword(password, s.PasswordParams),
+		Permissions:  AllPermissions, CreatedAt: now, UpdatedAt: now,
+	}
+	key := secret.Generate(secret.APIKey)
+	cred := &Credential{
+		ID: NewID("key"), TenantID: t.ID, Kind: KindAPIKey, OwnerID: admin.ID, Name: "bootstrap",
+		Hash: secret.Hash(key), Display: secret.Display(key), Permissions: AllPermissions,
+		Active: true, CreatedAt: now,
+	}
+	if err := s.Store.CreateTenant(ctx, t, admin, cred); err != nil {
+		return nil, err
+	}
+	s.record(ctx, t.ID, nil, "tenant.create", "tenant", t.ID, nil, map[string]any{"name": name, "adminUserId": admin.ID, "apiKeyId": cred.ID})
+	return &TenantCreated{Tenant: t, Name: name, AdminEmail: email, AdminPassword: password, APIKey: key}, nil
+}
+
+// Bootstrap creates the default tenant when the database has no tenant at all and returns
+// its credentials; it returns nil when there was already a tenant (or another node created
+// one at the same moment).
+func (s *Service) Bootstrap(ctx context.Context, adminEmail string) (*TenantCreated, error) {
+	n, err := s.Store.CountTenants(ctx)
+	if err != nil || n > 0 {
+		return nil, err
+	}
+	created, err := s.CreateTenant(ctx, DefaultTenant, adminEmail)
+	if ErrorCode(err) == ECONFLICT {
+		return nil, nil
+	}
+	return created, err
+}
+
+// Resolve judges a bearer secret: it rejects a malformed one before any database read, then
+// finds its credential by hash and judges it at this instant. It returns the principal and
+// CodeValid, or nil and the reason it is not good.
+func (s *Service) Resolve(ctx context.Context, bearer string) (*Principal, string, error) {
+	if _, err := secret.Parse(bearer); err != nil {
+		return nil, CodeNotFound, nil
+	}
+	r, err := s.Store.ResolveCredential(ctx, secret.Hash(bearer))
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, CodeNotFound, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	p, code := Judge(r, s.Clock.Now())
+	return p, code, nil
+}
+
+// Authenticate returns the principal a bearer secret stands for, or EUNAUTHORIZED for a
+// missing, malformed, unknown, revoked, expired, inactive or owner-deleted credential.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
+	if bearer == "" {
+		return nil, Reasonf(EUNAUTHORIZED, "missing_credential", "a bearer credential is required")
+	}
+	p, code, err := s.Resolve(ctx, bearer)
+	if err != nil {
+		return nil, err
+	}
+	if code != CodeValid {
+		return nil, Reasonf(EUNAUTHORIZED, "invalid_credential", "the credential is not valid")
+	}
+	return p, nil
+}
+
+// Session is a login session's secret token, shown once.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// dummyHash is checked against when a login names no user, so that a failed login takes as
+// long whether or not the email exists.
+var dummyHash = secret.HashPassword("keyhaven-no-such-user", secret.OWASP)
+
+// Login checks a user's email and password and opens a session. Every failure, an unknown
+// tenant included, is the same EUNAUTHORIZED.
+func (s *Service) Login(ctx context.Context, tenantName, email, password string) (*Session, error) {
+	fail := Reasonf(EUNAUTHORIZED, "invalid_credentials", "wrong email or password")
+	t, err := s.Store.TenantByName(ctx, tenantName)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return nil, err
+	}
+	var u *User
+	if t != nil {
+		email, _ = NormalizeEmail("email", email)
+		u, err = s.Store.UserByEmail(ctx, t.ID, email)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
+	}
+	if u == nil {
+		secret.CheckPassword(password, dummyHash)
+		return nil, fail
+	}
+	if !secret.CheckPassword(password, u.PasswordHash) {
+		s.record(ctx, t.ID, nil, "session.create", "user", u.ID, fail, nil)
+		return nil, fail
+	}
+	now := s.Clock.Now().UTC()
+	token := secret.Generate(secret.Session)
+	c := &Credential{
+		ID: NewID("ses"), TenantID: t.ID, Kind: KindSession, OwnerID: u.ID,
+		Hash: secret.Hash(token), Display: secret.Display(token), Permissions: AllPermissions,
+		Active: true, ExpiresAt: now.Add(s.SessionTTL), CreatedAt: now,
+	}
+	if err := s.Store.CreateCredential(ctx, c); err != nil {
+		return nil, err
+	}
+	s.record(ctx, t.ID, &Principal{Kind: KindSession, CredentialID: c.ID, UserID: u.ID}, "session.create", "session", c.ID, nil, nil)
+	return &Session{Token: token, ExpiresAt: c.ExpiresAt}, nil
+}
+
+// Logout ends the session p authenticated with. Returns EINVALID when p is not a session.
+func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	if p.Kind != KindSession {
+		return Reasonf(EINVALID, "not_a_session", "only a session token can log out")
+	}
+	err := s.Store.DeleteCredential(ctx, p.TenantID, p.CredentialID)
+	s.record(ctx, p.TenantID, p, "session.delete", "session", p.CredentialID, err, nil)
+	return err
+}
+
+// CollectGarbage deletes expired sessions and API keys, once.
+func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
+	return s.Store.DeleteExpiredCredentials(ctx, s.Clock.Now())
+}
+
+// RunGarbageCollection calls CollectGarbage every interval until ctx ends.
+func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.CollectGarbage(ctx); err != nil {
+				s.Log.ErrorContext(ctx, "garbage collection failed", "err", err)
+			} else if n > 0 {
+				s.Log.InfoContext(ctx, "garbage collection", "deleted", n)
+			}
+		}
+	}
+}

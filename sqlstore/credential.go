@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"keyhaven"
+)
+
+const credentialColumns = `c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.description, c.application_id,
+	c.hash, c.display, c.permissions, c.active, c.expires_at, c.revoked_at, c.created_at, c.last_used_at`
+
+func (db *DB) createCredential(ctx context.Context, tx *sql.Tx, c *keyhaven.Credential) error {
+	var app any
+	if c.ApplicationID != "" {
+		app = c.ApplicationID
+	}
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO credentials (id, tenant_id, kind, owner_id, name, description,
+		application_id, hash, display, permissions, active, expires_at, revoked_at, created_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.TenantID, string(c.Kind), c.OwnerID, c.Name, c.Description, app, c.Hash, c.Display,
+		c.Permissions.String(), c.Active, toDB(c.ExpiresAt), toDB(c.RevokedAt), mustDB(c.CreatedAt), toDB(c.LastUsedAt))
+	return db.wrap(err, "a credential with that name exists")
+}
+
+type credentialRow struct {
+	c                      keyhaven.Credential
+	kind, perms            string
+	app                    sql.NullString
+	expires, revoked, used sql.NullInt64
+	created                int64
+}
+
+func (r *credentialRow) dest() []any {
+	return []any{&r.c.ID, &r.c.TenantID, &r.kind, &r.c.OwnerID, &r.c.Name, &r.c.Description, &r.app,
+		&r.c.Hash, &r.c.Display, &r.perms, &r.c.Active, &r.expires, &r.revoked, &r.created, &r.used}
+}
+
+func (r *credentialRow) credential() *keyhaven.Credential {
+	c := r.c
+	c.Kind = keyhaven.CredentialKind(r.kind)
+	c.ApplicationID = r.app.String
+	c.Permissions = keyhaven.ParseStoredPermissions(r.perms)
+	c.ExpiresAt, c.RevokedAt, c.LastUsedAt = fromDB(r.expires), fromDB(r.revoked), fromDB(r.used)
+	c.CreatedAt = time.UnixMicro(r.created).UTC()
+	return &c
+}
+
+// CreateCredential implements keyhaven.Store.
+func (db *DB) CreateCredential(ctx context.Context, c *keyhaven.Credential) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.createCredential(ctx, tx, c) })
+}
+
+// ResolveCredential implements keyhaven.Store. One indexed read joins the credential to its
+// tenant and owner.
+func (db *DB) ResolveCredential(ctx context.Context, hash string) (*keyhaven.Resolution, error) {
+	var cr credentialRow
+	var t keyhaven.Tenant
+	var tenantCreated int64
+	var ownerPerms string
+	var ownerEmail string
+	var ownerDeleted sql.NullInt64
+	dest := append(cr.dest(), &t.Name, &tenantCreated, &ownerEmail, &ownerPerms, &ownerDeleted)
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+`, t.name, t.created_at, u.email, u.permissions, u.deleted_at
+		FROM credentials c JOIN tenants t ON t.id = c.tenant_id JOIN users u ON u.id = c.owner_id
+		WHERE c.hash = ?`), hash).Scan(dest...)
+	if err != nil {
+		return nil, db.notFound(err, "credential")
+	}
+	c := cr.credential()
+	t.ID = c.TenantID
+	t.CreatedAt = time.UnixMicro(tenantCreated).UTC()
+	owner := &keyhaven.User{
+		ID: c.OwnerID, TenantID: c.TenantID, Email: ownerEmail,
+		Permissions: keyhaven.ParseStoredPermissions(ownerPerms), DeletedAt: fromDB(ownerDeleted),
+	}
+	return &keyhaven.Resolution{Credential: c, Tenant: &t, Owner: owner}, nil
+}
+
+// DeleteCredential implements keyhaven.Store.
+func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string) error {
+	n, err := db.exec(ctx, "", `DELETE FROM credentials WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err == nil && n == 0 {
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "credential not found")
+	}
+	return err
+}
+
+// DeleteExpiredCredentials implements keyhaven.Store. Access keys are kept when they expire:
+// their listings show them as EXPIRED.
+func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int, error) {
+	n, err := db.exec(ctx, "", `DELETE FROM credentials
+		WHERE expires_at IS NOT NULL AND expires_at <= ? AND kind IN ('session', 'api_key')`, mustDB(now))
+	return int(n), err
+}
+
+// CountOwnedCredentials implements keyhaven.Store.
+func (db *DB) CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM credentials
+		WHERE tenant_id = ? AND owner_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`),
+		tenantID, userID, mustDB(now)).Scan(&n)
+	return n, db.wrap(err, "")
+}

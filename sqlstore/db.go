@@ -1,0 +1,192 @@
+// Package sqlstore implements keyhaven.Store once, in SQL that SQLite and PostgreSQL both
+// speak. The sqlite and postgres packages open the connections and supply a Dialect for the
+// few things that differ.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"keyhaven"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	// Goose is the migration dialect.
+	Goose goose.Dialect
+	// Numbered reports whether placeholders are $1, $2... rather than ?.
+	Numbered bool
+	// IsUniqueViolation reports whether err is a unique constraint violation.
+	IsUniqueViolation func(error) bool
+	// LockTenant, when set, is a statement that locks a tenant's row ($1 is its id) until the
+	// transaction ends, serializing the limit checks of concurrent writers. SQLite needs none:
+	// its write transactions are serialized already.
+	LockTenant string
+	// SessionLocker, when set, serializes migrations across processes.
+	SessionLocker goose.ProviderOption
+}
+
+// DB is a keyhaven.Store over database/sql. Writes go to w, reads to r (the same pool on
+// PostgreSQL; on SQLite a single writer connection beside a pool of readers).
+type DB struct {
+	w, r    *sql.DB
+	dialect Dialect
+	queries sync.Map // query text with ? → dialect's form
+}
+
+var _ keyhaven.Store = (*DB)(nil)
+
+// New returns a DB over the given pools. Call Migrate before use.
+func New(w, r *sql.DB, d Dialect) *DB {
+	return &DB{w: w, r: r, dialect: d}
+}
+
+// Migrate applies every pending migration.
+func (db *DB) Migrate(ctx context.Context) error {
+	var opts []goose.ProviderOption
+	if db.dialect.SessionLocker != nil {
+		opts = append(opts, db.dialect.SessionLocker)
+	}
+	p, err := goose.NewProvider(db.dialect.Goose, db.w, mustSub(migrations, "migrations"), opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping implements keyhaven.Store.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close implements keyhaven.Store.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// q returns query in the dialect's placeholder form.
+func (db *DB) q(query string) string {
+	if !db.dialect.Numbered {
+		return query
+	}
+	if v, ok := db.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	db.queries.Store(query, b.String())
+	return b.String()
+}
+
+// tx runs fn in a write transaction, committing when it returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return keyhaven.Internal(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return db.wrap(err, "")
+	}
+	return nil
+}
+
+// exec runs one write statement and returns the rows it affected.
+func (db *DB) exec(ctx context.Context, conflict, query string, args ...any) (int64, error) {
+	res, err := db.w.ExecContext(ctx, db.q(query), args...)
+	if err != nil {
+		return 0, db.wrap(err, conflict)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, keyhaven.Internal(err)
+	}
+	return n, nil
+}
+
+// wrap turns a database error into a domain error: a unique violation becomes ECONFLICT with
+// the given message, no rows ENOTFOUND, anything else EINTERNAL.
+func (db *DB) wrap(err error, conflict string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "not found")
+	case db.dialect.IsUniqueViolation(err) && conflict != "":
+		return keyhaven.Reasonf(keyhaven.ECONFLICT, "duplicate", "%s", conflict)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &keyhaven.Error{Code: keyhaven.EINTERNAL, Message: "request cancelled", Err: err}
+	}
+	var ke *keyhaven.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	return keyhaven.Internal(err)
+}
+
+// notFound returns ENOTFOUND naming what for sql.ErrNoRows, or wraps err.
+func (db *DB) notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "%s not found", what)
+	}
+	return db.wrap(err, "")
+}
+
+// Times are stored as unix microseconds; the zero time as NULL.
+func toDB(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromDB(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}
+
+func mustDB(t time.Time) int64 { return t.UnixMicro() }
+
+// limit returns a page's limit within [1, 1000], defaulting to 50.
+func limit(p keyhaven.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return 50
+	case p.Limit > 1000:
+		return 1000
+	}
+	return p.Limit
+}

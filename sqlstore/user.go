@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"keyhaven"
+)
+
+const userColumns = `id, tenant_id, email, password_hash, permissions, created_at, updated_at, deleted_at`
+
+func (db *DB) createUser(ctx context.Context, tx *sql.Tx, u *keyhaven.User) error {
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`),
+		u.ID, u.TenantID, u.Email, u.PasswordHash, u.Permissions.String(), mustDB(u.CreatedAt), mustDB(u.UpdatedAt))
+	return db.wrap(err, "a user with that email exists")
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(row scanner) (*keyhaven.User, error) {
+	var u keyhaven.User
+	var perms string
+	var created, updated, deleted sql.NullInt64
+	if err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.PasswordHash, &perms, &created, &updated, &deleted); err != nil {
+		return nil, err
+	}
+	u.Permissions = keyhaven.ParseStoredPermissions(perms)
+	u.CreatedAt, u.UpdatedAt, u.DeletedAt = fromDB(created), fromDB(updated), fromDB(deleted)
+	return &u, nil
+}
+
+// CreateUser implements keyhaven.Store.
+func (db *DB) CreateUser(ctx context.Context, u *keyhaven.User) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.createUser(ctx, tx, u) })
+}
+
+// User implements keyhaven.Store.
+func (db *DB) User(ctx context.Context, tenantID, id string) (*keyhaven.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users
+		WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`), tenantID, id))
+	if err != nil {
+		return nil, db.notFound(err, "user")
+	}
+	return u, nil
+}
+
+// UserByEmail implements keyhaven.Store.
+func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*keyhaven.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users
+		WHERE tenant_id = ? AND email = ? AND deleted_at IS NULL`), tenantID, email))
+	if err != nil {
+		return nil, db.notFound(err, "user")
+	}
+	return u, nil
+}
+
+// ListUsers implements keyhaven.Store.
+func (db *DB) ListUsers(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.User, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+userColumns+` FROM users
+		WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`), tenantID, page.After, limit(page))
+	if err != nil {
+		return nil, db.wrap(err, "")
+	}
+	defer rows.Close()
+	var out []*keyhaven.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, db.wrap(err, "")
+		}
+		out = append(out, u)
+	}
+	return out, db.wrap(rows.Err(), "")
+}
+
+// UpdateUser implements keyhaven.Store.
+func (db *DB) UpdateUser(ctx context.Context, u *keyhaven.User) error {
+	n, err := db.exec(ctx, "", `UPDATE users SET permissions = ?, password_hash = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`,
+		u.Permissions.String(), u.PasswordHash, mustDB(u.UpdatedAt), u.TenantID, u.ID)
+	if err == nil && n == 0 {
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
+	}
+	return err
+}
+
+// DeleteUser implements keyhaven.Store.
+func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error {
+	n, err := db.exec(ctx, "", `UPDATE users SET deleted_at = ? WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`,
+		mustDB(at), tenantID, id)
+	if err == nil && n == 0 {
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
+	}
+	return err
+}

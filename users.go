@@ -1,0 +1,198 @@
+package keyhaven
+
+import (
+	"context"
+
+	"keyhaven/secret"
+)
+
+// CreateUserInput is what a caller gives to create a user.
+type CreateUserInput struct {
+	Email       string
+	Password    *string // generated when nil
+	Permissions []string
+}
+
+// UpdateUserInput changes a user; nil fields stay as they are.
+type UpdateUserInput struct {
+	Permissions *[]string
+	Password    *string
+}
+
+// checkManage returns EFORBIDDEN unless p may manage target: p needs USER_MANAGEMENT and must
+// hold every permission target holds, so that nobody can alter or remove a user more
+// privileged than themselves.
+func checkManage(p *Principal, target *User) error {
+	if err := p.Require(USER_MANAGEMENT); err != nil {
+		return err
+	}
+	if missing := target.Permissions.Missing(p.Permissions); missing != 0 {
+		return Reasonf(EFORBIDDEN, "user_more_privileged", "cannot manage a user holding permissions you do not hold")
+	}
+	return nil
+}
+
+// CreateUser creates a user of p's tenant holding at most p's permissions. When no password
+// is given one is generated and returned, once.
+func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInput) (u *User, generated string, err error) {
+	defer func() {
+		id := ""
+		if u != nil {
+			id = u.ID
+		}
+		s.record(ctx, p.TenantID, p, "user.create", "user", id, err, map[string]any{"email": in.Email})
+	}()
+	if err := p.Require(USER_MANAGEMENT); err != nil {
+		return nil, "", err
+	}
+	email, err := NormalizeEmail("email", in.Email)
+	if err != nil {
+		return nil, "", err
+	}
+	perms, err := ParsePermissions("permissions", in.Permissions)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.CheckGrant(perms); err != nil {
+		return nil, "", err
+	}
+	password := ""
+	if in.Password != nil {
+		if err := ValidatePassword("password", *in.Password); err != nil {
+			return nil, "", err
+		}
+		password = *in.Password
+	} else {
+		generated = secret.RandomString(GeneratedPasswordLen)
+		password = generated
+	}
+	now := s.Clock.Now().UTC()
+	u = &User{
+		ID: NewID("usr"), TenantID: p.TenantID, Email: email,
+		PasswordHash: secret.HashPassword(password, s.PasswordParams),
+		Permissions:  perms, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Store.CreateUser(ctx, u); err != nil {
+		return nil, "", err
+	}
+	return u, generated, nil
+}
+
+// User returns a user of p's tenant. Users may read themselves; reading others needs
+// USER_MANAGEMENT.
+func (s *Service) User(ctx context.Context, p *Principal, id string) (*User, error) {
+	if id != p.UserID {
+		if err := p.Require(USER_MANAGEMENT); err != nil {
+			return nil, err
+		}
+	}
+	if !ValidID("usr", id) {
+		return nil, Errorf(ENOTFOUND, "user not found")
+	}
+	return s.Store.User(ctx, p.TenantID, id)
+}
+
+// ListUsers lists the live users of p's tenant.
+func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*User, error) {
+	if err := p.Require(USER_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.Store.ListUsers(ctx, p.TenantID, page)
+}
+
+// UpdateUser changes a user's permissions and/or password. Users may change their own
+// password; everything else needs USER_MANAGEMENT over a user no more privileged than p, and
+// new permissions within p's own.
+func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in UpdateUserInput) (u *User, err error) {
+	defer func() { s.record(ctx, p.TenantID, p, "user.update", "user", id, err, updateDetail(in)) }()
+	if in.Permissions == nil && in.Password == nil {
+		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of permissions, password"})
+	}
+	if !ValidID("usr", id) {
+		return nil, Errorf(ENOTFOUND, "user not found")
+	}
+	self := id == p.UserID
+	if !self || in.Permissions != nil {
+		if err := p.Require(USER_MANAGEMENT); err != nil {
+			return nil, err
+		}
+	}
+	u, err = s.Store.User(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !self {
+		if err := checkManage(p, u); err != nil {
+			return nil, err
+		}
+	}
+	if in.Permissions != nil {
+		perms, err := ParsePermissions("permissions", *in.Permissions)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.CheckGrant(perms); err != nil {
+			return nil, err
+		}
+		u.Permissions = perms
+	}
+	if in.Password != nil {
+		if err := ValidatePassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+		u.PasswordHash = secret.HashPassword(*in.Password, s.PasswordParams)
+	}
+	u.UpdatedAt = s.Clock.Now().UTC()
+	if err := s.Store.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func updateDetail(in UpdateUserInput) map[string]any {
+	d := map[string]any{"passwordChanged": in.Password != nil}
+	if in.Permissions != nil {
+		d["permissions"] = *in.Permissions
+	}
+	return d
+}
+
+// DeleteUser deletes a user; every credential and application it owns stops working at once.
+// Nobody deletes themselves or a user more privileged than themselves.
+func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err error) {
+	defer func() { s.record(ctx, p.TenantID, p, "user.delete", "user", id, err, nil) }()
+	if err := p.Require(USER_MANAGEMENT); err != nil {
+		return err
+	}
+	if id == p.UserID {
+		return Reasonf(EFORBIDDEN, "self_delete", "cannot delete the user you act for")
+	}
+	if !ValidID("usr", id) {
+		return Errorf(ENOTFOUND, "user not found")
+	}
+	u, err := s.Store.User(ctx, p.TenantID, id)
+	if err != nil {
+		return err
+	}
+	if err := checkManage(p, u); err != nil {
+		return err
+	}
+	return s.Store.DeleteUser(ctx, p.TenantID, id, s.Clock.Now().UTC())
+}
+
+// CountUserCredentials returns how many credentials would stop working if the user were
+// deleted.
+func (s *Service) CountUserCredentials(ctx context.Context, p *Principal, id string) (int, error) {
+	if _, err := s.User(ctx, p, id); err != nil {
+		return 0, err
+	}
+	return s.Store.CountOwnedCredentials(ctx, p.TenantID, id, s.Clock.Now())
+}
+
+// ListAudit returns p's tenant's audit events; it needs AUDIT_READ.
+func (s *Service) ListAudit(ctx context.Context, p *Principal, f AuditFilter) ([]*AuditEvent, error) {
+	if err := p.Require(AUDIT_READ); err != nil {
+		return nil, err
+	}
+	return s.Store.ListAudit(ctx, p.TenantID, f)
+}

@@ -56,7 +56,7 @@ func (s *Service) record(ctx context.Context, tenantID string, p *Principal, act
 	e := &AuditEvent{
 		ID:         NewID("evt"),
 		TenantID:   tenantID,
-		At:         s.Clock.Now().UTC(),
+		At:         s.now(),
 		ActorKind:  "system",
 		Action:     action,
 		TargetType: targetType,

@@ -44,7 +44,7 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 	if err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now().UTC()
+	now := s.now()
 	t := &Tenant{ID: NewID("tnt"), Name: name, CreatedAt: now}
 	password := secret.RandomString(GeneratedPasswordLen)
 	admin := &User{
@@ -94,7 +94,7 @@ func (s *Service) Resolve(ctx context.Context, bearer string) (*Principal, strin
 	if err != nil {
 		return nil, "", err
 	}
-	p, code := Judge(r, s.Clock.Now())
+	p, code := Judge(r, s.now())
 	return p, code, nil
 }
 
@@ -148,7 +148,7 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 		s.record(ctx, t.ID, nil, "session.create", "user", u.ID, fail, nil)
 		return nil, fail
 	}
-	now := s.Clock.Now().UTC()
+	now := s.now()
 	token := secret.Generate(secret.Session)
 	c := &Credential{
 		ID: NewID("ses"), TenantID: t.ID, Kind: KindSession, OwnerID: u.ID,
@@ -174,7 +174,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 
 // CollectGarbage deletes expired sessions and API keys, once.
 func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
-	return s.Store.DeleteExpiredCredentials(ctx, s.Clock.Now())
+	return s.Store.DeleteExpiredCredentials(ctx, s.now())
 }
 
 // RunGarbageCollection calls CollectGarbage every interval until ctx ends.
@@ -194,3 +194,6 @@ func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Durati
 		}
 	}
 }
+
+// now is the service's clock reading in UTC, at the microsecond precision the stores keep.
+func (s *Service) now() time.Time { return s.Clock.Now().UTC().Truncate(time.Microsecond) }

@@ -66,7 +66,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInp
 		generated = secret.RandomString(GeneratedPasswordLen)
 		password = generated
 	}
-	now := s.Clock.Now().UTC()
+	now := s.now()
 	u = &User{
 		ID: NewID("usr"), TenantID: p.TenantID, Email: email,
 		PasswordHash: secret.HashPassword(password, s.PasswordParams),
@@ -142,7 +142,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 		}
 		u.PasswordHash = secret.HashPassword(*in.Password, s.PasswordParams)
 	}
-	u.UpdatedAt = s.Clock.Now().UTC()
+	u.UpdatedAt = s.now()
 	if err := s.Store.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err 
 	if err := checkManage(p, u); err != nil {
 		return err
 	}
-	return s.Store.DeleteUser(ctx, p.TenantID, id, s.Clock.Now().UTC())
+	return s.Store.DeleteUser(ctx, p.TenantID, id, s.now())
 }
 
 // CountUserCredentials returns how many credentials would stop working if the user were
@@ -186,7 +186,7 @@ func (s *Service) CountUserCredentials(ctx context.Context, p *Principal, id str
 	if _, err := s.User(ctx, p, id); err != nil {
 		return 0, err
 	}
-	return s.Store.CountOwnedCredentials(ctx, p.TenantID, id, s.Clock.Now())
+	return s.Store.CountOwnedCredentials(ctx, p.TenantID, id, s.now())
 }
 
 // ListAudit returns p's tenant's audit events; it needs AUDIT_READ.

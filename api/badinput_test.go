@@ -1,0 +1,101 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"keyhaven/internal/apitest"
+	"keyhaven/internal/testdb"
+	"keyhaven/secret"
+)
+
+// TestBadInput sends malformed requests of every kind: each must get the right 4xx with a
+// machine-readable code, and none may change anything.
+func TestBadInput(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	key := e.Acme.APIKey
+	const users = "/api/acme/users"
+	broken := []byte(key)
+	broken[10] ^= 1 // one typo: the checksum no longer holds
+	unknown := secret.Generate(secret.APIKey)
+	adminID := userID(t, e, key)
+	huge := `{"email":"` + strings.Repeat("a", 70<<10) + `@x.io","permissions":[]}`
+	deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	post := func(name, body string, status int, code string) apitest.Scenario {
+		return apitest.Scenario{Name: name, Method: "POST", URL: users, Token: key, Body: body, ExpectedStatus: status, ExpectedCode: code}
+	}
+	scenarios := []apitest.Scenario{
+		post("truncated JSON", `{"email":"x@acme.test",`, 400, "invalid_input"),
+		post("not JSON", `email=x@acme.test`, 400, "invalid_input"),
+		post("array instead of object", `[{"email":"x@acme.test","permissions":[]}]`, 400, "invalid_input"),
+		post("empty body", ``, 400, "invalid_input"),
+		post("null body", `null`, 400, "invalid_input"),
+		post("email of the wrong type", `{"email":42,"permissions":[]}`, 400, "invalid_input"),
+		post("permissions of the wrong type", `{"email":"x@acme.test","permissions":"READ"}`, 400, "invalid_input"),
+		post("permissions null", `{"email":"x@acme.test","permissions":null}`, 400, "invalid_input"),
+		post("permission of the wrong type", `{"email":"x@acme.test","permissions":[1]}`, 400, "invalid_input"),
+		post("missing email", `{"permissions":[]}`, 400, "invalid_input"),
+		post("unknown field", `{"email":"x@acme.test","permissions":[],"admin":true}`, 400, "invalid_input"),
+		post("trailing data", `{"email":"x@acme.test","permissions":[]}{}`, 400, "invalid_input"),
+		post("trailing garbage", `{"email":"x@acme.test","permissions":[]} x`, 400, "invalid_input"),
+		post("deeply nested", deep, 400, "invalid_input"),
+		post("invalid UTF-8", "{\"email\":\"x\xff@acme.test\",\"permissions\":[]}", 400, "invalid_input"),
+		post("email without @", `{"email":"nobody","permissions":[]}`, 400, "invalid_input"),
+		post("email with a display name", `{"email":"Bob <bob@acme.test>","permissions":[]}`, 400, "invalid_input"),
+		post("email too long", `{"email":"`+strings.Repeat("a", 250)+`@acme.test","permissions":[]}`, 400, "invalid_input"),
+		post("email with spaces and SQL", `{"email":"' OR '1'='1","permissions":[]}`, 400, "invalid_input"),
+		post("email with HTML", `{"email":"<script>alert(1)</script>@acme.test","permissions":[]}`, 400, "invalid_input"),
+		post("email with a NUL", `{"email":"x\u0000@acme.test","permissions":[]}`, 400, "invalid_input"),
+		post("unknown permission", `{"email":"x@acme.test","permissions":["ROOT"]}`, 400, "invalid_input"),
+		post("permission in lower case", `{"email":"x@acme.test","permissions":["read"]}`, 400, "invalid_input"),
+		post("permission with SQL", `{"email":"x@acme.test","permissions":["READ'; DROP TABLE users;--"]}`, 400, "invalid_input"),
+		post("password too short", `{"email":"x@acme.test","password":"short","permissions":[]}`, 400, "invalid_input"),
+		post("password too long", `{"email":"x@acme.test","password":"`+strings.Repeat("p", 300)+`","permissions":[]}`, 400, "invalid_input"),
+		post("password of the wrong type", `{"email":"x@acme.test","password":123456789012,"permissions":[]}`, 400, "invalid_input"),
+		post("huge body", huge, 413, "body_too_large"),
+		{Name: "text/plain", Method: "POST", URL: users, Token: key, Body: `{"email":"x@acme.test","permissions":[]}`,
+			Headers: []string{"Content-Type", "text/plain"}, ExpectedStatus: 415, ExpectedCode: "unsupported_media_type"},
+		{Name: "form encoded", Method: "POST", URL: users, Token: key, Body: `email=x`,
+			Headers: []string{"Content-Type", "application/x-www-form-urlencoded"}, ExpectedStatus: 415, ExpectedCode: "unsupported_media_type"},
+		{Name: "malformed secret", URL: users, Token: "abc", ExpectedStatus: 401, ExpectedCode: "invalid_credential"},
+		{Name: "checksum-broken secret", URL: users, Token: string(broken), ExpectedStatus: 401, ExpectedCode: "invalid_credential"},
+		{Name: "well-formed unknown secret", URL: users, Token: unknown, ExpectedStatus: 401, ExpectedCode: "invalid_credential"},
+		{Name: "secret with SQL", URL: users, Token: "khk_' OR 1=1 --", ExpectedStatus: 401},
+		{Name: "Basic scheme", URL: users, Headers: []string{"Authorization", "Basic YWRtaW46YWRtaW4="}, ExpectedStatus: 401, ExpectedCode: "missing_credential"},
+		{Name: "empty bearer", URL: users, Headers: []string{"Authorization", "Bearer "}, ExpectedStatus: 401},
+		{Name: "tenant with SQL in the path", URL: "/api/acme'--/users", Token: key, ExpectedStatus: 403, ExpectedCode: "wrong_tenant"},
+		{Name: "user id with SQL", URL: users + "/usr_'%20OR%201=1--", Token: key, ExpectedStatus: 404, ExpectedCode: "not_found"},
+		{Name: "user id with a path", URL: users + "/..%2F..%2Fetc", Token: key, ExpectedStatus: 404},
+		{Name: "user id with HTML", URL: users + "/%3Cscript%3E", Token: key, ExpectedStatus: 404, NotExpectedContent: []string{"<script>"}},
+		{Name: "cursor not made by the API", URL: users + "?cursor=!!!", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
+		{Name: "limit zero", URL: users + "?limit=0", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
+		{Name: "limit not a number", URL: users + "?limit=ten", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
+		{Name: "limit too large", URL: users + "?limit=100000", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
+		{Name: "unknown query parameter", URL: users + "?admin=1", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
+		{Name: "audit outcome not in the enum", URL: "/api/acme/audit?outcome=maybe", Token: key, ExpectedStatus: 400},
+		{Name: "patch with permissions null", Method: "PATCH", URL: users + "/" + adminID, Token: key, Body: `{"permissions":null}`, ExpectedStatus: 400},
+		{Name: "patch with an unknown field", Method: "PATCH", URL: users + "/" + adminID, Token: key, Body: `{"email":"new@acme.test"}`, ExpectedStatus: 400},
+		{Name: "login with SQL", Method: "POST", URL: "/api/acme/login", Body: `{"email":"' OR 1=1 --","password":"' OR '1'='1"}`, ExpectedStatus: 401, ExpectedCode: "invalid_credentials"},
+		{Name: "login with the wrong types", Method: "POST", URL: "/api/acme/login", Body: `{"email":["a"],"password":{}}`, ExpectedStatus: 400},
+		{Name: "login to a tenant with HTML", Method: "POST", URL: "/api/%3Cb%3E/login", Body: `{"email":"a@b.c","password":"x"}`, ExpectedStatus: 401},
+		{Name: "unknown endpoint", URL: "/api/acme/nothing", Token: key, ExpectedStatus: 404, ExpectedCode: "not_found"},
+		{Name: "unsupported method", Method: "PUT", URL: users, Token: key, Body: `{}`, ExpectedStatus: 404},
+	}
+	for _, s := range scenarios {
+		s.Run(t, e)
+	}
+	t.Run("nothing changed", func(t *testing.T) {
+		var page struct{ Items []struct{ Email string } }
+		e.Do("GET", users, key, nil).Decode(t, &page)
+		if len(page.Items) != 1 || page.Items[0].Email != "admin@acme.test" {
+			t.Fatalf("users after bad input: %+v, want only the admin", page.Items)
+		}
+		if r := e.Do("GET", "/api/acme/me", key, nil); r.Status != http.StatusOK {
+			t.Fatalf("admin key after bad input: %d", r.Status)
+		}
+	})
+	if len(scenarios) < 30 {
+		t.Fatalf("only %d malformed requests", len(scenarios))
+	}
+}

@@ -1,0 +1,181 @@
+// Package api serves keyhaven's REST API. The OpenAPI document at /api/openapi.json is
+// generated from the operations registered here: it is the single source of truth for the
+// REST surface.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"keyhaven"
+)
+
+// Version is reported in the OpenAPI document.
+var Version = "dev"
+
+// Server is the REST API over a keyhaven.Service.
+type Server struct {
+	svc *keyhaven.Service
+	api huma.API
+	mux *http.ServeMux
+}
+
+// maxBody is the default request body limit.
+const maxBody = 64 << 10
+
+// New returns the REST API's handler, with /healthz and /readyz.
+func New(svc *keyhaven.Service, log *slog.Logger) *Server {
+	s := &Server{svc: svc, mux: http.NewServeMux()}
+	s.api = humago.New(s.mux, config())
+	s.api.UseMiddleware(s.authenticate)
+	s.registerHealth()
+	s.registerAuth()
+	s.registerUsers()
+	s.registerAudit()
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
+	})
+	return s
+}
+
+// Handler returns the server's http.Handler with request ids, logging and recovery.
+func (s *Server) Handler(log *slog.Logger) http.Handler { return withRequest(log, s.mux) }
+
+// Mux returns the server's mux, for other transports (console, GraphQL) to add routes to.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// OpenAPI returns the generated OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+func config() huma.Config {
+	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	return huma.Config{
+		OpenAPI: &huma.OpenAPI{
+			OpenAPI: "3.1.0",
+			Info: &huma.Info{
+				Title:       "keyhaven",
+				Version:     Version,
+				Description: "A self-hosted, multi-tenant credential authority.",
+			},
+			Components: &huma.Components{
+				Schemas: registry,
+				SecuritySchemes: map[string]*huma.SecurityScheme{
+					"bearer": {Type: "http", Scheme: "bearer", Description: "An API key, access key or session token"},
+				},
+			},
+		},
+		OpenAPIPath:                  "/api/openapi",
+		Formats:                      map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat},
+		DefaultFormat:                "application/json",
+		RejectUnknownQueryParameters: true,
+	}
+}
+
+// jsonFormat is strict JSON: invalid UTF-8 is refused rather than silently replaced, and
+// responses escape HTML characters.
+var jsonFormat = huma.Format{
+	Marshal: func(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) },
+	Unmarshal: func(data []byte, v any) error {
+		if !utf8.Valid(data) {
+			return errors.New("body is not valid UTF-8")
+		}
+		return json.Unmarshal(data, v)
+	},
+}
+
+func init() {
+	// A required array may not be null.
+	huma.DefaultArrayNullable = false
+}
+
+var bearerAuth = []map[string][]string{{"bearer": {}}}
+
+// op fills in what every operation shares: body limit, auth and error responses.
+func op(o huma.Operation, authenticated bool) huma.Operation {
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = maxBody
+	}
+	errs := []int{http.StatusBadRequest}
+	if authenticated {
+		o.Security = bearerAuth
+		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	if o.Method != http.MethodGet {
+		errs = append(errs, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	o.Errors = append(errs, o.Errors...)
+	return o
+}
+
+// authenticate resolves the bearer credential of operations that need one and checks that it
+// belongs to the tenant named in the path: another tenant's credential gets 403, never data.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	if len(ctx.Operation().Security) == 0 {
+		next(ctx)
+		return
+	}
+	bearer, ok := bearerToken(ctx.Header("Authorization"))
+	var p *keyhaven.Principal
+	var err error
+	if !ok {
+		err = keyhaven.Reasonf(keyhaven.EUNAUTHORIZED, "missing_credential", "send Authorization: Bearer <secret>")
+	} else {
+		p, err = s.svc.Authenticate(ctx.Context(), bearer)
+	}
+	if err == nil {
+		if tenant := ctx.Param("tenant"); tenant != "" && tenant != p.TenantName {
+			err = keyhaven.Reasonf(keyhaven.EFORBIDDEN, "wrong_tenant", "the credential belongs to another tenant")
+		}
+	}
+	if err != nil {
+		writeErr(ctx, err)
+		return
+	}
+	next(huma.WithValue(ctx, principalKey, p))
+}
+
+// bearerToken extracts the secret of an "Authorization: Bearer <secret>" header.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func principal(ctx context.Context) *keyhaven.Principal {
+	return ctx.Value(principalKey).(*keyhaven.Principal)
+}
+
+func writeErr(ctx huma.Context, err error) {
+	p := domainProblem(err)
+	p.RequestID = requestIDFrom(ctx.Context())
+	if p.Status >= 500 {
+		logFrom(ctx.Context()).ErrorContext(ctx.Context(), "request failed", "err", err)
+	}
+	for k, vs := range p.headers {
+		for _, v := range vs {
+			ctx.AppendHeader(k, v)
+		}
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	json.NewEncoder(ctx.BodyWriter()).Encode(p)
+}
+
+func writeProblem(w http.ResponseWriter, p *Problem, requestID string) {
+	p.RequestID = requestID
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}

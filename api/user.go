@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"keyhaven"
+)
+
+// User is a user as the API shows it: never a password hash.
+type User struct {
+	ID          string       `json:"id" example:"usr_06bq5xk2hz1f8m3v9c4r7t0w"`
+	Email       string       `json:"email" format:"email"`
+	Permissions []Permission `json:"permissions"`
+	CreatedAt   time.Time    `json:"createdAt"`
+	UpdatedAt   time.Time    `json:"updatedAt"`
+	// Password is the generated password, present once, in the creation response, when the
+	// request named none.
+	Password string `json:"password,omitempty" doc:"The generated password; only in the response that created the user, when none was given"`
+}
+
+func toUser(u *keyhaven.User) User {
+	return User{ID: u.ID, Email: u.Email, Permissions: permissionList(u.Permissions), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+type UserPath struct {
+	TenantPath
+	ID string `path:"id" maxLength:"64" doc:"The user's id"`
+}
+
+type createUserInput struct {
+	TenantPath
+	Body struct {
+		Email       string       `json:"email" maxLength:"254" doc:"Unique within the tenant, case-insensitively"`
+		Password    *string      `json:"password,omitempty" maxLength:"256" doc:"At least 12 characters; generated when omitted"`
+		Permissions []Permission `json:"permissions" maxItems:"64" doc:"At most the caller's own permissions"`
+	}
+}
+
+type updateUserInput struct {
+	UserPath
+	Body struct {
+		Permissions *[]Permission `json:"permissions,omitempty" maxItems:"64" doc:"Replaces the user's permissions"`
+		Password    *string       `json:"password,omitempty" maxLength:"256" doc:"A new password"`
+	}
+}
+
+type userOutput struct {
+	Body User
+}
+
+type userListOutput struct {
+	Body struct {
+		Items      []User `json:"items"`
+		NextCursor string `json:"nextCursor,omitempty"`
+	}
+}
+
+type listUsersInput struct {
+	TenantPath
+	PageParams
+}
+
+func (s *Server) registerUsers() {
+	tags := []string{"users"}
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "createUser", Method: http.MethodPost, Path: "/api/{tenant}/users", Tags: tags,
+		Summary: "Create a user", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+		Description: "Needs USER_MANAGEMENT. The new user's permissions must be held by the caller.",
+	}, true), func(ctx context.Context, in *createUserInput) (*userOutput, error) {
+		u, generated, err := s.svc.CreateUser(ctx, principal(ctx), keyhaven.CreateUserInput{
+			Email: in.Body.Email, Password: in.Body.Password, Permissions: permissionStrings(in.Body.Permissions),
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := &userOutput{Body: toUser(u)}
+		out.Body.Password = generated
+		return out, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "listUsers", Method: http.MethodGet, Path: "/api/{tenant}/users", Tags: tags,
+		Summary: "List the tenant's users",
+	}, true), func(ctx context.Context, in *listUsersInput) (*userListOutput, error) {
+		pg, err := in.page()
+		if err != nil {
+			return nil, err
+		}
+		users, err := s.svc.ListUsers(ctx, principal(ctx), pg)
+		if err != nil {
+			return nil, err
+		}
+		out := &userListOutput{}
+		out.Body.Items = make([]User, len(users))
+		for i, u := range users {
+			out.Body.Items[i] = toUser(u)
+		}
+		if len(users) > 0 {
+			out.Body.NextCursor = nextCursor(len(users), pg, users[len(users)-1].ID)
+		}
+		return out, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "getUser", Method: http.MethodGet, Path: "/api/{tenant}/users/{id}", Tags: tags,
+		Summary: "Get a user", Errors: []int{http.StatusNotFound},
+	}, true), func(ctx context.Context, in *UserPath) (*userOutput, error) {
+		u, err := s.svc.User(ctx, principal(ctx), in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &userOutput{Body: toUser(u)}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "updateUser", Method: http.MethodPatch, Path: "/api/{tenant}/users/{id}", Tags: tags,
+		Summary: "Change a user's permissions or password", Errors: []int{http.StatusNotFound},
+		Description: "Users may change their own password. Changing permissions needs USER_MANAGEMENT over a user no more privileged than the caller.",
+	}, true), func(ctx context.Context, in *updateUserInput) (*userOutput, error) {
+		upd := keyhaven.UpdateUserInput{Password: in.Body.Password}
+		if in.Body.Permissions != nil {
+			ps := permissionStrings(*in.Body.Permissions)
+			upd.Permissions = &ps
+		}
+		u, err := s.svc.UpdateUser(ctx, principal(ctx), in.ID, upd)
+		if err != nil {
+			return nil, err
+		}
+		return &userOutput{Body: toUser(u)}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "deleteUser", Method: http.MethodDelete, Path: "/api/{tenant}/users/{id}", Tags: tags,
+		Summary: "Delete a user", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
+		Description: "Every credential and application the user owns stops working at once.",
+	}, true), func(ctx context.Context, in *UserPath) (*struct{}, error) {
+		return nil, s.svc.DeleteUser(ctx, principal(ctx), in.ID)
+	})
+}

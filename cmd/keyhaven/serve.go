@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"keyhaven"
+	"keyhaven/api"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [flags]", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := dbFlag(fs)
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	logFormat := fs.String("log-format", "json", "log format: json or text")
+	bootstrapEmail := fs.String("bootstrap-email", "admin@keyhaven.local", "admin email of the default tenant created on an empty database")
+	sessionTTL := fs.Duration("session-ttl", 12*time.Hour, "how long a login session lasts")
+	gcInterval := fs.Duration("gc-interval", time.Minute, "how often expired credentials are deleted")
+	if _, err := parseFlags(fs, args, getenv); err != nil {
+		return helpOK(err)
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	if *sessionTTL <= 0 || *gcInterval <= 0 {
+		return errors.New("--session-ttl and --gc-interval must be positive")
+	}
+
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := keyhaven.NewService(store, log)
+	svc.SessionTTL = *sessionTTL
+
+	created, err := svc.Bootstrap(ctx, *bootstrapEmail)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created != nil {
+		fmt.Fprintln(stderr, "==========================================================================")
+		printCredentials(stderr, created)
+		fmt.Fprintln(stderr, "==========================================================================")
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	api.Version = version
+	srv := &http.Server{
+		Handler:           api.New(svc, log).Handler(log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go svc.RunGarbageCollection(bg, *gcInterval)
+
+	log.Info("listening", "addr", ln.Addr().String(), "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be json or text")
+}

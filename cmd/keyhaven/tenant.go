@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"keyhaven"
+)
+
+func runTenant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "Usage: keyhaven tenant create NAME --admin-email EMAIL [--output json]")
+		return errors.New("tenant needs a subcommand: create")
+	}
+	fs := newFlags("tenant create", "tenant create NAME --admin-email EMAIL [--output json]", stderr)
+	db := dbFlag(fs)
+	email := fs.String("admin-email", "", "email of the tenant's first admin user")
+	output := fs.String("output", "text", "output format: text or json")
+	pos, err := parseFlags(fs, args[1:], getenv)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(pos) != 1 {
+		return errors.New("tenant create needs exactly one NAME")
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("--output must be text or json")
+	}
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := keyhaven.NewService(store, slog.New(slog.NewTextHandler(stderr, nil)))
+	created, err := svc.CreateTenant(ctx, pos[0], *email)
+	if err != nil {
+		return errors.New(keyhaven.ErrorMessage(err))
+	}
+	if *output == "json" {
+		return json.NewEncoder(stdout).Encode(created)
+	}
+	printCredentials(stdout, created)
+	return nil
+}
+
+// printCredentials shows a new tenant's secrets, the only time they are ever shown.
+func printCredentials(w io.Writer, c *keyhaven.TenantCreated) {
+	fmt.Fprintf(w, `Tenant %q created. Its credentials are shown only now: store them safely.
+  admin email:     %s
+  admin password:  %s
+  bootstrap key:   %s
+`, c.Name, c.AdminEmail, c.AdminPassword, c.APIKey)
+}

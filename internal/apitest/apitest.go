@@ -1,0 +1,202 @@
+// Package apitest runs keyhaven's REST API over real HTTP on loopback against a real database,
+// and reads tests as scenarios: a request and what must come back.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"keyhaven"
+	"keyhaven/api"
+	"keyhaven/internal/testdb"
+	"keyhaven/secret"
+)
+
+// Env is a running API with one tenant, "acme", and its admin credentials.
+type Env struct {
+	T     testing.TB
+	URL   string
+	Svc   *keyhaven.Service
+	Clock *keyhaven.ManualClock
+	Acme  *keyhaven.TenantCreated
+	log   *syncBuffer
+}
+
+// FastPasswords are cheap argon2id parameters for tests that create many users; the
+// production parameters are exercised by the end-to-end tests.
+var FastPasswords = secret.Argon2Params{Memory: 1024, Time: 1, Threads: 1}
+
+// New starts the API over a fresh store from open.
+func New(t testing.TB, open testdb.Opener) *Env {
+	t.Helper()
+	logBuf := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc := keyhaven.NewService(open(t), log)
+	clock := keyhaven.NewManualClock(time.Now().Truncate(time.Microsecond))
+	svc.Clock = clock
+	svc.PasswordParams = FastPasswords
+	acme, err := svc.CreateTenant(context.Background(), "acme", "admin@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(svc, log).Handler(log))
+	t.Cleanup(srv.Close)
+	return &Env{T: t, URL: srv.URL, Svc: svc, Clock: clock, Acme: acme, log: logBuf}
+}
+
+// Logs returns everything the server has logged so far, to check that no secret reaches it.
+func (e *Env) Logs() string { return e.log.String() }
+
+// Response is what came back.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic value.
+func (r *Response) JSON() map[string]any {
+	var m map[string]any
+	json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// Decode decodes the body into v.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Do sends a request. body is sent as is when it is a string or []byte, else as JSON;
+// headers are name, value pairs. A JSON content type is set unless headers name one.
+func (e *Env) Do(method, path, token string, body any, headers ...string) *Response {
+	e.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Login signs in and returns a session token.
+func (e *Env) Login(tenant, email, password string) string {
+	e.T.Helper()
+	r := e.Do("POST", "/api/"+tenant+"/login", "", map[string]string{"email": email, "password": password})
+	if r.Status != http.StatusOK {
+		e.T.Fatalf("login %s: %d %s", email, r.Status, r.Body)
+	}
+	var s struct{ Token string }
+	r.Decode(e.T, &s)
+	return s.Token
+}
+
+// CreateUser creates a user of acme with the given permissions and returns its id and a
+// session token for it.
+func (e *Env) CreateUser(email string, perms ...keyhaven.Permission) (id, token string) {
+	e.T.Helper()
+	names := make([]string, 0, len(perms))
+	for _, p := range perms {
+		names = append(names, string(p))
+	}
+	const password = "correct-horse-battery"
+	r := e.Do("POST", "/api/acme/users", e.Acme.APIKey, map[string]any{"email": email, "password": password, "permissions": names})
+	if r.Status != http.StatusCreated {
+		e.T.Fatalf("create user %s: %d %s", email, r.Status, r.Body)
+	}
+	var u struct{ ID string }
+	r.Decode(e.T, &u)
+	return u.ID, e.Login("acme", email, password)
+}
+
+// Scenario is one request and what must come back.
+type Scenario struct {
+	Name   string
+	Method string
+	URL    string
+	Token  string
+	Body   any
+	// Headers are name, value pairs.
+	Headers []string
+	// ExpectedStatus is the status that must come back.
+	ExpectedStatus int
+	// ExpectedCode, when set, is the problem code that must come back.
+	ExpectedCode string
+	// ExpectedContent are strings the body must contain; NotExpectedContent must not.
+	ExpectedContent    []string
+	NotExpectedContent []string
+}
+
+// Run runs the scenario as a subtest.
+func (s Scenario) Run(t *testing.T, e *Env) {
+	t.Run(s.Name, func(t *testing.T) {
+		method := s.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		r := e.Do(method, s.URL, s.Token, s.Body, s.Headers...)
+		if r.Status != s.ExpectedStatus {
+			t.Fatalf("%s %s: status %d, want %d; body %s", method, s.URL, r.Status, s.ExpectedStatus, r.Body)
+		}
+		if s.ExpectedStatus >= 400 {
+			if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("error content type %q, want application/problem+json", ct)
+			}
+			code, _ := r.JSON()["code"].(string)
+			if code == "" {
+				t.Errorf("problem has no code: %s", r.Body)
+			}
+			if s.ExpectedCode != "" && code != s.ExpectedCode {
+				t.Errorf("code %q, want %q; body %s", code, s.ExpectedCode, r.Body)
+			}
+		}
+		for _, want := range s.ExpectedContent {
+			if !bytes.Contains(r.Body, []byte(want)) {
+				t.Errorf("body lacks %q: %s", want, r.Body)
+			}
+		}
+		for _, bad := range s.NotExpectedContent {
+			if bytes.Contains(r.Body, []byte(bad)) {
+				t.Errorf("body holds %q: %s", bad, r.Body)
+			}
+		}
+	})
+}

@@ -5,20 +5,40 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"strings"
+	"sync"
 	"time"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
+var lastID struct {
+	sync.Mutex
+	b [15]byte
+}
+
 // NewID returns a new identifier with a type prefix, such as usr_06bq5xk2hz1f8m3v9c4r7t0w.
-// The first 48 bits are the time in milliseconds, so ids sort roughly by creation, which keeps
-// cursor pagination stable; the remaining 72 bits are random.
+// The first 48 bits are the time in milliseconds and the remaining 72 bits random, so ids
+// sort by creation, which keeps cursor pagination stable. Within one millisecond a process
+// increments the random part, so its ids are strictly increasing.
 func NewID(prefix string) string {
 	var b [15]byte
 	ms := uint64(time.Now().UnixMilli())
 	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
 	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
-	rand.Read(b[6:])
+	lastID.Lock()
+	if string(b[:6]) <= string(lastID.b[:6]) {
+		b = lastID.b
+		for i := len(b) - 1; i >= 6; i-- {
+			b[i]++
+			if b[i] != 0 {
+				break
+			}
+		}
+	} else {
+		rand.Read(b[6:])
+	}
+	lastID.b = b
+	lastID.Unlock()
 	return prefix + "_" + idEncoding.EncodeToString(b[:])
 }
 

@@ -52,4 +52,3 @@ func Open(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 	}
 	return db, nil
 }
-

@@ -440,9 +440,9 @@ func testAudit(t *testing.T, s keyhaven.Store) {
 	if err != nil || len(all) != 5 {
 		t.Fatalf("ListAudit = %d events, %v; want 5 (another tenant's excluded)", len(all), err)
 	}
-	for i := 1; i < len(all); i++ {
-		if all[i-1].ID < all[i].ID {
-			t.Fatal("ListAudit is not newest first")
+	for i := range all {
+		if want := ids[len(ids)-1-i]; all[i].ID != want {
+			t.Fatalf("event %d is %s, want %s: not newest first", i, all[i].ID, want)
 		}
 	}
 	denied, _ := s.ListAudit(ctx, f.tenant.ID, keyhaven.AuditFilter{Outcome: keyhaven.OutcomeDenied})

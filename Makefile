@@ -1,0 +1,21 @@
+.PHONY: run test lint bench build
+
+# Run keyhaven on the embedded SQLite default.
+run:
+	go run ./cmd/keyhaven serve
+
+# Every test, on SQLite and PostgreSQL, with the race detector.
+test:
+	./scripts/test.sh
+
+build:
+	go build -o bin/keyhaven ./cmd/keyhaven
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# Benchmarks that print figures, on SQLite and PostgreSQL.
+bench:
+	./scripts/bench.sh

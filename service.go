@@ -45,7 +45,7 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 		return nil, err
 	}
 	now := s.now()
-	t := &Tenant{ID: NewID("tnt"), Name: name, CreatedAt: now}
+	t := &Tenant{ID: NewID("tnt"), Name: name, CreatedAt: now, Limits: Limits{DefaultLimit, DefaultLimit}}
 	password := secret.RandomString(GeneratedPasswordLen)
 	admin := &User{
 		ID: NewID("usr"), TenantID: t.ID, Email: email,
@@ -63,6 +63,20 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 	}
 	s.record(ctx, t.ID, nil, "tenant.create", "tenant", t.ID, nil, map[string]any{"name": name, "adminUserId": admin.ID, "apiKeyId": cred.ID})
 	return &TenantCreated{Tenant: t, Name: name, AdminEmail: email, AdminPassword: password, APIKey: key}, nil
+}
+
+// SetTenantLimits changes a tenant's limits; an operator's command, not an API call.
+func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) error {
+	if l.Applications < 0 || l.AccessKeysPerApplication < 0 || l.Applications > 100000 || l.AccessKeysPerApplication > 100000 {
+		return Invalid(FieldError{Field: "limits", Message: "must be between 0 and 100000"})
+	}
+	t, err := s.Store.TenantByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = s.Store.SetTenantLimits(ctx, t.ID, l)
+	s.record(ctx, t.ID, nil, "tenant.update", "tenant", t.ID, err, map[string]any{"limits": l})
+	return err
 }
 
 // Bootstrap creates the default tenant when the database has no tenant at all and returns

@@ -27,6 +27,8 @@ type Store interface {
 	TenantByName(ctx context.Context, name string) (*Tenant, error)
 	// CountTenants returns how many tenants exist.
 	CountTenants(ctx context.Context) (int, error)
+	// SetTenantLimits changes a tenant's limits. Returns ENOTFOUND if there is no such tenant.
+	SetTenantLimits(ctx context.Context, tenantID string, l Limits) error
 
 	// CreateUser returns ECONFLICT if a live user of the tenant has the same email.
 	CreateUser(ctx context.Context, u *User) error
@@ -39,8 +41,9 @@ type Store interface {
 	// UpdateUser stores u's permissions, password hash and UpdatedAt. Returns ENOTFOUND if
 	// the user is gone.
 	UpdateUser(ctx context.Context, u *User) error
-	// DeleteUser marks the user deleted at the given time, which stops every credential it
-	// owns. Returns ENOTFOUND if there is no live user with that id.
+	// DeleteUser marks the user deleted at the given time and, in the same transaction,
+	// revokes the applications it created (with all their keys) and the access keys it owns,
+	// and deletes its sessions. Returns ENOTFOUND if there is no live user with that id.
 	DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error
 	// CountOwnedCredentials returns how many credentials a user owns that could still work.
 	CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error)
@@ -56,6 +59,36 @@ type Store interface {
 	// DeleteExpiredCredentials deletes sessions and API keys that expired before now and
 	// returns how many it deleted.
 	DeleteExpiredCredentials(ctx context.Context, now time.Time) (int, error)
+
+	// CreateApplication stores a. Returns ECONFLICT (reason "limit_reached") when the tenant
+	// already has its limit of active applications, or (reason "duplicate") when an active
+	// application has the same name. The check and the insert are atomic across processes.
+	CreateApplication(ctx context.Context, a *Application) error
+	// Application returns an application, revoked or not, or ENOTFOUND.
+	Application(ctx context.Context, tenantID, id string) (*Application, error)
+	// ListApplications returns active applications ordered by id; when createdBy is set, only
+	// those that user created.
+	ListApplications(ctx context.Context, tenantID, createdBy string, page Page) ([]*Application, error)
+	// UpdateApplication stores a's name, description and UpdatedAt. Returns ENOTFOUND unless
+	// the application is active, ECONFLICT on a duplicate name.
+	UpdateApplication(ctx context.Context, a *Application) error
+	// RevokeApplication revokes an active application and all its keys at once. Returns
+	// ENOTFOUND unless the application is active.
+	RevokeApplication(ctx context.Context, tenantID, id string, at time.Time) error
+
+	// CreateAccessKey stores c in its application. Returns ENOTFOUND unless the application
+	// is active, ECONFLICT (reason "limit_reached") when it already has its limit of active
+	// keys (neither revoked nor expired at now), ECONFLICT (reason "duplicate") on a name taken
+	// by another of its keys. The check and the insert are atomic across processes.
+	CreateAccessKey(ctx context.Context, c *Credential, now time.Time) error
+	// AccessKey returns an access key of an application, revoked or not, or ENOTFOUND.
+	AccessKey(ctx context.Context, tenantID, appID, id string) (*Credential, error)
+	// ListAccessKeys returns an application's keys that are not revoked, ordered by id.
+	ListAccessKeys(ctx context.Context, tenantID, appID string, page Page) ([]*Credential, error)
+	// UpdateAccessKey stores c's name and description. Returns ENOTFOUND if it is revoked.
+	UpdateAccessKey(ctx context.Context, c *Credential) error
+	// RevokeAccessKey revokes a key. Returns ENOTFOUND if it is revoked already.
+	RevokeAccessKey(ctx context.Context, tenantID, appID, id string, at time.Time) error
 
 	// AppendAudit appends an event to the audit log.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

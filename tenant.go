@@ -10,6 +10,7 @@ type Tenant struct {
 	ID        string
 	Name      string
 	CreatedAt time.Time
+	Limits    Limits
 }
 
 // DefaultTenant is the tenant created on the first start of an empty database.

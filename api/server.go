@@ -41,6 +41,7 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Server {
 	s.registerAuth()
 	s.registerUsers()
 	s.registerAudit()
+	s.registerApplications()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
 	})

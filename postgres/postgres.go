@@ -31,7 +31,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 		Goose:             goose.DialectPostgres,
 		Numbered:          true,
 		IsUniqueViolation: isUniqueViolation,
-		LockTenant:        `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`,
+		ForUpdate:         " FOR UPDATE",
 		SessionLocker:     goose.WithSessionLocker(locker),
 	}
 	cfg, err := pgconnConfig(dsn)

@@ -99,7 +99,8 @@ func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int,
 func (db *DB) CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM credentials
-		WHERE tenant_id = ? AND owner_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`),
-		tenantID, userID, mustDB(now)).Scan(&n)
+		WHERE tenant_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+		AND (owner_id = ? OR application_id IN (SELECT id FROM applications WHERE created_by = ? AND revoked_at IS NULL))`),
+		tenantID, mustDB(now), userID, userID).Scan(&n)
 	return n, db.wrap(err, "")
 }

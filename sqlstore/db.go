@@ -30,10 +30,10 @@ type Dialect struct {
 	Numbered bool
 	// IsUniqueViolation reports whether err is a unique constraint violation.
 	IsUniqueViolation func(error) bool
-	// LockTenant, when set, is a statement that locks a tenant's row ($1 is its id) until the
-	// transaction ends, serializing the limit checks of concurrent writers. SQLite needs none:
-	// its write transactions are serialized already.
-	LockTenant string
+	// ForUpdate is appended to the SELECT that reads the row a limit check depends on, to
+	// lock it until the transaction ends and so serialize concurrent writers, across nodes
+	// too. SQLite needs none: its write transactions are serialized already (BEGIN IMMEDIATE).
+	ForUpdate string
 	// SessionLocker, when set, serializes migrations across processes.
 	SessionLocker goose.ProviderOption
 }

@@ -87,10 +87,28 @@ func (db *DB) UpdateUser(ctx context.Context, u *keyhaven.User) error {
 
 // DeleteUser implements keyhaven.Store.
 func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error {
-	n, err := db.exec(ctx, "", `UPDATE users SET deleted_at = ? WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`,
-		mustDB(at), tenantID, id)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
-	}
-	return err
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET deleted_at = ? WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`),
+			mustDB(at), tenantID, id)
+		if err != nil {
+			return db.wrap(err, "")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
+		}
+		// The keys of the user's applications, whoever owns them, and the user's own keys; then
+		// the applications; then the sessions.
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE credentials SET revoked_at = ?
+			WHERE tenant_id = ? AND revoked_at IS NULL AND kind = 'access_key'
+			AND (owner_id = ? OR application_id IN (SELECT id FROM applications WHERE created_by = ?))`),
+			mustDB(at), tenantID, id, id); err != nil {
+			return db.wrap(err, "")
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE applications SET revoked_at = ?
+			WHERE tenant_id = ? AND revoked_at IS NULL AND created_by = ?`), mustDB(at), tenantID, id); err != nil {
+			return db.wrap(err, "")
+		}
+		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM credentials WHERE tenant_id = ? AND owner_id = ? AND kind = 'session'`), tenantID, id)
+		return db.wrap(err, "")
+	})
 }

@@ -34,6 +34,11 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"APIKeyNameRace", testAPIKeyNameRace},
 		{"CredentialGarbageCollection", testCredentialGC},
 		{"Audit", testAudit},
+		{"ApplicationCRUD", testApplicationCRUD},
+		{"AccessKeyCRUD", testAccessKeyCRUD},
+		{"ApplicationLimitRace", testApplicationLimitRace},
+		{"AccessKeyLimitRace", testAccessKeyLimitRace},
+		{"DeleteUserRevokesWhatItOwns", testDeleteUserRevokesWhatItOwns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +75,7 @@ func next() int {
 func newTenant(t *testing.T, s keyhaven.Store) fixture {
 	t.Helper()
 	n := next()
-	f := fixture{tenant: &keyhaven.Tenant{ID: keyhaven.NewID("tnt"), Name: fmt.Sprintf("tenant-%d", n), CreatedAt: base}}
+	f := fixture{tenant: &keyhaven.Tenant{ID: keyhaven.NewID("tnt"), Name: fmt.Sprintf("tenant-%d", n), CreatedAt: base, Limits: defaultLimits}}
 	f.admin = newUser(f.tenant, fmt.Sprintf("admin%d@example.com", n), keyhaven.AllPermissions)
 	f.key, f.secret = newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "bootstrap", keyhaven.AllPermissions)
 	if err := s.CreateTenant(ctx, f.tenant, f.admin, f.key); err != nil {
@@ -458,3 +463,5 @@ func testAudit(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("second page gave %d events, want 2", len(rest))
 	}
 }
+
+var defaultLimits = keyhaven.Limits{Applications: keyhaven.DefaultLimit, AccessKeysPerApplication: keyhaven.DefaultLimit}

@@ -200,3 +200,11 @@ func (s Scenario) Run(t *testing.T, e *Env) {
 		}
 	})
 }
+
+// Me is the body of GET /api/{tenant}/me.
+type Me struct {
+	Kind        string
+	Tenant      string
+	User        struct{ ID, Email string }
+	Permissions []string
+}

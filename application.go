@@ -1,0 +1,422 @@
+package keyhaven
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"keyhaven/secret"
+)
+
+// Application groups access keys, for example one per integration. It is bound to the user
+// who created it: deleting that user revokes it.
+type Application struct {
+	ID          string
+	TenantID    string
+	Name        string
+	Description string
+	CreatedBy   string // user id
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	RevokedAt   time.Time // zero while active
+}
+
+// Statuses of applications and access keys, computed at use time.
+const (
+	StatusActive  = "ACTIVE"
+	StatusRevoked = "REVOKED"
+	StatusExpired = "EXPIRED"
+)
+
+// Status returns the application's status.
+func (a *Application) Status() string {
+	if !a.RevokedAt.IsZero() {
+		return StatusRevoked
+	}
+	return StatusActive
+}
+
+// AccessKeyStatus returns an access key's status at now.
+func AccessKeyStatus(c *Credential, now time.Time) string {
+	switch {
+	case !c.RevokedAt.IsZero():
+		return StatusRevoked
+	case c.Expired(now):
+		return StatusExpired
+	}
+	return StatusActive
+}
+
+// DefaultLimit is the default number of active applications per tenant and of active access
+// keys per application.
+const DefaultLimit = 10
+
+// Limits are a tenant's limits. Revoked applications and revoked or expired keys do not count.
+type Limits struct {
+	Applications             int
+	AccessKeysPerApplication int
+}
+
+// ApplicationInput creates or changes an application; nil fields of a change stay as they are.
+type ApplicationInput struct {
+	Name        *string
+	Description *string
+}
+
+// AccessKeyInput creates an access key.
+type AccessKeyInput struct {
+	Name        string
+	Description string
+	Scopes      []string
+	ExpiresAt   time.Time // zero: never
+}
+
+// AccessKeyUpdate changes an access key's name and description; scopes never change.
+type AccessKeyUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// validateName checks a display name: 1 to 100 characters, no control characters, no
+// surrounding space.
+func validateName(field, name string) error {
+	msg := ""
+	switch {
+	case strings.TrimSpace(name) == "":
+		msg = "is required"
+	case strings.TrimSpace(name) != name:
+		msg = "must not start or end with spaces"
+	case utf8.RuneCountInString(name) > 100:
+		msg = "must be at most 100 characters"
+	case strings.ContainsFunc(name, unicode.IsControl):
+		msg = "must not contain control characters"
+	}
+	if msg != "" {
+		return Invalid(FieldError{Field: field, Message: msg})
+	}
+	return nil
+}
+
+func validateDescription(field, d string) error {
+	if utf8.RuneCountInString(d) > 1000 {
+		return Invalid(FieldError{Field: field, Message: "must be at most 1000 characters"})
+	}
+	if strings.ContainsFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+		return Invalid(FieldError{Field: field, Message: "must not contain control characters"})
+	}
+	return nil
+}
+
+// keyAction is one of the four access key permissions, each in an _ANY and an _OWN form.
+type keyAction struct{ any, own Permission }
+
+var (
+	viewKeys   = keyAction{VIEW_ACCESS_KEYS_ANY, VIEW_ACCESS_KEYS_OWN}
+	createKeys = keyAction{CREATE_ACCESS_KEYS_ANY, CREATE_ACCESS_KEYS_OWN}
+	editKeys   = keyAction{EDIT_ACCESS_KEYS_ANY, EDIT_ACCESS_KEYS_OWN}
+	revokeKeys = keyAction{REVOKE_ACCESS_KEYS_ANY, REVOKE_ACCESS_KEYS_OWN}
+	keyActions = []keyAction{viewKeys, createKeys, editKeys, revokeKeys}
+)
+
+// reaches reports whether p may take action on the keys of app: _ANY reaches every
+// application, _OWN those created by p's owner user.
+func (k keyAction) reaches(p *Principal, app *Application) bool {
+	return p.Permissions.Has(k.any) || p.Permissions.Has(k.own) && app.CreatedBy == p.UserID
+}
+
+// applicationScope says which applications p may see: all, only its owner's, or none.
+func applicationScope(p *Principal) (all, own bool) {
+	if p.Permissions.Has(VIEW_APPLICATIONS) {
+		return true, false
+	}
+	for _, k := range keyActions {
+		if p.Permissions.Has(k.any) {
+			return true, false
+		}
+		if p.Permissions.Has(k.own) {
+			own = true
+		}
+	}
+	return false, own
+}
+
+// canSee reports whether p may see app: with VIEW_APPLICATIONS (implied by creating, editing
+// and revoking applications), or with an access key permission that reaches it.
+func canSee(p *Principal, app *Application) bool {
+	all, own := applicationScope(p)
+	return all || own && app.CreatedBy == p.UserID
+}
+
+var errNoApplication = Errorf(ENOTFOUND, "application not found")
+
+// application returns an active application p may see. It answers ENOTFOUND both for one
+// that does not exist and for one p cannot see, and EFORBIDDEN when p has no application
+// permission at all.
+func (s *Service) application(ctx context.Context, p *Principal, id string) (*Application, error) {
+	if all, own := applicationScope(p); !all && !own {
+		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the VIEW_APPLICATIONS permission or an access key permission")
+	}
+	if !ValidID("app", id) {
+		return nil, errNoApplication
+	}
+	app, err := s.Store.Application(ctx, p.TenantID, id)
+	if ErrorCode(err) == ENOTFOUND || err == nil && (app.Status() != StatusActive || !canSee(p, app)) {
+		return nil, errNoApplication
+	}
+	return app, err
+}
+
+// requireKeys returns EFORBIDDEN unless p may take action on app's keys.
+func requireKeys(p *Principal, app *Application, k keyAction) error {
+	if k.reaches(p, app) {
+		return nil
+	}
+	if p.Permissions.Has(k.own) {
+		return Reasonf(EFORBIDDEN, "not_own_application", "%s reaches only applications you created", k.own)
+	}
+	return Reasonf(EFORBIDDEN, "missing_permission", "this needs the %s or %s permission", k.any, k.own)
+}
+
+// CreateApplication creates an application bound to p's owner user. It needs
+// CREATE_APPLICATION; the tenant's limit of active applications holds under concurrency.
+func (s *Service) CreateApplication(ctx context.Context, p *Principal, in ApplicationInput) (app *Application, err error) {
+	defer func() {
+		s.record(ctx, p.TenantID, p, "application.create", "application", idOf(app), err, nameDetail(in.Name))
+	}()
+	if err := p.Require(CREATE_APPLICATION); err != nil {
+		return nil, err
+	}
+	var name, desc string
+	if in.Name != nil {
+		name = *in.Name
+	}
+	if in.Description != nil {
+		desc = *in.Description
+	}
+	if err := validateName("name", name); err != nil {
+		return nil, err
+	}
+	if err := validateDescription("description", desc); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	app = &Application{ID: NewID("app"), TenantID: p.TenantID, Name: name, Description: desc, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateApplication(ctx, app); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+func idOf(app *Application) string {
+	if app == nil {
+		return ""
+	}
+	return app.ID
+}
+
+func nameDetail(name *string) map[string]any {
+	if name == nil {
+		return nil
+	}
+	return map[string]any{"name": *name}
+}
+
+// Application returns an active application p may see.
+func (s *Service) Application(ctx context.Context, p *Principal, id string) (*Application, error) {
+	return s.application(ctx, p, id)
+}
+
+// ListApplications lists the active applications p may see.
+func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page) ([]*Application, error) {
+	all, own := applicationScope(p)
+	if !all && !own {
+		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the VIEW_APPLICATIONS permission")
+	}
+	createdBy := ""
+	if !all {
+		createdBy = p.UserID
+	}
+	return s.Store.ListApplications(ctx, p.TenantID, createdBy, page)
+}
+
+// UpdateApplication changes an application's name or description; it needs EDIT_APPLICATION.
+func (s *Service) UpdateApplication(ctx context.Context, p *Principal, id string, in ApplicationInput) (app *Application, err error) {
+	defer func() {
+		s.record(ctx, p.TenantID, p, "application.update", "application", id, err, nameDetail(in.Name))
+	}()
+	if err := p.Require(EDIT_APPLICATION); err != nil {
+		return nil, err
+	}
+	if in.Name == nil && in.Description == nil {
+		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of name, description"})
+	}
+	if app, err = s.application(ctx, p, id); err != nil {
+		return nil, err
+	}
+	if in.Name != nil {
+		if err := validateName("name", *in.Name); err != nil {
+			return nil, err
+		}
+		app.Name = *in.Name
+	}
+	if in.Description != nil {
+		if err := validateDescription("description", *in.Description); err != nil {
+			return nil, err
+		}
+		app.Description = *in.Description
+	}
+	app.UpdatedAt = s.now()
+	if err := s.Store.UpdateApplication(ctx, app); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// RevokeApplication revokes an application and, with it, every one of its keys. It needs
+// REVOKE_APPLICATION.
+func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string) (app *Application, err error) {
+	defer func() { s.record(ctx, p.TenantID, p, "application.revoke", "application", id, err, nil) }()
+	if err := p.Require(REVOKE_APPLICATION); err != nil {
+		return nil, err
+	}
+	if app, err = s.application(ctx, p, id); err != nil {
+		return nil, err
+	}
+	app.RevokedAt = s.now()
+	if err := s.Store.RevokeApplication(ctx, p.TenantID, id, app.RevokedAt); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// CreateAccessKey creates an access key in an application, bound to p's owner user. Its
+// scopes must be held by p and never change; the application's limit of active keys holds
+// under concurrency. The secret is returned once.
+func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID string, in AccessKeyInput) (c *Credential, key string, err error) {
+	defer func() {
+		id := ""
+		if c != nil {
+			id = c.ID
+		}
+		s.record(ctx, p.TenantID, p, "access_key.create", "access_key", id, err,
+			map[string]any{"application": appID, "name": in.Name, "scopes": in.Scopes})
+	}()
+	app, err := s.application(ctx, p, appID)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := requireKeys(p, app, createKeys); err != nil {
+		return nil, "", err
+	}
+	if err := validateName("name", in.Name); err != nil {
+		return nil, "", err
+	}
+	if err := validateDescription("description", in.Description); err != nil {
+		return nil, "", err
+	}
+	if len(in.Scopes) == 0 {
+		return nil, "", Invalid(FieldError{Field: "scopes", Message: "must name at least one permission"})
+	}
+	scopes, err := ParsePermissions("scopes", in.Scopes)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.CheckGrant(scopes); err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
+		return nil, "", Invalid(FieldError{Field: "expiresAt", Message: "must be in the future"})
+	}
+	key = secret.Generate(secret.AccessKey)
+	c = &Credential{
+		ID: NewID("akey"), TenantID: p.TenantID, Kind: KindAccessKey, OwnerID: p.UserID, Name: in.Name,
+		Description: in.Description, ApplicationID: app.ID, Hash: secret.Hash(key), Display: secret.Display(key),
+		Permissions: scopes, Active: true, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now,
+	}
+	if err := s.Store.CreateAccessKey(ctx, c, now); err != nil {
+		return nil, "", err
+	}
+	return c, key, nil
+}
+
+// AccessKey returns a non-revoked access key of an application p may view keys of.
+func (s *Service) AccessKey(ctx context.Context, p *Principal, appID, id string) (*Credential, error) {
+	_, c, err := s.accessKey(ctx, p, appID, id, viewKeys)
+	return c, err
+}
+
+func (s *Service) accessKey(ctx context.Context, p *Principal, appID, id string, k keyAction) (*Application, *Credential, error) {
+	app, err := s.application(ctx, p, appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireKeys(p, app, k); err != nil {
+		return nil, nil, err
+	}
+	notFound := Errorf(ENOTFOUND, "access key not found")
+	if !ValidID("akey", id) {
+		return nil, nil, notFound
+	}
+	c, err := s.Store.AccessKey(ctx, p.TenantID, app.ID, id)
+	if ErrorCode(err) == ENOTFOUND || err == nil && !c.RevokedAt.IsZero() {
+		return nil, nil, notFound
+	}
+	return app, c, err
+}
+
+// ListAccessKeys lists an application's active and expired keys; revoked ones are gone.
+func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string, page Page) ([]*Credential, error) {
+	app, err := s.application(ctx, p, appID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireKeys(p, app, viewKeys); err != nil {
+		return nil, err
+	}
+	return s.Store.ListAccessKeys(ctx, p.TenantID, app.ID, page)
+}
+
+// UpdateAccessKey changes an access key's name or description.
+func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id string, in AccessKeyUpdate) (c *Credential, err error) {
+	defer func() { s.record(ctx, p.TenantID, p, "access_key.update", "access_key", id, err, nameDetail(in.Name)) }()
+	if in.Name == nil && in.Description == nil {
+		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of name, description"})
+	}
+	if _, c, err = s.accessKey(ctx, p, appID, id, editKeys); err != nil {
+		return nil, err
+	}
+	if in.Name != nil {
+		if err := validateName("name", *in.Name); err != nil {
+			return nil, err
+		}
+		c.Name = *in.Name
+	}
+	if in.Description != nil {
+		if err := validateDescription("description", *in.Description); err != nil {
+			return nil, err
+		}
+		c.Description = *in.Description
+	}
+	if err := s.Store.UpdateAccessKey(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// RevokeAccessKey revokes an access key: it never works again and leaves the listings.
+func (s *Service) RevokeAccessKey(ctx context.Context, p *Principal, appID, id string) (c *Credential, err error) {
+	defer func() {
+		s.record(ctx, p.TenantID, p, "access_key.revoke", "access_key", id, err, map[string]any{"application": appID})
+	}()
+	if _, c, err = s.accessKey(ctx, p, appID, id, revokeKeys); err != nil {
+		return nil, err
+	}
+	c.RevokedAt = s.now()
+	if err := s.Store.RevokeAccessKey(ctx, p.TenantID, appID, id, c.RevokedAt); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

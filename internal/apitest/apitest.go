@@ -28,6 +28,7 @@ type Env struct {
 	Clock *keyhaven.ManualClock
 	Acme  *keyhaven.TenantCreated
 	log   *syncBuffer
+	spec  *validator
 }
 
 // FastPasswords are cheap argon2id parameters for tests that create many users; the
@@ -49,7 +50,7 @@ func New(t testing.TB, open testdb.Opener) *Env {
 	}
 	srv := httptest.NewServer(api.New(svc, log).Handler(log))
 	t.Cleanup(srv.Close)
-	return &Env{T: t, URL: srv.URL, Svc: svc, Clock: clock, Acme: acme, log: logBuf}
+	return &Env{T: t, URL: srv.URL, Svc: svc, Clock: clock, Acme: acme, log: logBuf, spec: newValidator(t, srv.URL)}
 }
 
 // Logs returns everything the server has logged so far, to check that no secret reaches it.
@@ -114,7 +115,9 @@ func (e *Env) Do(method, path, token string, body any, headers ...string) *Respo
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	out := &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	e.spec.check(e.T, req, nil, out)
+	return out
 }
 
 // Login signs in and returns a session token.

@@ -55,8 +55,8 @@ const DefaultLimit = 10
 
 // Limits are a tenant's limits. Revoked applications and revoked or expired keys do not count.
 type Limits struct {
-	Applications             int
-	AccessKeysPerApplication int
+	Applications             int `json:"maxApplications"`
+	AccessKeysPerApplication int `json:"maxAccessKeysPerApplication"`
 }
 
 // ApplicationInput creates or changes an application; nil fields of a change stay as they are.

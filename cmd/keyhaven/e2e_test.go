@@ -258,6 +258,11 @@ func TestCommandLine(t *testing.T) {
 	if !strings.Contains(out.String(), `"adminEmail":"env@acme.test"`) {
 		t.Fatalf("environment not used: %s", out.String())
 	}
+	out.Reset()
+	if err := run(ctx, []string{"tenant", "limits", "from-env", "--max-applications", "3", "--db", "sqlite:" + dbPath}, env, &out, &errb); err != nil ||
+		strings.TrimSpace(out.String()) != `{"maxApplications":3,"maxAccessKeysPerApplication":10}` {
+		t.Fatalf("tenant limits: %v %q", err, out.String())
+	}
 	if err := run(ctx, []string{"migrate", "--db", "sqlite:" + dbPath}, env, &out, &errb); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

@@ -12,9 +12,12 @@ import (
 )
 
 func runTenant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "limits" {
+		return runTenantLimits(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "Usage: keyhaven tenant create NAME --admin-email EMAIL [--output json]")
-		return errors.New("tenant needs a subcommand: create")
+		fmt.Fprintln(stderr, "Usage: keyhaven tenant create NAME --admin-email EMAIL [--output json]\n       keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N]")
+		return errors.New("tenant needs a subcommand: create or limits")
 	}
 	fs := newFlags("tenant create", "tenant create NAME --admin-email EMAIL [--output json]", stderr)
 	db := dbFlag(fs)
@@ -54,4 +57,42 @@ func printCredentials(w io.Writer, c *keyhaven.TenantCreated) {
   admin password:  %s
   bootstrap key:   %s
 `, c.Name, c.AdminEmail, c.AdminPassword, c.APIKey)
+}
+
+// runTenantLimits shows or changes a tenant's limits.
+func runTenantLimits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("tenant limits", "tenant limits NAME [--max-applications N] [--max-access-keys N]", stderr)
+	db := dbFlag(fs)
+	apps := fs.Int("max-applications", -1, "active applications allowed (unchanged when omitted)")
+	keys := fs.Int("max-access-keys", -1, "active access keys allowed per application (unchanged when omitted)")
+	pos, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(pos) != 1 {
+		return errors.New("tenant limits needs exactly one NAME")
+	}
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := keyhaven.NewService(store, slog.New(slog.NewTextHandler(stderr, nil)))
+	t, err := store.TenantByName(ctx, pos[0])
+	if err != nil {
+		return errors.New(keyhaven.ErrorMessage(err))
+	}
+	l := t.Limits
+	if *apps >= 0 {
+		l.Applications = *apps
+	}
+	if *keys >= 0 {
+		l.AccessKeysPerApplication = *keys
+	}
+	if l != t.Limits {
+		if err := svc.SetTenantLimits(ctx, t.Name, l); err != nil {
+			return errors.New(keyhaven.ErrorMessage(err))
+		}
+	}
+	return json.NewEncoder(stdout).Encode(l)
 }

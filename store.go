@@ -43,7 +43,7 @@ type Store interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser marks the user deleted at the given time and, in the same transaction,
 	// revokes the applications it created (with all their keys) and the access keys it owns,
-	// and deletes its sessions. Returns ENOTFOUND if there is no live user with that id.
+	// and deletes its sessions and API keys. Returns ENOTFOUND if there is no live user with that id.
 	DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error
 	// CountOwnedCredentials returns how many credentials a user owns that could still work.
 	CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error)
@@ -89,6 +89,14 @@ type Store interface {
 	UpdateAccessKey(ctx context.Context, c *Credential) error
 	// RevokeAccessKey revokes a key. Returns ENOTFOUND if it is revoked already.
 	RevokeAccessKey(ctx context.Context, tenantID, appID, id string, at time.Time) error
+
+	// APIKeyByName returns the tenant's API key with that name, or ENOTFOUND.
+	APIKeyByName(ctx context.Context, tenantID, name string) (*Credential, error)
+	// ListAPIKeys returns every API key of the tenant, ordered by name.
+	ListAPIKeys(ctx context.Context, tenantID string) ([]*Credential, error)
+	// UpdateAPIKey stores c's name, permissions, active flag and expiry. Returns ENOTFOUND if
+	// it is gone, ECONFLICT if another key has the name.
+	UpdateAPIKey(ctx context.Context, c *Credential) error
 
 	// AppendAudit appends an event to the audit log.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

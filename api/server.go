@@ -10,13 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"keyhaven"
+	"keyhaven/graphql"
+	"keyhaven/secret"
 )
 
 // Version is reported in the OpenAPI document.
@@ -42,6 +43,7 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Server {
 	s.registerUsers()
 	s.registerAudit()
 	s.registerApplications()
+	s.mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, log))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
 	})
@@ -124,7 +126,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	bearer, ok := bearerToken(ctx.Header("Authorization"))
+	bearer, ok := secret.FromAuthorization(ctx.Header("Authorization"))
 	var p *keyhaven.Principal
 	var err error
 	if !ok {
@@ -142,16 +144,6 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	next(huma.WithValue(ctx, principalKey, p))
-}
-
-// bearerToken extracts the secret of an "Authorization: Bearer <secret>" header.
-func bearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 func principal(ctx context.Context) *keyhaven.Principal {

@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/postgres.sh
+# The reference GraphQL client the GraphQL tests drive.
+if [ ! -d graphql/testdata/client/node_modules/graphql ]; then
+  (cd graphql/testdata/client && npm ci --silent)
+fi
 go test -race -count=1 -timeout 30m "$@" ./...

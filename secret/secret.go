@@ -18,6 +18,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"regexp"
+	"strings"
 )
 
 // Kind is the kind of credential a secret belongs to.
@@ -171,4 +172,14 @@ func FindAll(text string) []string {
 		}
 	}
 	return out
+}
+
+// FromAuthorization returns the secret of an "Authorization: Bearer <secret>" header value.
+func FromAuthorization(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }

@@ -104,3 +104,44 @@ func (db *DB) CountOwnedCredentials(ctx context.Context, tenantID, userID string
 		tenantID, mustDB(now), userID, userID).Scan(&n)
 	return n, db.wrap(err, "")
 }
+
+// APIKeyByName implements keyhaven.Store.
+func (db *DB) APIKeyByName(ctx context.Context, tenantID, name string) (*keyhaven.Credential, error) {
+	var cr credentialRow
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+		WHERE c.tenant_id = ? AND c.kind = 'api_key' AND c.name = ?`), tenantID, name).Scan(cr.dest()...)
+	if err != nil {
+		return nil, db.notFound(err, "API key")
+	}
+	return cr.credential(), nil
+}
+
+// ListAPIKeys implements keyhaven.Store.
+func (db *DB) ListAPIKeys(ctx context.Context, tenantID string) ([]*keyhaven.Credential, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+		WHERE c.tenant_id = ? AND c.kind = 'api_key' ORDER BY c.name`), tenantID)
+	if err != nil {
+		return nil, db.wrap(err, "")
+	}
+	defer rows.Close()
+	var out []*keyhaven.Credential
+	for rows.Next() {
+		var cr credentialRow
+		if err := rows.Scan(cr.dest()...); err != nil {
+			return nil, db.wrap(err, "")
+		}
+		out = append(out, cr.credential())
+	}
+	return out, db.wrap(rows.Err(), "")
+}
+
+// UpdateAPIKey implements keyhaven.Store.
+func (db *DB) UpdateAPIKey(ctx context.Context, c *keyhaven.Credential) error {
+	n, err := db.exec(ctx, "an API key with that name exists", `UPDATE credentials
+		SET name = ?, permissions = ?, active = ?, expires_at = ? WHERE tenant_id = ? AND id = ? AND kind = 'api_key'`,
+		c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), c.TenantID, c.ID)
+	if err == nil && n == 0 {
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "API key not found")
+	}
+	return err
+}

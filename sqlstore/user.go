@@ -108,7 +108,7 @@ func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, at time.Time)
 			WHERE tenant_id = ? AND revoked_at IS NULL AND created_by = ?`), mustDB(at), tenantID, id); err != nil {
 			return db.wrap(err, "")
 		}
-		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM credentials WHERE tenant_id = ? AND owner_id = ? AND kind = 'session'`), tenantID, id)
+		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM credentials WHERE tenant_id = ? AND owner_id = ? AND kind IN ('session', 'api_key')`), tenantID, id)
 		return db.wrap(err, "")
 	})
 }

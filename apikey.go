@@ -1,0 +1,196 @@
+package keyhaven
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"keyhaven/secret"
+)
+
+var apiKeyNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// APIKeyInput creates an API key.
+type APIKeyInput struct {
+	Name        string
+	Permissions []string
+	Active      *bool      // default true
+	Expires     *time.Time // nil: never
+}
+
+// APIKeyUpdate changes an API key; nil fields stay as they are.
+type APIKeyUpdate struct {
+	Name        *string
+	Permissions *[]string
+	Active      *bool
+	Expires     *time.Time
+}
+
+// MaskedKey is an API key's secret as listings show it: the display prefix and a mask.
+func MaskedKey(c *Credential) string { return c.Display + strings.Repeat("*", 8) }
+
+func validateAPIKeyName(field, name string) error {
+	if !apiKeyNameRE.MatchString(name) {
+		return Invalid(FieldError{Field: field, Message: "must be 1 to 64 letters, digits and underscores"})
+	}
+	return nil
+}
+
+func (s *Service) apiKeyPermissions(p *Principal, field string, names []string) (PermissionSet, error) {
+	if len(names) == 0 {
+		return 0, Invalid(FieldError{Field: field, Message: "must name at least one permission"})
+	}
+	perms, err := ParsePermissions(field, names)
+	if err != nil {
+		return 0, err
+	}
+	return perms, p.CheckGrant(perms)
+}
+
+func (s *Service) checkExpires(field string, t *time.Time) (time.Time, error) {
+	if t == nil {
+		return time.Time{}, nil
+	}
+	if !t.After(s.now()) {
+		return time.Time{}, Invalid(FieldError{Field: field, Message: "must be in the future"})
+	}
+	return t.UTC().Truncate(time.Microsecond), nil
+}
+
+// CreateAPIKey creates a tenant-wide API key bound to p's owner user, with permissions p
+// holds. The secret is returned once. It needs KEY_MANAGEMENT.
+func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput) (c *Credential, key string, err error) {
+	defer func() { s.record(ctx, p.TenantID, p, "api_key.create", "api_key", credID(c), err, map[string]any{"name": in.Name}) }()
+	if err := p.Require(KEY_MANAGEMENT); err != nil {
+		return nil, "", err
+	}
+	if err := validateAPIKeyName("name", in.Name); err != nil {
+		return nil, "", err
+	}
+	perms, err := s.apiKeyPermissions(p, "permissions", in.Permissions)
+	if err != nil {
+		return nil, "", err
+	}
+	expires, err := s.checkExpires("expires", in.Expires)
+	if err != nil {
+		return nil, "", err
+	}
+	key = secret.Generate(secret.APIKey)
+	c = &Credential{
+		ID: NewID("key"), TenantID: p.TenantID, Kind: KindAPIKey, OwnerID: p.UserID, Name: in.Name,
+		Hash: secret.Hash(key), Display: secret.Display(key), Permissions: perms,
+		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: s.now(),
+	}
+	if err := s.Store.CreateCredential(ctx, c); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", in.Name)
+		}
+		return nil, "", err
+	}
+	return c, key, nil
+}
+
+func credID(c *Credential) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
+// apiKey returns the API key of p's tenant named name, if p may manage it: p needs
+// KEY_MANAGEMENT, may not act on the key it is calling with, and must hold every permission
+// of the key (nobody manages a credential more privileged than themselves).
+func (s *Service) apiKey(ctx context.Context, p *Principal, name string) (*Credential, error) {
+	if err := p.Require(KEY_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if err := validateAPIKeyName("name", name); err != nil {
+		return nil, Errorf(ENOTFOUND, "no API key named %s", quoteShort(name))
+	}
+	c, err := s.Store.APIKeyByName(ctx, p.TenantID, name)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "no API key named %s", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.ID == p.CredentialID {
+		return nil, Reasonf(EFORBIDDEN, "own_key", "a key cannot change or delete itself")
+	}
+	if missing := c.Permissions.Missing(p.Permissions); missing != 0 {
+		return nil, Reasonf(EFORBIDDEN, "key_more_privileged", "cannot manage a key holding permissions you do not hold")
+	}
+	return c, nil
+}
+
+// UpdateAPIKey changes an API key's name, permissions (within p's own), active flag or expiry.
+func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, in APIKeyUpdate) (c *Credential, err error) {
+	defer func() {
+		s.record(ctx, p.TenantID, p, "api_key.update", "api_key", credID(c), err, apiKeyUpdateDetail(name, in))
+	}()
+	if c, err = s.apiKey(ctx, p, name); err != nil {
+		return nil, err
+	}
+	if in.Name != nil {
+		if err := validateAPIKeyName("api_key.name", *in.Name); err != nil {
+			return nil, err
+		}
+		c.Name = *in.Name
+	}
+	if in.Permissions != nil {
+		if c.Permissions, err = s.apiKeyPermissions(p, "api_key.permissions", *in.Permissions); err != nil {
+			return nil, err
+		}
+	}
+	if in.Active != nil {
+		c.Active = *in.Active
+	}
+	if in.Expires != nil {
+		if c.ExpiresAt, err = s.checkExpires("api_key.expires", in.Expires); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Store.UpdateAPIKey(ctx, c); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", c.Name)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
+	d := map[string]any{"name": name}
+	if in.Name != nil {
+		d["newName"] = *in.Name
+	}
+	if in.Permissions != nil {
+		d["permissions"] = *in.Permissions
+	}
+	if in.Active != nil {
+		d["active"] = *in.Active
+	}
+	if in.Expires != nil {
+		d["expires"] = *in.Expires
+	}
+	return d
+}
+
+// DeleteAPIKey deletes an API key fully; it stops working at once.
+func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (err error) {
+	var c *Credential
+	defer func() { s.record(ctx, p.TenantID, p, "api_key.delete", "api_key", credID(c), err, map[string]any{"name": name}) }()
+	if c, err = s.apiKey(ctx, p, name); err != nil {
+		return err
+	}
+	return s.Store.DeleteCredential(ctx, p.TenantID, c.ID)
+}
+
+// ListAPIKeys lists every API key of p's tenant; it needs KEY_MANAGEMENT.
+func (s *Service) ListAPIKeys(ctx context.Context, p *Principal) ([]*Credential, error) {
+	if err := p.Require(KEY_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.Store.ListAPIKeys(ctx, p.TenantID)
+}

@@ -61,7 +61,9 @@ func (s *Service) checkExpires(field string, t *time.Time) (time.Time, error) {
 // CreateAPIKey creates a tenant-wide API key bound to p's owner user, with permissions p
 // holds. The secret is returned once. It needs KEY_MANAGEMENT.
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput) (c *Credential, key string, err error) {
-	defer func() { s.record(ctx, p.TenantID, p, "api_key.create", "api_key", credID(c), err, map[string]any{"name": in.Name}) }()
+	defer func() {
+		s.record(ctx, p.TenantID, p, "api_key.create", "api_key", credID(c), err, map[string]any{"name": in.Name})
+	}()
 	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, "", err
 	}
@@ -180,7 +182,9 @@ func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
 // DeleteAPIKey deletes an API key fully; it stops working at once.
 func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (err error) {
 	var c *Credential
-	defer func() { s.record(ctx, p.TenantID, p, "api_key.delete", "api_key", credID(c), err, map[string]any{"name": name}) }()
+	defer func() {
+		s.record(ctx, p.TenantID, p, "api_key.delete", "api_key", credID(c), err, map[string]any{"name": name})
+	}()
 	if c, err = s.apiKey(ctx, p, name); err != nil {
 		return err
 	}

@@ -18,6 +18,15 @@ type Service struct {
 	PasswordParams secret.Argon2Params
 	// SessionTTL is how long a login session lasts.
 	SessionTTL time.Duration
+	// Sealer encrypts what is kept at rest for a while: batch passwords and replayable
+	// responses of idempotent requests.
+	Sealer *secret.Sealer
+	// BatchRetention is how long a finished batch task keeps its passwords.
+	BatchRetention time.Duration
+	// BatchSubmitted, when set, is told of each new batch task, to start it at once.
+	BatchSubmitted func()
+
+	bursts burstCounter
 }
 
 // NewService returns a Service over store with the production defaults.
@@ -28,6 +37,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		Log:            log,
 		PasswordParams: secret.OWASP,
 		SessionTTL:     12 * time.Hour,
+		BatchRetention: 24 * time.Hour,
 	}
 }
 
@@ -184,11 +194,6 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	err := s.Store.DeleteCredential(ctx, p.TenantID, p.CredentialID)
 	s.record(ctx, p.TenantID, p, "session.delete", "session", p.CredentialID, err, nil)
 	return err
-}
-
-// CollectGarbage deletes expired sessions and API keys, once.
-func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
-	return s.Store.DeleteExpiredCredentials(ctx, s.now())
 }
 
 // RunGarbageCollection calls CollectGarbage every interval until ctx ends.

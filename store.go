@@ -98,6 +98,69 @@ type Store interface {
 	// it is gone, ECONFLICT if another key has the name.
 	UpdateAPIKey(ctx context.Context, c *Credential) error
 
+	// CreateProductOffering returns ECONFLICT if the id is taken.
+	CreateProductOffering(ctx context.Context, o *ProductOffering) error
+	// ProductOffering returns ENOTFOUND if there is none.
+	ProductOffering(ctx context.Context, tenantID, id string) (*ProductOffering, error)
+	// ListProductOfferings returns offerings ordered by id.
+	ListProductOfferings(ctx context.Context, tenantID string, page Page) ([]*ProductOffering, error)
+	// CreateContract returns ECONFLICT if the id is taken.
+	CreateContract(ctx context.Context, c *Contract) error
+	// Contract returns ENOTFOUND if there is none.
+	Contract(ctx context.Context, tenantID, id string) (*Contract, error)
+	// ListContracts returns contracts ordered by id.
+	ListContracts(ctx context.Context, tenantID string, f ContractFilter) ([]*Contract, error)
+	// UpdateContract stores c's status, dates and UpdatedAt.
+	UpdateContract(ctx context.Context, c *Contract) error
+
+	// CreateAccess returns ECONFLICT (reason "username_taken") if the tenant has an access
+	// with the same username.
+	CreateAccess(ctx context.Context, a *Access) error
+	// Access returns an access with its offering's name and contract's status, or ENOTFOUND.
+	Access(ctx context.Context, tenantID, id string) (*Access, error)
+	// AccessByUsername returns an access by username, like Access.
+	AccessByUsername(ctx context.Context, tenantID, username string) (*Access, error)
+	// ListAccesses returns accesses ordered by id.
+	ListAccesses(ctx context.Context, tenantID string, f AccessFilter) ([]*Access, error)
+	// UpdateAccess stores a's password hash, status and UpdatedAt.
+	UpdateAccess(ctx context.Context, a *Access) error
+
+	// CreateBatchTask stores a new task.
+	CreateBatchTask(ctx context.Context, t *BatchTask) error
+	// BatchTask returns a task of the tenant, or ENOTFOUND.
+	BatchTask(ctx context.Context, tenantID, id string) (*BatchTask, error)
+	// BatchErrors returns a task's item errors ordered by index.
+	BatchErrors(ctx context.Context, taskID string) ([]BatchError, error)
+	// BatchAccesses returns the accesses a task created, ordered by their index.
+	BatchAccesses(ctx context.Context, tenantID, taskID string) ([]*Access, error)
+	// ClaimBatchTask gives owner the lease, until leaseUntil, of the oldest unfinished task
+	// whose lease is free or has run out at now, and marks it IN_PROGRESS. Returns ENOTFOUND
+	// when there is none. Two owners never hold one task's lease at once.
+	ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil time.Time) (*BatchTask, error)
+	// SaveBatchChunk stores one chunk of a task's work in one transaction: its accesses
+	// (an item whose username is taken becomes an error "username_taken" instead), its
+	// errors, and the task's progress. Returns how many accesses it created, or ECONFLICT
+	// (reason "lease_lost") and nothing stored if owner no longer holds the lease.
+	SaveBatchChunk(ctx context.Context, c *BatchChunk) (int, error)
+	// FinishBatchTask ends a task held by owner in a final state with a reason.
+	FinishBatchTask(ctx context.Context, t *BatchTask, owner string) error
+	// ReleaseBatchLeases frees every lease; for a single node starting up, whose earlier
+	// leases died with its earlier process.
+	ReleaseBatchLeases(ctx context.Context) error
+	// PurgeBatchPasswords deletes the sealed passwords of tasks finished before cutoff and
+	// returns how many tasks it purged.
+	PurgeBatchPasswords(ctx context.Context, cutoff, now time.Time) (int, error)
+
+	// PutIdempotencyKey stores r unless the same tenant, user and key are stored already. It
+	// returns the stored record and whether it was r.
+	PutIdempotencyKey(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, bool, error)
+	// CompleteIdempotencyKey stores r's status and response.
+	CompleteIdempotencyKey(ctx context.Context, r *IdempotencyRecord) error
+	// DeleteIdempotencyKey forgets a key, so that the request can be tried again.
+	DeleteIdempotencyKey(ctx context.Context, tenantID, userID, key string) error
+	// DeleteIdempotencyKeys forgets keys stored before cutoff.
+	DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int, error)
+
 	// AppendAudit appends an event to the audit log.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns a tenant's audit events, newest first.

@@ -43,6 +43,8 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Server {
 	s.registerUsers()
 	s.registerAudit()
 	s.registerApplications()
+	s.registerContracts()
+	s.registerAccesses()
 	s.mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, log))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
@@ -51,7 +53,9 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Server {
 }
 
 // Handler returns the server's http.Handler with request ids, logging and recovery.
-func (s *Server) Handler(log *slog.Logger) http.Handler { return withRequest(log, s.mux) }
+func (s *Server) Handler(log *slog.Logger) http.Handler {
+	return withRequest(log, s.idempotent(s.mux))
+}
 
 // Mux returns the server's mux, for other transports (console, GraphQL) to add routes to.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
@@ -115,6 +119,12 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 	if o.Method != http.MethodGet {
 		errs = append(errs, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
+	if o.Method == http.MethodPost && idempotentPath(o.Path) {
+		o.Parameters = append(o.Parameters, &huma.Param{Name: "Idempotency-Key", In: "header",
+			Schema:      &huma.Schema{Type: "string", MaxLength: ptr(255)},
+			Description: "Makes the request safe to retry: a retry with the same key gets the first answer and creates nothing. 422 when the key was used for another request, 409 while the first is still running."})
+		errs = append(errs, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+	}
 	o.Errors = append(errs, o.Errors...)
 	return o
 }
@@ -172,3 +182,5 @@ func writeProblem(w http.ResponseWriter, p *Problem, requestID string) {
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
 }
+
+func ptr[T any](v T) *T { return &v }

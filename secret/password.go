@@ -67,3 +67,17 @@ func CheckPassword(password, hash string) bool {
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
+
+// HashGenerated returns the stored form of a generated password: "$sha256$" and its hex
+// SHA-256. A generated password carries at least 128 random bits, so no guessing attack can
+// reach it and a slow hash would only cost time on every creation and verification; the
+// prefix names the scheme so that CheckStored tells it from argon2id.
+func HashGenerated(password string) string { return "$sha256$" + Hash(password) }
+
+// CheckStored reports whether password matches a stored hash of either scheme.
+func CheckStored(password, hash string) bool {
+	if rest, ok := strings.CutPrefix(hash, "$sha256$"); ok {
+		return subtle.ConstantTimeCompare([]byte(Hash(password)), []byte(rest)) == 1
+	}
+	return CheckPassword(password, hash)
+}

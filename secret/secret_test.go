@@ -90,3 +90,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSealer(t *testing.T) {
+	key, err := ParseKey(NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := NewSealer(key)
+	sealed := s.Seal([]byte("p4ssw0rd"), []byte("acc_1"))
+	if strings.Contains(sealed, "p4ssw0rd") {
+		t.Fatal("sealed value shows the plaintext")
+	}
+	if got, err := s.Open(sealed, []byte("acc_1")); err != nil || string(got) != "p4ssw0rd" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := s.Open(sealed, []byte("acc_2")); err == nil {
+		t.Fatal("a value opened for another record")
+	}
+	other, _ := NewSealer(make([]byte, KeyLen))
+	if _, err := other.Open(sealed, []byte("acc_1")); err == nil {
+		t.Fatal("a value opened with another key")
+	}
+	if _, err := ParseKey("c2hvcnQ="); err == nil {
+		t.Fatal("a short key was accepted")
+	}
+}
+
+func TestCheckStored(t *testing.T) {
+	g := RandomString(24)
+	if !CheckStored(g, HashGenerated(g)) || CheckStored(g+"x", HashGenerated(g)) {
+		t.Fatal("generated password scheme")
+	}
+	h := HashPassword("user chosen pw", Argon2Params{Memory: 1024, Time: 1, Threads: 1})
+	if !CheckStored("user chosen pw", h) || CheckStored("other", h) {
+		t.Fatal("argon2id scheme")
+	}
+}

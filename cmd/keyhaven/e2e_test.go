@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"keyhaven/internal/testdb"
+	"keyhaven/secret"
 )
 
 // The test binary doubles as the keyhaven program: with KEYHAVEN_TEST_MAIN set it runs main,
@@ -46,9 +47,19 @@ func command(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// start starts `keyhaven serve` with args on a free loopback port.
+// clusterKey is the secret key every node of a test cluster shares.
+var clusterKey = secret.NewKey()
+
+// start starts `keyhaven serve` with args on a free loopback port. On PostgreSQL every node
+// gets the same secret key, as a real cluster must.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	for _, a := range args {
+		if strings.HasPrefix(a, "postgres") {
+			args = append(args, "--secret-key", clusterKey)
+			break
+		}
+	}
 	p := &proc{t: t, cmd: command(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...), lines: make(chan string, 1000), done: make(chan struct{})}
 	out, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"keyhaven"
 	"keyhaven/api"
+	"keyhaven/batch"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -22,7 +24,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	bootstrapEmail := fs.String("bootstrap-email", "admin@keyhaven.local", "admin email of the default tenant created on an empty database")
 	sessionTTL := fs.Duration("session-ttl", 12*time.Hour, "how long a login session lasts")
-	gcInterval := fs.Duration("gc-interval", time.Minute, "how often expired credentials are deleted")
+	gcInterval := fs.Duration("gc-interval", time.Minute, "how often expired credentials, batch passwords past retention and old idempotency keys are removed")
+	secretKey := fs.String("secret-key", "", "base64 32-byte key sealing batch passwords and idempotent answers at rest; required on PostgreSQL (the same on every node), kept in DBFILE.key on SQLite when empty")
+	batchRetention := fs.Duration("batch-retention", 24*time.Hour, "how long a finished batch task keeps its passwords")
+	batchLease := fs.Duration("batch-lease", 15*time.Second, "how long a node's claim on a batch task lasts without progress before another node may take it over")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -30,8 +35,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if *sessionTTL <= 0 || *gcInterval <= 0 {
-		return errors.New("--session-ttl and --gc-interval must be positive")
+	if *sessionTTL <= 0 || *gcInterval <= 0 || *batchRetention <= 0 || *batchLease <= 0 {
+		return errors.New("--session-ttl, --gc-interval, --batch-retention and --batch-lease must be positive")
+	}
+	sealer, err := loadSealer(*secretKey, *db)
+	if err != nil {
+		return err
 	}
 
 	store, err := openStore(ctx, *db)
@@ -41,6 +50,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 	svc := keyhaven.NewService(store, log)
 	svc.SessionTTL = *sessionTTL
+	svc.Sealer = sealer
+	svc.BatchRetention = *batchRetention
+	runner := batch.New(svc, log)
+	runner.Lease = *batchLease
+	svc.BatchSubmitted = runner.Wake
+	if strings.HasPrefix(*db, "sqlite:") {
+		// One node serves a SQLite database: leases left by an earlier process are dead.
+		if err := store.ReleaseBatchLeases(ctx); err != nil {
+			return err
+		}
+	}
 
 	created, err := svc.Bootstrap(ctx, *bootstrapEmail)
 	if err != nil {
@@ -69,6 +89,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go svc.RunGarbageCollection(bg, *gcInterval)
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		runner.Run(bg)
+	}()
 
 	log.Info("listening", "addr", ln.Addr().String(), "version", version)
 	errc := make(chan error, 1)
@@ -84,6 +109,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// A batch chunk in flight is rolled back; the task resumes at its stored progress.
+	stopBG()
+	<-runnerDone
 	log.Info("stopped")
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"keyhaven"
 	"keyhaven/api"
+	"keyhaven/batch"
 	"keyhaven/internal/testdb"
 	"keyhaven/secret"
 )
@@ -44,6 +45,21 @@ func New(t testing.TB, open testdb.Opener) *Env {
 	clock := keyhaven.NewManualClock(time.Now().Truncate(time.Microsecond))
 	svc.Clock = clock
 	svc.PasswordParams = FastPasswords
+	key, _ := secret.ParseKey(secret.NewKey())
+	svc.Sealer, _ = secret.NewSealer(key)
+	runner := batch.New(svc, log)
+	runner.Poll = 50 * time.Millisecond
+	svc.BatchSubmitted = runner.Wake
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runner.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
 	acme, err := svc.CreateTenant(context.Background(), "acme", "admin@acme.test")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,333 @@
+package keyhaven
+
+import (
+	"context"
+	"regexp"
+	"sync"
+	"time"
+
+	"keyhaven/secret"
+)
+
+// Access is a device access: a username and password bound to a contract, valid for a period
+// the contract decides.
+type Access struct {
+	ID                  string
+	TenantID            string
+	ContractID          string
+	ProductOfferingID   string
+	ProductOfferingName string // read with the access
+	ContractStatus      string // read with the access
+	DeviceName          string
+	Username            string
+	PasswordHash        string
+	Status              string
+	ValidFrom           time.Time
+	ValidUntil          time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	// CreatedBy is the id of the user who created the access, or of the batch task.
+	CreatedBy string
+	// BatchSeq is the access's index in its batch request.
+	BatchSeq int
+	// BatchSecret is the sealed password of a batch-created access, kept until its task's
+	// retention window ends.
+	BatchSecret string
+}
+
+// Access statuses.
+const (
+	AccessActive     = "ACTIVE"
+	AccessSuspended  = "SUSPENDED"
+	AccessTerminated = "TERMINATED"
+)
+
+// Device verification codes.
+const (
+	AccessValid              = "VALID"
+	AccessInvalidCredentials = "INVALID_CREDENTIALS"
+	AccessNotYetValid        = "NOT_YET_VALID"
+	AccessExpired            = "EXPIRED"
+	AccessSuspendedCode      = "SUSPENDED"
+	AccessTerminatedCode     = "TERMINATED"
+)
+
+// AccessInput creates one access; empty fields are generated.
+type AccessInput struct {
+	Username   string
+	Password   *string
+	DeviceName string
+}
+
+// AccessUpdate changes an access's password or status.
+type AccessUpdate struct {
+	Password *string
+	Status   *string
+}
+
+// AccessFilter selects accesses.
+type AccessFilter struct {
+	ContractID    string
+	Status        string
+	CreatedBy     string
+	Username      string
+	DeviceName    string
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	ValidAt       time.Time // valid at this instant
+	Page          Page
+}
+
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$`)
+
+// validateAccessInput checks what a caller chose; field prefixes it ("accesses[3].").
+func validateAccessInput(field string, in AccessInput) error {
+	if in.Username != "" && !usernameRE.MatchString(in.Username) {
+		return Invalid(FieldError{Field: field + "username", Message: "must be 3 to 64 letters, digits and . _ @ + -, starting with a letter or digit"})
+	}
+	if in.Password != nil {
+		if err := ValidatePassword(field+"password", *in.Password); err != nil {
+			return err
+		}
+	}
+	if in.DeviceName != "" {
+		if err := validateName(field+"deviceName", in.DeviceName); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GeneratedUsernameLen is the random part of generated usernames: 16 base32 characters, 80
+// bits, so that generated usernames do not collide in practice.
+const GeneratedUsernameLen = 16
+
+func generateUsername() string {
+	id := NewID("x") // time-ordered prefix keeps the unique index's inserts local
+	return "dev-" + id[len(id)-GeneratedUsernameLen:]
+}
+
+// buildAccess makes an access under contract c and offering o at now, generating what in
+// leaves empty. It returns the access and its password in clear.
+func (s *Service) buildAccess(c *Contract, o *ProductOffering, in AccessInput, now time.Time, createdBy string) (*Access, string) {
+	a := &Access{
+		ID: NewID("acc"), TenantID: c.TenantID, ContractID: c.ID, ProductOfferingID: o.ID,
+		ProductOfferingName: o.Name, ContractStatus: c.Status, Username: in.Username, DeviceName: in.DeviceName,
+		Status: AccessActive, CreatedAt: now, UpdatedAt: now, CreatedBy: createdBy,
+	}
+	a.ValidFrom, a.ValidUntil = c.validity(o, now)
+	if a.Username == "" {
+		a.Username = generateUsername()
+	}
+	if a.DeviceName == "" {
+		a.DeviceName = a.Username
+	}
+	var password string
+	if in.Password != nil {
+		password = *in.Password
+		a.PasswordHash = secret.HashPassword(password, s.PasswordParams)
+	} else {
+		password = secret.RandomString(GeneratedPasswordLen)
+		a.PasswordHash = secret.HashGenerated(password)
+	}
+	return a, password
+}
+
+// contractFor returns the contract named by an input field and its offering.
+func (s *Service) contractFor(ctx context.Context, tenantID, field, id string) (*Contract, *ProductOffering, error) {
+	if err := validateCallerID(field, id); err != nil {
+		return nil, nil, err
+	}
+	c, err := s.Store.Contract(ctx, tenantID, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil, Invalid(FieldError{Field: field, Message: "no such contract"})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := s.Store.ProductOffering(ctx, tenantID, c.ProductOfferingID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, o, nil
+}
+
+// CreateAccess creates one access synchronously and returns it with its password, the only
+// time the password is shown. It needs ACCESS_MANAGEMENT.
+func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID string, in AccessInput) (a *Access, password string, err error) {
+	defer func() {
+		id := ""
+		if a != nil {
+			id = a.ID
+		}
+		s.record(ctx, p.TenantID, p, "access.create", "access", id, err, map[string]any{"contractId": contractID, "username": in.Username})
+	}()
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, "", err
+	}
+	if err := validateAccessInput("", in); err != nil {
+		return nil, "", err
+	}
+	c, o, err := s.contractFor(ctx, p.TenantID, "contractId", contractID)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	if err := c.acceptsAccesses(now); err != nil {
+		return nil, "", err
+	}
+	a, password = s.buildAccess(c, o, in, now, p.UserID)
+	if err := s.Store.CreateAccess(ctx, a); err != nil {
+		return nil, "", err
+	}
+	return a, password, nil
+}
+
+// Access returns an access, never its password; it needs ACCESS_MANAGEMENT.
+func (s *Service) Access(ctx context.Context, p *Principal, id string) (*Access, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if !ValidID("acc", id) {
+		return nil, Errorf(ENOTFOUND, "access not found")
+	}
+	return s.Store.Access(ctx, p.TenantID, id)
+}
+
+// ListAccesses lists accesses; it needs ACCESS_MANAGEMENT.
+func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter) ([]*Access, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.Store.ListAccesses(ctx, p.TenantID, f)
+}
+
+// UpdateAccess changes an access's password or status. TERMINATED is final.
+func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in AccessUpdate) (a *Access, err error) {
+	defer func() {
+		d := map[string]any{"passwordChanged": in.Password != nil}
+		if in.Status != nil {
+			d["status"] = *in.Status
+		}
+		s.record(ctx, p.TenantID, p, "access.update", "access", id, err, d)
+	}()
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if in.Password == nil && in.Status == nil {
+		return nil, Invalid(FieldError{Field: "body", Message: "name password or status"})
+	}
+	if in.Status != nil && *in.Status != AccessActive && *in.Status != AccessSuspended && *in.Status != AccessTerminated {
+		return nil, Invalid(FieldError{Field: "status", Message: "must be ACTIVE, SUSPENDED or TERMINATED"})
+	}
+	if in.Password != nil {
+		if err := ValidatePassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+	}
+	if a, err = s.Access(ctx, p, id); err != nil {
+		return nil, err
+	}
+	if a.Status == AccessTerminated {
+		return nil, Reasonf(ECONFLICT, "access_terminated", "a terminated access cannot change")
+	}
+	if in.Status != nil {
+		a.Status = *in.Status
+	}
+	if in.Password != nil {
+		a.PasswordHash = secret.HashPassword(*in.Password, s.PasswordParams)
+	}
+	a.UpdatedAt = s.now()
+	if err := s.Store.UpdateAccess(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AccessVerification is the outcome of a device's authentication.
+type AccessVerification struct {
+	Valid  bool
+	Code   string
+	Access *Access // set when the password was right
+}
+
+// dummyGenerated is checked against when a username is unknown, so that an unknown username
+// costs the same as a wrong generated password.
+var dummyGenerated = secret.HashGenerated("keyhaven-no-such-device")
+
+// VerifyAccess authenticates a device by username and password, judging the access's status,
+// its contract's status and its validity period at this instant. Any authenticated principal
+// of the tenant may ask. Failures are counted, and a burst of them is audited as one event.
+func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, password string) (*AccessVerification, error) {
+	a, err := s.Store.AccessByUsername(ctx, p.TenantID, username)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return nil, err
+	}
+	if a == nil || !secret.CheckStored(password, a.PasswordHash) {
+		if a == nil {
+			secret.CheckStored(password, dummyGenerated)
+		}
+		s.verifyFailed(ctx, p)
+		return &AccessVerification{Code: AccessInvalidCredentials}, nil
+	}
+	now := s.now()
+	v := &AccessVerification{Access: a, Code: AccessValid}
+	switch {
+	case a.Status == AccessTerminated || a.ContractStatus == ContractTerminated:
+		v.Code = AccessTerminatedCode
+	case a.Status == AccessSuspended || a.ContractStatus == ContractSuspended:
+		v.Code = AccessSuspendedCode
+	case now.Before(a.ValidFrom):
+		v.Code = AccessNotYetValid
+	case !now.Before(a.ValidUntil):
+		v.Code = AccessExpired
+	}
+	v.Valid = v.Code == AccessValid
+	if !v.Valid {
+		s.verifyFailed(ctx, p)
+	}
+	return v, nil
+}
+
+// Verification failures are audited in bursts: one event when a tenant reaches
+// burstThreshold failures within burstWindow, saying how many, rather than one per failure.
+const (
+	burstThreshold = 10
+	burstWindow    = time.Minute
+)
+
+type failureBurst struct {
+	start    time.Time
+	count    int
+	reported bool
+}
+
+type burstCounter struct {
+	mu     sync.Mutex
+	bursts map[string]*failureBurst
+}
+
+func (s *Service) verifyFailed(ctx context.Context, p *Principal) {
+	now := s.now()
+	b := &s.bursts
+	b.mu.Lock()
+	if b.bursts == nil {
+		b.bursts = map[string]*failureBurst{}
+	}
+	f := b.bursts[p.TenantID]
+	if f == nil || now.Sub(f.start) >= burstWindow {
+		f = &failureBurst{start: now}
+		b.bursts[p.TenantID] = f
+	}
+	f.count++
+	report := f.count >= burstThreshold && !f.reported
+	if report {
+		f.reported = true
+	}
+	b.mu.Unlock()
+	if report {
+		s.record(ctx, p.TenantID, p, "access.verify_failures", "tenant", p.TenantID,
+			Reasonf(EUNAUTHORIZED, "verification_failures", "device verification failures"),
+			map[string]any{"failures": burstThreshold, "windowSeconds": int(burstWindow.Seconds()), "since": f.start})
+	}
+}

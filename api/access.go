@@ -1,0 +1,273 @@
+package api
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"keyhaven"
+)
+
+// Access is a device access as a TMF-style RealizingResource. Password is present only in
+// the response that created it (and in a DONE batch task within its retention window).
+type Access struct {
+	ID              string         `json:"id" example:"acc_06bq5xk2hz1f8m3v9c4r7t0w"`
+	Href            string         `json:"href" example:"/api/acme/access/acc_06bq5xk2hz1f8m3v9c4r7t0w"`
+	ContractID      string         `json:"contractId"`
+	DeviceName      string         `json:"deviceName"`
+	Username        string         `json:"username"`
+	Password        string         `json:"password,omitempty" doc:"Only in the response that created the access"`
+	ProductOffering OfferingRef    `json:"productOffering"`
+	ValidFor        ValidityPeriod `json:"validFor"`
+	Status          string         `json:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
+	CreatedAt       time.Time      `json:"createdAt"`
+	CreatedBy       string         `json:"createdBy" doc:"The creating user's id, or the batch task's id"`
+}
+
+// OfferingRef names an access's product offering.
+type OfferingRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ValidityPeriod is when an access is valid.
+type ValidityPeriod struct {
+	StartDateTime time.Time `json:"startDateTime"`
+	EndDateTime   time.Time `json:"endDateTime"`
+}
+
+func toAccess(tenant string, a *keyhaven.Access) Access {
+	return Access{
+		ID: a.ID, Href: "/api/" + tenant + "/access/" + a.ID, ContractID: a.ContractID, DeviceName: a.DeviceName,
+		Username: a.Username, ProductOffering: OfferingRef{ID: a.ProductOfferingID, Name: a.ProductOfferingName},
+		ValidFor: ValidityPeriod{a.ValidFrom, a.ValidUntil}, Status: a.Status, CreatedAt: a.CreatedAt, CreatedBy: a.CreatedBy,
+	}
+}
+
+// AccessItem is one access to create.
+type AccessItem struct {
+	Username   string  `json:"username,omitempty" maxLength:"64" doc:"Generated when omitted; unique within the tenant"`
+	Password   *string `json:"password,omitempty" maxLength:"256" doc:"Generated (at least 128 random bits) when omitted"`
+	DeviceName string  `json:"deviceName,omitempty" maxLength:"100" doc:"The username when omitted"`
+}
+
+func (it AccessItem) input() keyhaven.AccessInput {
+	return keyhaven.AccessInput{Username: it.Username, Password: it.Password, DeviceName: it.DeviceName}
+}
+
+type createAccessInput struct {
+	TenantPath
+	Body struct {
+		ContractID string `json:"contractId" maxLength:"64"`
+		AccessItem
+	}
+}
+
+// AccessPath names an access.
+type AccessPath struct {
+	TenantPath
+	ID string `path:"id" maxLength:"64"`
+}
+
+type updateAccessInput struct {
+	AccessPath
+	ContentType string `header:"Content-Type" doc:"Must be application/merge-patch+json"`
+	Body        struct {
+		Password *string `json:"password,omitempty" maxLength:"256"`
+		Status   *string `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"TERMINATED is final"`
+	}
+}
+
+type listAccessesInput struct {
+	TenantPath
+	PageParams
+	ContractID    string    `query:"contractId" maxLength:"64"`
+	Status        string    `query:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
+	CreatedBy     string    `query:"createdBy" maxLength:"64" doc:"A user id or a batch task id"`
+	Username      string    `query:"username" maxLength:"64"`
+	DeviceName    string    `query:"deviceName" maxLength:"100"`
+	CreatedAfter  time.Time `query:"createdAfter" doc:"Created at or after this time"`
+	CreatedBefore time.Time `query:"createdBefore" doc:"Created before this time"`
+	ValidAt       time.Time `query:"validAt" doc:"Valid at this time"`
+}
+
+type batchInput struct {
+	TenantPath
+	Body struct {
+		ContractID       string        `json:"contractId" maxLength:"64"`
+		NumberOfAccesses *int          `json:"numberOfAccesses,omitempty" doc:"1 to 100000 accesses, all generated; or give accesses"`
+		Accesses         *[]AccessItem `json:"accesses,omitempty" maxItems:"100000" doc:"1 to 100000 accesses to create; or give numberOfAccesses"`
+	}
+}
+
+// BatchTaskRef is the answer to a batch request.
+type BatchTaskRef struct {
+	ID    string `json:"id" example:"job-06bq5xk2hz1f8m3v9c4r7t0w"`
+	State string `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
+}
+
+// BatchTask is a batch task with its progress, errors and, once DONE, its accesses.
+type BatchTask struct {
+	ID        string                `json:"id"`
+	State     string                `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
+	Reason    string                `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
+	Requested int                   `json:"requested"`
+	Processed int                   `json:"processed"`
+	Created   int                   `json:"created"`
+	Failed    int                   `json:"failed"`
+	Accesses  []Access              `json:"accesses" doc:"When DONE: every created access, with its password until the retention window ends"`
+	Errors    []keyhaven.BatchError `json:"errors"`
+	CreatedAt time.Time             `json:"createdAt"`
+	// PasswordsUntil is when the passwords of a finished task are purged.
+	PasswordsUntil *time.Time `json:"passwordsUntil,omitempty" doc:"When the passwords are purged"`
+}
+
+type batchPath struct {
+	TenantPath
+	TaskID string `path:"taskId" maxLength:"64"`
+}
+
+type verifyAccessInput struct {
+	TenantPath
+	Body struct {
+		Username string `json:"username" maxLength:"64"`
+		Password string `json:"password" maxLength:"256"`
+	}
+}
+
+// AccessVerification is the answer to a device's authentication.
+type AccessVerification struct {
+	Valid  bool    `json:"valid"`
+	Code   string  `json:"code" enum:"VALID,INVALID_CREDENTIALS,NOT_YET_VALID,EXPIRED,SUSPENDED,TERMINATED"`
+	Access *Access `json:"access,omitempty" doc:"The access, when the password was right"`
+}
+
+func (s *Server) registerAccesses() {
+	tags := []string{"device accesses"}
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "createAccess", Method: http.MethodPost, Path: "/api/{tenant}/access", Tags: tags,
+		Summary: "Create one device access", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+		Description: "Needs ACCESS_MANAGEMENT. Synchronous; the password is in this response only. " +
+			"409 when the username is taken or the contract accepts no new accesses. Honours Idempotency-Key.",
+	}, true), func(ctx context.Context, in *createAccessInput) (*struct{ Body Access }, error) {
+		p := principal(ctx)
+		a, password, err := s.svc.CreateAccess(ctx, p, in.Body.ContractID, in.Body.AccessItem.input())
+		if err != nil {
+			return nil, err
+		}
+		out := toAccess(p.TenantName, a)
+		out.Password = password
+		return &struct{ Body Access }{out}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "listAccesses", Method: http.MethodGet, Path: "/api/{tenant}/access", Tags: tags,
+		Summary: "List device accesses", Description: "Needs ACCESS_MANAGEMENT. Never shows a password.",
+	}, true), func(ctx context.Context, in *listAccessesInput) (*listOutput[Access], error) {
+		pg, err := in.page()
+		if err != nil {
+			return nil, err
+		}
+		p := principal(ctx)
+		items, err := s.svc.ListAccesses(ctx, p, keyhaven.AccessFilter{
+			ContractID: in.ContractID, Status: in.Status, CreatedBy: in.CreatedBy, Username: in.Username, DeviceName: in.DeviceName,
+			CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore, ValidAt: in.ValidAt, Page: pg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return newList(items, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) },
+			func(a *keyhaven.Access) string { return a.ID }), nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "getAccess", Method: http.MethodGet, Path: "/api/{tenant}/access/{id}", Tags: tags,
+		Summary: "Get a device access", Errors: []int{http.StatusNotFound}, Description: "Never shows the password.",
+	}, true), func(ctx context.Context, in *AccessPath) (*struct{ Body Access }, error) {
+		p := principal(ctx)
+		a, err := s.svc.Access(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body Access }{toAccess(p.TenantName, a)}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "updateAccess", Method: http.MethodPatch, Path: "/api/{tenant}/access/{id}", Tags: tags,
+		Summary: "Change a device access's password or status", Errors: []int{http.StatusNotFound, http.StatusConflict},
+		Description: "A JSON merge patch (Content-Type: application/merge-patch+json) naming password and/or status, " +
+			"nothing else. Another content type is 415; {}, nulls and other fields are 400. TERMINATED is final.",
+	}, true), func(ctx context.Context, in *updateAccessInput) (*struct{ Body Access }, error) {
+		if mt, _, _ := mime.ParseMediaType(in.ContentType); mt != "application/merge-patch+json" {
+			return nil, huma.Error415UnsupportedMediaType("send the change as application/merge-patch+json")
+		}
+		p := principal(ctx)
+		a, err := s.svc.UpdateAccess(ctx, p, in.ID, keyhaven.AccessUpdate{Password: in.Body.Password, Status: in.Body.Status})
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body Access }{toAccess(p.TenantName, a)}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "createAccessBatch", Method: http.MethodPost, Path: "/api/{tenant}/access/batch", Tags: tags,
+		Summary: "Create device accesses in an asynchronous batch", DefaultStatus: http.StatusAccepted, MaxBodyBytes: 32 << 20,
+		Description: "Needs ACCESS_MANAGEMENT. Give contractId and exactly one of numberOfAccesses and accesses. " +
+			"Answers 202 with a task to poll; a contract that accepts no accesses makes the task REJECTED. Honours Idempotency-Key.",
+	}, true), func(ctx context.Context, in *batchInput) (*struct{ Body BatchTaskRef }, error) {
+		bi := keyhaven.BatchInput{ContractID: in.Body.ContractID, NumberOfAccesses: in.Body.NumberOfAccesses}
+		if in.Body.Accesses != nil {
+			bi.Accesses = make([]keyhaven.AccessInput, len(*in.Body.Accesses))
+			for i, it := range *in.Body.Accesses {
+				bi.Accesses[i] = it.input()
+			}
+		}
+		t, err := s.svc.SubmitBatch(ctx, principal(ctx), bi)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body BatchTaskRef }{BatchTaskRef{ID: t.ID, State: t.State}}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
+		Summary: "Get a batch task", Errors: []int{http.StatusNotFound},
+		Description: "Needs ACCESS_MANAGEMENT. When DONE, accesses holds every created access with its password until the retention window ends.",
+	}, true), func(ctx context.Context, in *batchPath) (*struct{ Body BatchTask }, error) {
+		p := principal(ctx)
+		r, err := s.svc.BatchTask(ctx, p, in.TaskID)
+		if err != nil {
+			return nil, err
+		}
+		t := r.Task
+		out := BatchTask{ID: t.ID, State: t.State, Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
+			Created: t.Created, Failed: t.Failed, Errors: r.Errors, CreatedAt: t.CreatedAt, Accesses: make([]Access, len(r.Accesses))}
+		if out.Errors == nil {
+			out.Errors = []keyhaven.BatchError{}
+		}
+		for i, a := range r.Accesses {
+			out.Accesses[i] = toAccess(p.TenantName, a)
+			out.Accesses[i].Password = r.Passwords[i]
+		}
+		if !t.FinishedAt.IsZero() {
+			until := t.FinishedAt.Add(s.svc.BatchRetention)
+			out.PasswordsUntil = &until
+		}
+		return &struct{ Body BatchTask }{out}, nil
+	})
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "verifyAccess", Method: http.MethodPost, Path: "/api/{tenant}/access/verify", Tags: tags,
+		Summary:     "Authenticate a device by username and password",
+		Description: "Any credential of the tenant may ask. Always 200 for a well-formed request; the code says why an access is not valid.",
+	}, true), func(ctx context.Context, in *verifyAccessInput) (*struct{ Body AccessVerification }, error) {
+		p := principal(ctx)
+		v, err := s.svc.VerifyAccess(ctx, p, in.Body.Username, in.Body.Password)
+		if err != nil {
+			return nil, err
+		}
+		out := AccessVerification{Valid: v.Valid, Code: v.Code}
+		if v.Access != nil {
+			a := toAccess(p.TenantName, v.Access)
+			out.Access = &a
+		}
+		return &struct{ Body AccessVerification }{out}, nil
+	})
+}

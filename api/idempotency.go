@@ -1,0 +1,143 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"keyhaven"
+	"keyhaven/secret"
+)
+
+// maxIdempotentBody is the largest body a request with an Idempotency-Key may have: the
+// batch endpoint's limit.
+const maxIdempotentBody = 32 << 20
+
+// storedResponse is the remembered answer to an idempotent request.
+type storedResponse struct {
+	Status      int    `json:"s"`
+	ContentType string `json:"t"`
+	Body        []byte `json:"b"`
+}
+
+// idempotent makes creating POSTs that carry an Idempotency-Key safe to retry: the first
+// answer is stored (sealed: it may hold a password or key) under the key, scoped to the
+// caller's owner user, and a retry of the same request gets it back with
+// Idempotent-Replayed: true and creates nothing. Reusing a key for another request is 422;
+// a retry while the first is still running is 409. Answers of 5xx are not kept, so that the
+// request can be tried again.
+func (s *Server) idempotent(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" || r.Method != http.MethodPost || !idempotentPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reqID := requestIDFrom(r.Context())
+		if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			writeProblem(w, domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"})), reqID)
+			return
+		}
+		bearer, _ := secret.FromAuthorization(r.Header.Get("Authorization"))
+		p, err := s.svc.Authenticate(r.Context(), bearer)
+		if err != nil || !strings.HasPrefix(r.URL.Path, "/api/"+p.TenantName+"/") {
+			next.ServeHTTP(w, r) // the handler answers 401 or 403
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxIdempotentBody+1))
+		if err != nil {
+			writeProblem(w, newProblem(http.StatusBadRequest, "the body could not be read"), reqID)
+			return
+		}
+		if len(body) > maxIdempotentBody {
+			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, "request body is too large"), reqID)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.New()
+		sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
+		sum.Write(body)
+		rec := &keyhaven.IdempotencyRecord{TenantID: p.TenantID, UserID: p.UserID, Key: key,
+			RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: s.svc.Now()}
+		ad := []byte(rec.TenantID + "\x00" + rec.UserID + "\x00" + rec.Key)
+		stored, fresh, err := s.svc.Store.PutIdempotencyKey(r.Context(), rec)
+		switch {
+		case err != nil:
+			logFrom(r.Context()).ErrorContext(r.Context(), "idempotency key", "err", err)
+			writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
+			return
+		case !fresh && stored.RequestHash != rec.RequestHash:
+			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.EINVALID, "idempotency_key_reused",
+				"this Idempotency-Key was used for another request")).withStatus(http.StatusUnprocessableEntity), reqID)
+			return
+		case !fresh && stored.Status == 0:
+			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.ECONFLICT, "idempotency_key_in_progress",
+				"the first request with this Idempotency-Key is still running")), reqID)
+			return
+		case !fresh:
+			raw, err := s.svc.Sealer.Open(stored.Response, ad)
+			var resp storedResponse
+			if err == nil {
+				err = json.Unmarshal(raw, &resp)
+			}
+			if err != nil {
+				logFrom(r.Context()).ErrorContext(r.Context(), "idempotency replay", "err", err)
+				writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
+				return
+			}
+			w.Header().Set("Content-Type", resp.ContentType)
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(resp.Status)
+			w.Write(resp.Body)
+			return
+		}
+		buf := &bufferedWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(buf, r)
+		ctx := r.Context()
+		if buf.status >= 500 {
+			if err := s.svc.Store.DeleteIdempotencyKey(ctx, rec.TenantID, rec.UserID, rec.Key); err != nil {
+				logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
+			}
+		} else {
+			raw, _ := json.Marshal(storedResponse{Status: buf.status, ContentType: w.Header().Get("Content-Type"), Body: buf.body.Bytes()})
+			rec.Status, rec.Response = buf.status, s.svc.Sealer.Seal(raw, ad)
+			if err := s.svc.Store.CompleteIdempotencyKey(ctx, rec); err != nil {
+				logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
+			}
+		}
+		w.WriteHeader(buf.status)
+		w.Write(buf.body.Bytes())
+	})
+}
+
+// idempotentPath reports whether a POST to path creates something.
+func idempotentPath(path string) bool {
+	if !strings.HasPrefix(path, "/api/") {
+		return false
+	}
+	for _, suffix := range []string{"/login", "/logout", "/graphql", "/verify", "/revoke"} {
+		if strings.HasSuffix(path, suffix) {
+			return false
+		}
+	}
+	return true
+}
+
+// bufferedWriter holds a response until it is stored.
+type bufferedWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) WriteHeader(status int)      { b.status = status }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+func (p *Problem) withStatus(status int) *Problem {
+	p.Status, p.Title = status, http.StatusText(status)
+	return p
+}

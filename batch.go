@@ -1,0 +1,241 @@
+package keyhaven
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// BatchTask is an asynchronous batch creation of accesses. It lives in the database with its
+// progress, so that it survives restarts and another node can take it over.
+type BatchTask struct {
+	ID         string
+	TenantID   string
+	ContractID string
+	CreatedBy  string // user id
+	Requested  int
+	Processed  int // items handled, created or failed; work resumes here
+	Created    int
+	Failed     int
+	State      string
+	Reason     string // why it was REJECTED or FAILED
+	// Input is the sealed JSON of the explicit items, empty for numberOfAccesses.
+	Input      string
+	Owner      string // the runner holding the lease
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+	PurgedAt   time.Time // when its passwords were purged
+}
+
+// Batch task states.
+const (
+	BatchAcknowledged = "ACKNOWLEDGED"
+	BatchInProgress   = "IN_PROGRESS"
+	BatchDone         = "DONE"
+	BatchFailed       = "FAILED"
+	BatchRejected     = "REJECTED"
+)
+
+// MaxBatch is the most accesses one batch creates.
+const MaxBatch = 100000
+
+// BatchError is one item that failed.
+type BatchError struct {
+	Index   int    `json:"index"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// BatchInput is a batch request: exactly one of NumberOfAccesses and Accesses.
+type BatchInput struct {
+	ContractID       string
+	NumberOfAccesses *int
+	Accesses         []AccessInput
+}
+
+// batchItem is the sealed form of an explicit item.
+type batchItem struct {
+	Username   string  `json:"u,omitempty"`
+	Password   *string `json:"p,omitempty"`
+	DeviceName string  `json:"d,omitempty"`
+}
+
+// SubmitBatch validates a batch request and records its task. A contract that accepts no
+// accesses rejects the batch as a whole: the task is recorded as REJECTED. It needs
+// ACCESS_MANAGEMENT.
+func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) (t *BatchTask, err error) {
+	defer func() {
+		d := map[string]any{"contractId": in.ContractID}
+		id := ""
+		if t != nil {
+			id = t.ID
+			d["requested"], d["state"] = t.Requested, t.State
+		}
+		s.record(ctx, p.TenantID, p, "access.batch.submit", "batch_task", id, err, d)
+	}()
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	requested := 0
+	switch {
+	case in.NumberOfAccesses != nil && in.Accesses != nil:
+		return nil, Invalid(FieldError{Field: "body", Message: "give exactly one of numberOfAccesses and accesses, not both"})
+	case in.NumberOfAccesses == nil && in.Accesses == nil:
+		return nil, Invalid(FieldError{Field: "body", Message: "give exactly one of numberOfAccesses and accesses"})
+	case in.NumberOfAccesses != nil:
+		requested = *in.NumberOfAccesses
+		if requested < 1 || requested > MaxBatch {
+			return nil, Invalid(FieldError{Field: "numberOfAccesses", Message: fmt.Sprintf("must be between 1 and %d", MaxBatch)})
+		}
+	default:
+		requested = len(in.Accesses)
+		if requested < 1 || requested > MaxBatch {
+			return nil, Invalid(FieldError{Field: "accesses", Message: fmt.Sprintf("must hold between 1 and %d items", MaxBatch)})
+		}
+		for i, a := range in.Accesses {
+			if err := validateAccessInput(fmt.Sprintf("accesses[%d].", i), a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c, _, err := s.contractFor(ctx, p.TenantID, "contractId", in.ContractID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	t = &BatchTask{
+		ID: "job-" + NewID("b")[2:], TenantID: p.TenantID, ContractID: c.ID, CreatedBy: p.UserID,
+		Requested: requested, State: BatchAcknowledged, CreatedAt: now,
+	}
+	if err := c.acceptsAccesses(now); err != nil {
+		t.State, t.Reason, t.FinishedAt = BatchRejected, ErrorMessage(err), now
+	} else if in.Accesses != nil {
+		items := make([]batchItem, len(in.Accesses))
+		for i, a := range in.Accesses {
+			items[i] = batchItem{Username: a.Username, Password: a.Password, DeviceName: a.DeviceName}
+		}
+		raw, err := json.Marshal(items)
+		if err != nil {
+			return nil, Internal(err)
+		}
+		t.Input = s.Sealer.Seal(raw, []byte(t.ID))
+	}
+	if err := s.Store.CreateBatchTask(ctx, t); err != nil {
+		return nil, err
+	}
+	if t.State == BatchAcknowledged && s.BatchSubmitted != nil {
+		s.BatchSubmitted()
+	}
+	return t, nil
+}
+
+// BatchItems opens a task's explicit items; nil for numberOfAccesses.
+func (s *Service) BatchItems(t *BatchTask) ([]AccessInput, error) {
+	if t.Input == "" {
+		return nil, nil
+	}
+	raw, err := s.Sealer.Open(t.Input, []byte(t.ID))
+	if err != nil {
+		return nil, Internal(fmt.Errorf("batch %s: %w", t.ID, err))
+	}
+	var items []batchItem
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, Internal(err)
+	}
+	out := make([]AccessInput, len(items))
+	for i, it := range items {
+		out[i] = AccessInput{Username: it.Username, Password: it.Password, DeviceName: it.DeviceName}
+	}
+	return out, nil
+}
+
+// BatchResult is a task as its owner sees it: its errors and, once DONE and within the
+// retention window, every created access with its password.
+type BatchResult struct {
+	Task      *BatchTask
+	Errors    []BatchError
+	Accesses  []*Access
+	Passwords []string // Passwords[i] is Accesses[i]'s, "" once purged
+}
+
+// BatchTask returns a task; it needs ACCESS_MANAGEMENT.
+func (s *Service) BatchTask(ctx context.Context, p *Principal, id string) (*BatchResult, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	t, err := s.Store.BatchTask(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	r := &BatchResult{Task: t}
+	if r.Errors, err = s.Store.BatchErrors(ctx, t.ID); err != nil {
+		return nil, err
+	}
+	if t.State != BatchDone {
+		return r, nil
+	}
+	if r.Accesses, err = s.Store.BatchAccesses(ctx, p.TenantID, t.ID); err != nil {
+		return nil, err
+	}
+	r.Passwords = make([]string, len(r.Accesses))
+	for i, a := range r.Accesses {
+		if a.BatchSecret == "" {
+			continue
+		}
+		pw, err := s.Sealer.Open(a.BatchSecret, []byte(a.ID))
+		if err != nil {
+			return nil, Internal(fmt.Errorf("access %s: %w", a.ID, err))
+		}
+		r.Passwords[i] = string(pw)
+	}
+	return r, nil
+}
+
+// BuildBatchAccess makes item index of task t under contract c and offering o at now,
+// sealing its password for the retention window.
+func (s *Service) BuildBatchAccess(t *BatchTask, c *Contract, o *ProductOffering, in AccessInput, index int, now time.Time) *Access {
+	a, password := s.buildAccess(c, o, in, now, t.ID)
+	a.BatchSeq = index
+	a.BatchSecret = s.Sealer.Seal([]byte(password), []byte(a.ID))
+	return a
+}
+
+// ContractAccepts returns nil when c accepts new accesses at now.
+func (s *Service) ContractAccepts(c *Contract, now time.Time) error { return c.acceptsAccesses(now) }
+
+// RecordBatchFinished audits a finished batch as one event with its counts.
+func (s *Service) RecordBatchFinished(ctx context.Context, t *BatchTask) {
+	var err error
+	if t.State != BatchDone {
+		err = Reasonf(ECONFLICT, "batch_"+t.State, "%s", t.Reason)
+	}
+	s.record(ctx, t.TenantID, &Principal{Kind: "batch", CredentialID: t.ID, UserID: t.CreatedBy}, "access.batch.finish", "batch_task", t.ID, err,
+		map[string]any{"state": t.State, "requested": t.Requested, "created": t.Created, "failed": t.Failed})
+}
+
+// PurgeBatchPasswords purges the passwords of batches finished longer ago than the
+// retention window.
+func (s *Service) PurgeBatchPasswords(ctx context.Context) (int, error) {
+	return s.Store.PurgeBatchPasswords(ctx, s.now().Add(-s.BatchRetention), s.now())
+}
+
+// Now is the service's clock reading, as stores keep it.
+func (s *Service) Now() time.Time { return s.now() }
+
+// BatchChunk is one chunk of a task's work, stored atomically with the task's progress.
+type BatchChunk struct {
+	TaskID   string
+	TenantID string
+	Owner    string
+	Accesses []*Access // each with its BatchSeq
+	Errors   []BatchError
+	// Processed is the task's progress once this chunk is stored.
+	Processed int
+	// Done ends the task (DONE) with this chunk.
+	Done       bool
+	LeaseUntil time.Time
+	Now        time.Time
+}

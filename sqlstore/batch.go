@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"keyhaven"
+)
+
+const batchColumns = `id, tenant_id, contract_id, created_by, requested, processed, created, failed, state, reason, input,
+	owner, lease_until, created_at, started_at, finished_at, purged_at`
+
+func scanBatchTask(row scanner) (*keyhaven.BatchTask, error) {
+	var t keyhaven.BatchTask
+	var created int64
+	var lease, started, finished, purged sql.NullInt64
+	if err := row.Scan(&t.ID, &t.TenantID, &t.ContractID, &t.CreatedBy, &t.Requested, &t.Processed, &t.Created, &t.Failed,
+		&t.State, &t.Reason, &t.Input, &t.Owner, &lease, &created, &started, &finished, &purged); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = time.UnixMicro(created).UTC()
+	t.LeaseUntil, t.StartedAt, t.FinishedAt, t.PurgedAt = fromDB(lease), fromDB(started), fromDB(finished), fromDB(purged)
+	return &t, nil
+}
+
+// CreateBatchTask implements keyhaven.Store.
+func (db *DB) CreateBatchTask(ctx context.Context, t *keyhaven.BatchTask) error {
+	_, err := db.exec(ctx, "a task with that id exists", `INSERT INTO batch_tasks (`+batchColumns+`)
+		VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, '', NULL, ?, NULL, ?, NULL)`,
+		t.ID, t.TenantID, t.ContractID, t.CreatedBy, t.Requested, t.State, t.Reason, t.Input, mustDB(t.CreatedAt), toDB(t.FinishedAt))
+	return err
+}
+
+// BatchTask implements keyhaven.Store.
+func (db *DB) BatchTask(ctx context.Context, tenantID, id string) (*keyhaven.BatchTask, error) {
+	t, err := scanBatchTask(db.r.QueryRowContext(ctx, db.q(`SELECT `+batchColumns+` FROM batch_tasks
+		WHERE tenant_id = ? AND id = ?`), tenantID, id))
+	if err != nil {
+		return nil, db.notFound(err, "batch task")
+	}
+	return t, nil
+}
+
+// BatchErrors implements keyhaven.Store.
+func (db *DB) BatchErrors(ctx context.Context, taskID string) ([]keyhaven.BatchError, error) {
+	return list(ctx, db, func(row scanner) (keyhaven.BatchError, error) {
+		var e keyhaven.BatchError
+		err := row.Scan(&e.Index, &e.Code, &e.Message)
+		return e, err
+	}, `SELECT idx, code, message FROM batch_errors WHERE task_id = ? ORDER BY idx`, taskID)
+}
+
+// BatchAccesses implements keyhaven.Store.
+func (db *DB) BatchAccesses(ctx context.Context, tenantID, taskID string) ([]*keyhaven.Access, error) {
+	return list(ctx, db, scanAccess, `SELECT `+accessColumns+accessFrom+`
+		WHERE a.created_by = ? AND a.tenant_id = ? ORDER BY a.batch_seq`, taskID, tenantID)
+}
+
+const unfinished = `state IN ('ACKNOWLEDGED', 'IN_PROGRESS')`
+
+// ClaimBatchTask implements keyhaven.Store. A candidate is taken with a compare-and-set on its
+// lease, so that of two nodes claiming it at once exactly one wins.
+func (db *DB) ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil time.Time) (*keyhaven.BatchTask, error) {
+	ids, err := list(ctx, db, func(row scanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM batch_tasks WHERE `+unfinished+` AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY created_at LIMIT 8`, mustDB(now))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		n, err := db.exec(ctx, "", `UPDATE batch_tasks SET owner = ?, lease_until = ?, state = 'IN_PROGRESS',
+			started_at = COALESCE(started_at, ?) WHERE id = ? AND `+unfinished+` AND (lease_until IS NULL OR lease_until <= ?)`,
+			owner, mustDB(leaseUntil), mustDB(now), id, mustDB(now))
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 {
+			t, err := scanBatchTask(db.w.QueryRowContext(ctx, db.q(`SELECT `+batchColumns+` FROM batch_tasks WHERE id = ?`), id))
+			return t, db.wrap(err, "")
+		}
+	}
+	return nil, keyhaven.Errorf(keyhaven.ENOTFOUND, "no batch task to run")
+}
+
+var errLeaseLost = keyhaven.Reasonf(keyhaven.ECONFLICT, "lease_lost", "another runner holds the task")
+
+// insertRows is how many accesses one INSERT statement carries.
+const insertRows = 500
+
+// SaveBatchChunk implements keyhaven.Store.
+func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, error) {
+	created := 0
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// Taking the task's row first both checks the lease and, on PostgreSQL, locks it
+		// against a runner that would claim it meanwhile.
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE batch_tasks SET lease_until = ? WHERE id = ? AND owner = ? AND state = 'IN_PROGRESS'`),
+			mustDB(c.LeaseUntil), c.TaskID, c.Owner)
+		if err != nil {
+			return db.wrap(err, "")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errLeaseLost
+		}
+		inserted := make(map[string]bool, len(c.Accesses))
+		for start := 0; start < len(c.Accesses); start += insertRows {
+			part := c.Accesses[start:min(start+insertRows, len(c.Accesses))]
+			if err := db.insertAccesses(ctx, tx, part, inserted); err != nil {
+				return err
+			}
+		}
+		errs := c.Errors
+		for _, a := range c.Accesses {
+			if !inserted[a.ID] {
+				errs = append(errs, keyhaven.BatchError{Index: a.BatchSeq, Code: "username_taken", Message: fmt.Sprintf("the username %s is taken", a.Username)})
+			}
+		}
+		for _, e := range errs {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO batch_errors (task_id, idx, code, message) VALUES (?, ?, ?, ?)`),
+				c.TaskID, e.Index, e.Code, e.Message); err != nil {
+				return db.wrap(err, "")
+			}
+		}
+		created = len(inserted)
+		state, finished, input := keyhaven.BatchInProgress, any(nil), "input"
+		if c.Done {
+			// The sealed input may hold passwords: it goes when the work is done.
+			state, finished, input = keyhaven.BatchDone, mustDB(c.Now), "''"
+		}
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE batch_tasks SET processed = ?, created = created + ?, failed = failed + ?,
+			state = ?, finished_at = ?, input = `+input+` WHERE id = ?`), c.Processed, created, len(errs), state, finished, c.TaskID)
+		return db.wrap(err, "")
+	})
+	return created, err
+}
+
+func (db *DB) insertAccesses(ctx context.Context, tx *sql.Tx, part []*keyhaven.Access, inserted map[string]bool) error {
+	const cols = 15
+	var b strings.Builder
+	b.WriteString(`INSERT INTO accesses (` + accessInsertColumns + `) VALUES `)
+	args := make([]any, 0, len(part)*cols)
+	for i, a := range part {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, accessArgs(a)...)
+	}
+	b.WriteString(` ON CONFLICT (tenant_id, username) DO NOTHING RETURNING id`)
+	rows, err := tx.QueryContext(ctx, db.q(b.String()), args...)
+	if err != nil {
+		return db.wrap(err, "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return db.wrap(err, "")
+		}
+		inserted[id] = true
+	}
+	return db.wrap(rows.Err(), "")
+}
+
+// FinishBatchTask implements keyhaven.Store.
+func (db *DB) FinishBatchTask(ctx context.Context, t *keyhaven.BatchTask, owner string) error {
+	n, err := db.exec(ctx, "", `UPDATE batch_tasks SET state = ?, reason = ?, finished_at = ?, input = '', owner = '', lease_until = NULL
+		WHERE id = ? AND owner = ?`, t.State, t.Reason, mustDB(t.FinishedAt), t.ID, owner)
+	if err == nil && n == 0 {
+		return errLeaseLost
+	}
+	return err
+}
+
+// ReleaseBatchLeases implements keyhaven.Store.
+func (db *DB) ReleaseBatchLeases(ctx context.Context) error {
+	_, err := db.exec(ctx, "", `UPDATE batch_tasks SET owner = '', lease_until = NULL WHERE `+unfinished)
+	return err
+}
+
+// PurgeBatchPasswords implements keyhaven.Store.
+func (db *DB) PurgeBatchPasswords(ctx context.Context, cutoff, now time.Time) (int, error) {
+	ids, err := list(ctx, db, func(row scanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM batch_tasks WHERE finished_at < ? AND purged_at IS NULL`, mustDB(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE accesses SET batch_secret = NULL WHERE created_by = ? AND batch_secret IS NOT NULL`), id); err != nil {
+				return db.wrap(err, "")
+			}
+			_, err := tx.ExecContext(ctx, db.q(`UPDATE batch_tasks SET purged_at = ?, input = '' WHERE id = ?`), mustDB(now), id)
+			return db.wrap(err, "")
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}

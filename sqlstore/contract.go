@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"keyhaven"
+)
+
+// CreateProductOffering implements keyhaven.Store.
+func (db *DB) CreateProductOffering(ctx context.Context, o *keyhaven.ProductOffering) error {
+	_, err := db.exec(ctx, "a product offering with that id exists", `INSERT INTO product_offerings
+		(tenant_id, id, name, access_validity_days, created_at) VALUES (?, ?, ?, ?, ?)`,
+		o.TenantID, o.ID, o.Name, o.AccessValidityDays, mustDB(o.CreatedAt))
+	return err
+}
+
+const offeringColumns = `tenant_id, id, name, access_validity_days, created_at`
+
+func scanOffering(row scanner) (*keyhaven.ProductOffering, error) {
+	var o keyhaven.ProductOffering
+	var created int64
+	if err := row.Scan(&o.TenantID, &o.ID, &o.Name, &o.AccessValidityDays, &created); err != nil {
+		return nil, err
+	}
+	o.CreatedAt = time.UnixMicro(created).UTC()
+	return &o, nil
+}
+
+// ProductOffering implements keyhaven.Store.
+func (db *DB) ProductOffering(ctx context.Context, tenantID, id string) (*keyhaven.ProductOffering, error) {
+	o, err := scanOffering(db.r.QueryRowContext(ctx, db.q(`SELECT `+offeringColumns+` FROM product_offerings
+		WHERE tenant_id = ? AND id = ?`), tenantID, id))
+	if err != nil {
+		return nil, db.notFound(err, "product offering")
+	}
+	return o, nil
+}
+
+// ListProductOfferings implements keyhaven.Store.
+func (db *DB) ListProductOfferings(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.ProductOffering, error) {
+	return list(ctx, db, scanOffering, `SELECT `+offeringColumns+` FROM product_offerings
+		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.After, limit(page))
+}
+
+// list runs a query and scans every row with scan.
+func list[T any](ctx context.Context, db *DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, db.wrap(err, "")
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, db.wrap(err, "")
+		}
+		out = append(out, v)
+	}
+	return out, db.wrap(rows.Err(), "")
+}
+
+const contractColumns = `tenant_id, id, product_offering_id, customer_name, start_at, end_at, status, created_at, updated_at`
+
+func scanContract(row scanner) (*keyhaven.Contract, error) {
+	var c keyhaven.Contract
+	var start, end, created, updated int64
+	if err := row.Scan(&c.TenantID, &c.ID, &c.ProductOfferingID, &c.CustomerName, &start, &end, &c.Status, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.StartDate, c.EndDate = time.UnixMicro(start).UTC(), time.UnixMicro(end).UTC()
+	c.CreatedAt, c.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	return &c, nil
+}
+
+// CreateContract implements keyhaven.Store.
+func (db *DB) CreateContract(ctx context.Context, c *keyhaven.Contract) error {
+	_, err := db.exec(ctx, "a contract with that id exists", `INSERT INTO contracts (`+contractColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.TenantID, c.ID, c.ProductOfferingID, c.CustomerName,
+		mustDB(c.StartDate), mustDB(c.EndDate), c.Status, mustDB(c.CreatedAt), mustDB(c.UpdatedAt))
+	return err
+}
+
+// Contract implements keyhaven.Store.
+func (db *DB) Contract(ctx context.Context, tenantID, id string) (*keyhaven.Contract, error) {
+	c, err := scanContract(db.r.QueryRowContext(ctx, db.q(`SELECT `+contractColumns+` FROM contracts
+		WHERE tenant_id = ? AND id = ?`), tenantID, id))
+	if err != nil {
+		return nil, db.notFound(err, "contract")
+	}
+	return c, nil
+}
+
+// ListContracts implements keyhaven.Store.
+func (db *DB) ListContracts(ctx context.Context, tenantID string, f keyhaven.ContractFilter) ([]*keyhaven.Contract, error) {
+	return list(ctx, db, scanContract, `SELECT `+contractColumns+` FROM contracts
+		WHERE tenant_id = ? AND (? = '' OR product_offering_id = ?) AND (? = '' OR status = ?) AND id > ?
+		ORDER BY id LIMIT ?`, tenantID, f.ProductOfferingID, f.ProductOfferingID, f.Status, f.Status, f.Page.After, limit(f.Page))
+}
+
+// UpdateContract implements keyhaven.Store.
+func (db *DB) UpdateContract(ctx context.Context, c *keyhaven.Contract) error {
+	n, err := db.exec(ctx, "", `UPDATE contracts SET status = ?, start_at = ?, end_at = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ?`, c.Status, mustDB(c.StartDate), mustDB(c.EndDate), mustDB(c.UpdatedAt), c.TenantID, c.ID)
+	if err == nil && n == 0 {
+		return keyhaven.Errorf(keyhaven.ENOTFOUND, "contract not found")
+	}
+	return err
+}

@@ -40,6 +40,11 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"AccessKeyLimitRace", testAccessKeyLimitRace},
 		{"DeleteUserRevokesWhatItOwns", testDeleteUserRevokesWhatItOwns},
 		{"APIKeyCRUD", testAPIKeyCRUD},
+		{"Contracts", testContracts},
+		{"Accesses", testAccesses},
+		{"BatchLeases", testBatchLeases},
+		{"BatchPurge", testBatchPurge},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

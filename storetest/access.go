@@ -1,0 +1,280 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"keyhaven"
+)
+
+func newContract(t *testing.T, s keyhaven.Store, f fixture) *keyhaven.Contract {
+	t.Helper()
+	o := &keyhaven.ProductOffering{ID: "gold", TenantID: f.tenant.ID, Name: "Gold", AccessValidityDays: 30, CreatedAt: base}
+	if err := s.CreateProductOffering(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	c := &keyhaven.Contract{ID: "contract-001", TenantID: f.tenant.ID, ProductOfferingID: "gold", CustomerName: "Acme",
+		StartDate: base, EndDate: base.Add(365 * 24 * time.Hour), Status: keyhaven.ContractActive, CreatedAt: base, UpdatedAt: base}
+	if err := s.CreateContract(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newAccess(f fixture, c *keyhaven.Contract, username, createdBy string, seq int) *keyhaven.Access {
+	return &keyhaven.Access{
+		ID: keyhaven.NewID("acc"), TenantID: f.tenant.ID, ContractID: c.ID, ProductOfferingID: c.ProductOfferingID,
+		DeviceName: "device-" + username, Username: username, PasswordHash: "$sha256$x", Status: keyhaven.AccessActive,
+		ValidFrom: base, ValidUntil: c.EndDate, CreatedAt: base, UpdatedAt: base, CreatedBy: createdBy, BatchSeq: seq,
+	}
+}
+
+func testContracts(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	c := newContract(t, s, f)
+	wantCode(t, s.CreateContract(ctx, c), keyhaven.ECONFLICT)
+	got, err := s.Contract(ctx, f.tenant.ID, c.ID)
+	if err != nil || got.ProductOfferingID != "gold" || !got.EndDate.Equal(c.EndDate) || got.Status != keyhaven.ContractActive || got.CustomerName != "Acme" {
+		t.Fatalf("Contract = %+v, %v", got, err)
+	}
+	_, err = s.Contract(ctx, g.tenant.ID, c.ID)
+	wantCode(t, err, keyhaven.ENOTFOUND)
+	if o, err := s.ProductOffering(ctx, f.tenant.ID, "gold"); err != nil || o.AccessValidityDays != 30 {
+		t.Fatalf("ProductOffering = %+v, %v", o, err)
+	}
+	c.Status, c.UpdatedAt = keyhaven.ContractSuspended, base.Add(time.Hour)
+	if err := s.UpdateContract(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.ListContracts(ctx, f.tenant.ID, keyhaven.ContractFilter{Status: keyhaven.ContractSuspended}); len(l) != 1 {
+		t.Fatalf("ListContracts by status: %d", len(l))
+	}
+	if l, _ := s.ListContracts(ctx, f.tenant.ID, keyhaven.ContractFilter{Status: keyhaven.ContractActive}); len(l) != 0 {
+		t.Fatalf("ListContracts by another status: %d", len(l))
+	}
+	if l, _ := s.ListProductOfferings(ctx, f.tenant.ID, keyhaven.Page{}); len(l) != 1 {
+		t.Fatalf("ListProductOfferings: %d", len(l))
+	}
+}
+
+func testAccesses(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	c := newContract(t, s, f)
+	a := newAccess(f, c, "device-one", f.admin.ID, 0)
+	if err := s.CreateAccess(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	dup := newAccess(f, c, "device-one", f.admin.ID, 0)
+	if err := s.CreateAccess(ctx, dup); keyhaven.ErrorReason(err) != "username_taken" {
+		t.Fatalf("duplicate username: %v", err)
+	}
+	got, err := s.Access(ctx, f.tenant.ID, a.ID)
+	if err != nil || got.Username != "device-one" || got.ProductOfferingName != "Gold" || got.ContractStatus != keyhaven.ContractActive ||
+		!got.ValidUntil.Equal(c.EndDate) || got.PasswordHash != "$sha256$x" {
+		t.Fatalf("Access = %+v, %v", got, err)
+	}
+	if by, err := s.AccessByUsername(ctx, f.tenant.ID, "device-one"); err != nil || by.ID != a.ID {
+		t.Fatalf("AccessByUsername = %v, %v", by, err)
+	}
+	_, err = s.AccessByUsername(ctx, g.tenant.ID, "device-one")
+	wantCode(t, err, keyhaven.ENOTFOUND)
+	a.Status, a.PasswordHash = keyhaven.AccessSuspended, "$sha256$y"
+	if err := s.UpdateAccess(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Access(ctx, f.tenant.ID, a.ID); got.Status != keyhaven.AccessSuspended || got.PasswordHash != "$sha256$y" {
+		t.Fatalf("after update: %+v", got)
+	}
+	if l, _ := s.ListAccesses(ctx, f.tenant.ID, keyhaven.AccessFilter{Status: keyhaven.AccessSuspended, ContractID: c.ID}); len(l) != 1 {
+		t.Fatalf("ListAccesses by status: %d", len(l))
+	}
+	if l, _ := s.ListAccesses(ctx, g.tenant.ID, keyhaven.AccessFilter{}); len(l) != 0 {
+		t.Fatalf("another tenant lists %d accesses", len(l))
+	}
+}
+
+func newTask(f fixture, c *keyhaven.Contract, requested int) *keyhaven.BatchTask {
+	return &keyhaven.BatchTask{ID: "job-" + keyhaven.NewID("b")[2:], TenantID: f.tenant.ID, ContractID: c.ID, CreatedBy: f.admin.ID,
+		Requested: requested, State: keyhaven.BatchAcknowledged, CreatedAt: base}
+}
+
+func testBatchLeases(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	c := newContract(t, s, f)
+	task := newTask(f, c, 4)
+	if err := s.CreateBatchTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	// Many runners claim at once: exactly one gets the task.
+	ok := race(t, 10, keyhaven.ENOTFOUND, func(i int) error {
+		_, err := s.ClaimBatchTask(ctx, fmt.Sprintf("runner-%d", i), base, base.Add(time.Minute))
+		return err
+	})
+	if ok != 1 {
+		t.Fatalf("%d runners claimed one task", ok)
+	}
+	got, _ := s.BatchTask(ctx, f.tenant.ID, task.ID)
+	owner := got.Owner
+	if got.State != keyhaven.BatchInProgress || owner == "" || !got.StartedAt.Equal(base) {
+		t.Fatalf("claimed task %+v", got)
+	}
+	chunk := func(owner string, from, to int, done bool, names ...string) *keyhaven.BatchChunk {
+		ch := &keyhaven.BatchChunk{TaskID: task.ID, TenantID: f.tenant.ID, Owner: owner, Processed: to, Done: done,
+			LeaseUntil: base.Add(2 * time.Minute), Now: base}
+		for i, n := range names {
+			ch.Accesses = append(ch.Accesses, newAccess(f, c, n, task.ID, from+i))
+		}
+		return ch
+	}
+	// A runner without the lease stores nothing.
+	if _, err := s.SaveBatchChunk(ctx, chunk("intruder", 0, 2, false, "b-0", "b-1")); keyhaven.ErrorReason(err) != "lease_lost" {
+		t.Fatalf("chunk from a runner without the lease: %v", err)
+	}
+	if l, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID); len(l) != 0 {
+		t.Fatalf("a lost lease stored %d accesses", len(l))
+	}
+	if err := s.CreateAccess(ctx, newAccess(f, c, "b-taken", f.admin.ID, 0)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.SaveBatchChunk(ctx, chunk(owner, 0, 2, false, "b-0", "b-taken"))
+	if err != nil || n != 1 {
+		t.Fatalf("SaveBatchChunk = %d, %v; want 1 created", n, err)
+	}
+	// The lease is still held until it runs out; then another runner takes over where the
+	// task stands.
+	if _, err := s.ClaimBatchTask(ctx, "runner-x", base.Add(time.Minute), base.Add(2*time.Minute)); keyhaven.ErrorCode(err) != keyhaven.ENOTFOUND {
+		t.Fatalf("claimed a task whose lease holds: %v", err)
+	}
+	taken, err := s.ClaimBatchTask(ctx, "runner-x", base.Add(3*time.Minute), base.Add(4*time.Minute))
+	if err != nil || taken.Processed != 2 || taken.Created != 1 || taken.Failed != 1 {
+		t.Fatalf("takeover = %+v, %v", taken, err)
+	}
+	if _, err := s.SaveBatchChunk(ctx, chunk(owner, 2, 4, true, "b-2", "b-3")); keyhaven.ErrorReason(err) != "lease_lost" {
+		t.Fatalf("the old owner stored after a takeover: %v", err)
+	}
+	if n, err := s.SaveBatchChunk(ctx, chunk("runner-x", 2, 4, true, "b-2", "b-2")); err != nil || n != 1 {
+		t.Fatalf("final chunk = %d, %v; want 1 (a duplicate inside the chunk fails)", n, err)
+	}
+	got, _ = s.BatchTask(ctx, f.tenant.ID, task.ID)
+	if got.State != keyhaven.BatchDone || got.Processed != 4 || got.Created != 2 || got.Failed != 2 || got.FinishedAt.IsZero() {
+		t.Fatalf("finished task %+v", got)
+	}
+	errs, _ := s.BatchErrors(ctx, task.ID)
+	if len(errs) != 2 || errs[0].Index != 1 || errs[0].Code != "username_taken" || errs[1].Index != 3 {
+		t.Fatalf("errors %+v", errs)
+	}
+	accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID)
+	if len(accs) != 2 || accs[0].Username != "b-0" || accs[1].Username != "b-2" {
+		t.Fatalf("batch accesses %+v", accs)
+	}
+	if _, err := s.ClaimBatchTask(ctx, "runner-y", base.Add(time.Hour), base.Add(2*time.Hour)); keyhaven.ErrorCode(err) != keyhaven.ENOTFOUND {
+		t.Fatalf("claimed a finished task: %v", err)
+	}
+
+	// Finishing and releasing.
+	other := newTask(f, c, 1)
+	other.CreatedAt = base.Add(time.Second)
+	if err := s.CreateBatchTask(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimBatchTask(ctx, "runner-z", base, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseBatchLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.ClaimBatchTask(ctx, "runner-w", base, base.Add(time.Hour))
+	if err != nil || claimed.ID != other.ID {
+		t.Fatalf("claim after release: %v, %v", claimed, err)
+	}
+	claimed.State, claimed.Reason, claimed.FinishedAt = keyhaven.BatchRejected, "contract suspended", base
+	wantCode(t, s.FinishBatchTask(ctx, claimed, "runner-z"), keyhaven.ECONFLICT)
+	if err := s.FinishBatchTask(ctx, claimed, "runner-w"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.BatchTask(ctx, f.tenant.ID, other.ID); got.State != keyhaven.BatchRejected || got.Reason != "contract suspended" {
+		t.Fatalf("finished %+v", got)
+	}
+}
+
+func testBatchPurge(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	c := newContract(t, s, f)
+	task := newTask(f, c, 1)
+	task.Input = "sealed-input"
+	if err := s.CreateBatchTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimBatchTask(ctx, "r", base, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	a := newAccess(f, c, "purge-me", task.ID, 0)
+	a.BatchSecret = "sealed-password"
+	ch := &keyhaven.BatchChunk{TaskID: task.ID, TenantID: f.tenant.ID, Owner: "r", Processed: 1, Done: true,
+		LeaseUntil: base.Add(time.Hour), Now: base, Accesses: []*keyhaven.Access{a}}
+	if _, err := s.SaveBatchChunk(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.BatchTask(ctx, f.tenant.ID, task.ID); got.Input != "" {
+		t.Fatal("a finished task keeps its input")
+	}
+	if n, _ := s.PurgeBatchPasswords(ctx, base, base); n != 0 {
+		t.Fatalf("purged %d tasks finished at the cutoff", n)
+	}
+	if accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID); accs[0].BatchSecret != "sealed-password" {
+		t.Fatal("password gone early")
+	}
+	if n, err := s.PurgeBatchPasswords(ctx, base.Add(time.Second), base.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("PurgeBatchPasswords = %d, %v", n, err)
+	}
+	accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID)
+	if len(accs) != 1 || accs[0].BatchSecret != "" {
+		t.Fatalf("after the purge: %+v", accs)
+	}
+	if got, _ := s.BatchTask(ctx, f.tenant.ID, task.ID); got.PurgedAt.IsZero() {
+		t.Fatal("purge not recorded")
+	}
+}
+
+func testIdempotencyKeys(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	rec := func() *keyhaven.IdempotencyRecord {
+		return &keyhaven.IdempotencyRecord{TenantID: f.tenant.ID, UserID: f.admin.ID, Key: "k", RequestHash: "h1", CreatedAt: base}
+	}
+	fresh := race(t, 10, keyhaven.ECONFLICT, func(int) error {
+		_, ok, err := s.PutIdempotencyKey(ctx, rec())
+		if err == nil && !ok {
+			return keyhaven.Errorf(keyhaven.ECONFLICT, "stored already")
+		}
+		return err
+	})
+	if fresh != 1 {
+		t.Fatalf("%d of 10 racing PutIdempotencyKey calls stored the key, want 1", fresh)
+	}
+	got, ok, err := s.PutIdempotencyKey(ctx, rec())
+	if err != nil || ok || got.Status != 0 || got.RequestHash != "h1" {
+		t.Fatalf("PutIdempotencyKey again = %+v, %v, %v", got, ok, err)
+	}
+	r := rec()
+	r.Status, r.Response = 201, "sealed"
+	if err := s.CompleteIdempotencyKey(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = s.PutIdempotencyKey(ctx, rec())
+	if got.Status != 201 || got.Response != "sealed" {
+		t.Fatalf("completed record %+v", got)
+	}
+	if n, err := s.DeleteIdempotencyKeys(ctx, base.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("DeleteIdempotencyKeys = %d, %v", n, err)
+	}
+	if _, ok, _ := s.PutIdempotencyKey(ctx, rec()); !ok {
+		t.Fatal("an expired key still blocks")
+	}
+	if err := s.DeleteIdempotencyKey(ctx, f.tenant.ID, f.admin.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.PutIdempotencyKey(ctx, rec()); !ok {
+		t.Fatal("a deleted key still blocks")
+	}
+}

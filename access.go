@@ -52,11 +52,12 @@ const (
 	AccessTerminatedCode     = "TERMINATED"
 )
 
-// AccessInput creates one access; empty fields are generated.
+// AccessInput creates one access; empty fields are generated. Its JSON form is how a
+// batch's explicit items are sealed into the task.
 type AccessInput struct {
-	Username   string
-	Password   *string
-	DeviceName string
+	Username   string  `json:"u,omitempty"`
+	Password   *string `json:"p,omitempty"`
+	DeviceName string  `json:"d,omitempty"`
 }
 
 // AccessUpdate changes an access's password or status.

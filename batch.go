@@ -56,13 +56,6 @@ type BatchInput struct {
 	Accesses         []AccessInput
 }
 
-// batchItem is the sealed form of an explicit item.
-type batchItem struct {
-	Username   string  `json:"u,omitempty"`
-	Password   *string `json:"p,omitempty"`
-	DeviceName string  `json:"d,omitempty"`
-}
-
 // SubmitBatch validates a batch request and records its task. A contract that accepts no
 // accesses rejects the batch as a whole: the task is recorded as REJECTED. It needs
 // ACCESS_MANAGEMENT.
@@ -113,11 +106,7 @@ func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) 
 	if err := c.acceptsAccesses(now); err != nil {
 		t.State, t.Reason, t.FinishedAt = BatchRejected, ErrorMessage(err), now
 	} else if in.Accesses != nil {
-		items := make([]batchItem, len(in.Accesses))
-		for i, a := range in.Accesses {
-			items[i] = batchItem{Username: a.Username, Password: a.Password, DeviceName: a.DeviceName}
-		}
-		raw, err := json.Marshal(items)
+		raw, err := json.Marshal(in.Accesses)
 		if err != nil {
 			return nil, Internal(err)
 		}
@@ -141,15 +130,11 @@ func (s *Service) BatchItems(t *BatchTask) ([]AccessInput, error) {
 	if err != nil {
 		return nil, Internal(fmt.Errorf("batch %s: %w", t.ID, err))
 	}
-	var items []batchItem
+	var items []AccessInput
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, Internal(err)
 	}
-	out := make([]AccessInput, len(items))
-	for i, it := range items {
-		out[i] = AccessInput{Username: it.Username, Password: it.Password, DeviceName: it.DeviceName}
-	}
-	return out, nil
+	return items, nil
 }
 
 // BatchResult is a task as its owner sees it: its errors and, once DONE and within the

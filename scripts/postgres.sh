@@ -16,10 +16,14 @@ if [ -z "${KEYHAVEN_TEST_POSTGRES:-}" ]; then
   fi
   as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres --no-sync >"$pg_dir/initdb.log" 2>&1 ||
     { cat "$pg_dir/initdb.log" >&2; exit 1; }
-  # A throwaway cluster: durability is not wanted, speed and many connections are.
-  as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
-    -o "-k $pg_dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
-    start >/dev/null || { cat "$pg_dir/server.log" >&2; exit 1; }
+  # A throwaway cluster for tests: durability is not wanted, speed and many connections are.
+  # Benchmarks set KEYHAVEN_PG_DURABLE=1 to measure with every commit flushed, as in production.
+  pg_opts="-k $pg_dir -c listen_addresses= -c max_connections=500"
+  if [ "${KEYHAVEN_PG_DURABLE:-}" != 1 ]; then
+    pg_opts="$pg_opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -o "$pg_opts" start >/dev/null ||
+    { cat "$pg_dir/server.log" >&2; exit 1; }
   stop_postgres() {
     as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$pg_dir"

@@ -159,6 +159,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 		}
 		return nil, err
 	}
+	s.invalidate(ctx, c.ID)
 	return c, nil
 }
 
@@ -188,7 +189,11 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (
 	if c, err = s.apiKey(ctx, p, name); err != nil {
 		return err
 	}
-	return s.Store.DeleteCredential(ctx, p.TenantID, c.ID)
+	if err := s.Store.DeleteCredential(ctx, p.TenantID, c.ID); err != nil {
+		return err
+	}
+	s.invalidate(ctx, c.ID)
+	return nil
 }
 
 // ListAPIKeys lists every API key of p's tenant; it needs KEY_MANAGEMENT.

@@ -288,6 +288,7 @@ func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string
 	if err := s.Store.RevokeApplication(ctx, p.TenantID, id, app.RevokedAt); err != nil {
 		return nil, err
 	}
+	s.invalidate(ctx, app.ID)
 	return app, nil
 }
 
@@ -403,6 +404,7 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 	if err := s.Store.UpdateAccessKey(ctx, c); err != nil {
 		return nil, err
 	}
+	s.invalidate(ctx, c.ID)
 	return c, nil
 }
 
@@ -418,5 +420,6 @@ func (s *Service) RevokeAccessKey(ctx context.Context, p *Principal, appID, id s
 	if err := s.Store.RevokeAccessKey(ctx, p.TenantID, appID, id, c.RevokedAt); err != nil {
 		return nil, err
 	}
+	s.invalidate(ctx, c.ID)
 	return c, nil
 }

@@ -25,6 +25,14 @@ type Service struct {
 	BatchRetention time.Duration
 	// BatchSubmitted, when set, is told of each new batch task, to start it at once.
 	BatchSubmitted func()
+	// Credentials resolves secrets' hashes: a cache in front of Store, or Store when nil.
+	Credentials CredentialResolver
+	// Invalidated, when set, is told the ids (of credentials, users, applications or
+	// tenants) whose credentials changed, after the change is stored, so that caches on
+	// every node drop what they hold of them.
+	Invalidated func(ctx context.Context, ids ...string)
+	// Used, when set, is told each time a credential is judged valid, to record its last use.
+	Used func(c *Credential, at time.Time)
 
 	bursts burstCounter
 }
@@ -111,15 +119,39 @@ func (s *Service) Resolve(ctx context.Context, bearer string) (*Principal, strin
 	if _, err := secret.Parse(bearer); err != nil {
 		return nil, CodeNotFound, nil
 	}
-	r, err := s.Store.ResolveCredential(ctx, secret.Hash(bearer))
+	r, err := s.resolver().ResolveCredential(ctx, secret.Hash(bearer))
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, CodeNotFound, nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	p, code := Judge(r, s.now())
+	now := s.now()
+	p, code := Judge(r, now)
+	if code == CodeValid && s.Used != nil {
+		s.Used(r.Credential, now)
+	}
 	return p, code, nil
+}
+
+// CredentialResolver finds a credential by the hash of its secret.
+type CredentialResolver interface {
+	// ResolveCredential returns the credential, its tenant and owner, or ENOTFOUND.
+	ResolveCredential(ctx context.Context, hash string) (*Resolution, error)
+}
+
+func (s *Service) resolver() CredentialResolver {
+	if s.Credentials != nil {
+		return s.Credentials
+	}
+	return s.Store
+}
+
+// invalidate tells caches that the credentials of ids changed.
+func (s *Service) invalidate(ctx context.Context, ids ...string) {
+	if s.Invalidated != nil {
+		s.Invalidated(ctx, ids...)
+	}
 }
 
 // Authenticate returns the principal a bearer secret stands for, or EUNAUTHORIZED for a
@@ -192,6 +224,9 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 		return Reasonf(EINVALID, "not_a_session", "only a session token can log out")
 	}
 	err := s.Store.DeleteCredential(ctx, p.TenantID, p.CredentialID)
+	if err == nil {
+		s.invalidate(ctx, p.CredentialID)
+	}
 	s.record(ctx, p.TenantID, p, "session.delete", "session", p.CredentialID, err, nil)
 	return err
 }

@@ -146,6 +146,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 	if err := s.Store.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
+	s.invalidate(ctx, u.ID)
 	return u, nil
 }
 
@@ -177,7 +178,12 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err 
 	if err := checkManage(p, u); err != nil {
 		return err
 	}
-	return s.Store.DeleteUser(ctx, p.TenantID, id, s.now())
+	if err := s.Store.DeleteUser(ctx, p.TenantID, id, s.now()); err != nil {
+		return err
+	}
+	// The tenant too: keys of the user's applications owned by other users were revoked.
+	s.invalidate(ctx, id, p.TenantID)
+	return nil
 }
 
 // CountUserCredentials returns how many credentials would stop working if the user were

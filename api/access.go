@@ -255,13 +255,24 @@ func (s *Server) registerAccesses() {
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "verifyAccess", Method: http.MethodPost, Path: "/api/{tenant}/access/verify", Tags: tags,
-		Summary:     "Authenticate a device by username and password",
-		Description: "Any credential of the tenant may ask. Always 200 for a well-formed request; the code says why an access is not valid.",
+		Summary: "Authenticate a device by username and password",
+		Description: "Any credential of the tenant may ask. 200 for a well-formed request; the code says why an access is not valid. " +
+			"After too many wrong passwords for one username, 429 until its budget refills.",
+		Errors: []int{http.StatusTooManyRequests},
 	}, true), func(ctx context.Context, in *verifyAccessInput) (*struct{ Body AccessVerification }, error) {
 		p := principal(ctx)
+		// Failures count against the device, not the caller's address: a gateway verifies
+		// many devices, and guessing is a matter of one device's password.
+		device := "device\x00" + p.TenantID + "\x00" + in.Body.Username
+		if s.limiter.Blocked(device) {
+			return nil, rateLimited
+		}
 		v, err := s.svc.VerifyAccess(ctx, p, in.Body.Username, in.Body.Password)
 		if err != nil {
 			return nil, err
+		}
+		if v.Code == keyhaven.AccessInvalidCredentials {
+			s.limiter.Failed(device)
 		}
 		out := AccessVerification{Valid: v.Valid, Code: v.Code}
 		if v.Access != nil {

@@ -118,8 +118,11 @@ func domainProblem(err error) *Problem {
 		Detail: keyhaven.ErrorMessage(err),
 		Errors: keyhaven.ErrorFields(err),
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="keyhaven"`}}
+	case http.StatusTooManyRequests:
+		p.headers = http.Header{"Retry-After": {"1"}}
 	}
 	return p
 }

@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -81,7 +81,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // withRequest gives every request an id, a logger, its remote address for the audit log,
 // protective headers, one access log line (never a header value or a body) and a recovery
 // that turns a panic into a logged 500 instead of a dropped connection.
-func withRequest(log *slog.Logger, next http.Handler) http.Handler {
+func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -89,10 +89,7 @@ func withRequest(log *slog.Logger, next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		l := log.With("request_id", id)
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
+		host := clientAddr(r, trusted)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = context.WithValue(ctx, loggerKey, l)
 		ctx = keyhaven.WithRequestInfo(ctx, keyhaven.RequestInfo{RemoteAddr: host, RequestID: id})
@@ -112,8 +109,16 @@ func withRequest(log *slog.Logger, next http.Handler) http.Handler {
 					writeProblem(rec, newProblem(http.StatusInternalServerError, ""), id)
 				}
 			}
-			l.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			// The verification hot path logs at debug level: a line per call would cost more
+			// than the call.
+			level := slog.LevelInfo
+			if r.URL.Path == "/api/verify" && rec.status < 500 {
+				level = slog.LevelDebug
+			}
+			if l.Enabled(r.Context(), level) {
+				l.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+					"bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client", host)
+			}
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -25,17 +26,34 @@ var Version = "dev"
 
 // Server is the REST API over a keyhaven.Service.
 type Server struct {
-	svc *keyhaven.Service
-	api huma.API
-	mux *http.ServeMux
+	svc     *keyhaven.Service
+	api     huma.API
+	mux     *http.ServeMux
+	opts    Options
+	limiter *failureLimiter
+}
+
+// Options tune the API.
+type Options struct {
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// FailuresPerMinute and FailureBurst limit failed logins, verifications and bad
+	// credentials per client address.
+	FailuresPerMinute, FailureBurst int
 }
 
 // maxBody is the default request body limit.
 const maxBody = 64 << 10
 
 // New returns the REST API's handler, with /healthz and /readyz.
-func New(svc *keyhaven.Service, log *slog.Logger) *Server {
-	s := &Server{svc: svc, mux: http.NewServeMux()}
+func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
+	if opts.FailuresPerMinute <= 0 {
+		opts.FailuresPerMinute = 60
+	}
+	if opts.FailureBurst <= 0 {
+		opts.FailureBurst = 30
+	}
+	s := &Server{svc: svc, mux: http.NewServeMux(), opts: opts, limiter: newFailureLimiter(opts.FailuresPerMinute, opts.FailureBurst)}
 	s.api = humago.New(s.mux, config())
 	s.api.UseMiddleware(s.authenticate)
 	s.registerHealth()
@@ -46,6 +64,8 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Server {
 	s.registerContracts()
 	s.registerAccesses()
 	s.mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, log))
+	s.mux.HandleFunc("POST /api/verify", s.verify)
+	s.documentVerify()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
 	})
@@ -54,7 +74,7 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Server {
 
 // Handler returns the server's http.Handler with request ids, logging and recovery.
 func (s *Server) Handler(log *slog.Logger) http.Handler {
-	return withRequest(log, s.idempotent(s.mux))
+	return withRequest(log, s.opts.TrustedProxies, s.idempotent(s.mux))
 }
 
 // Mux returns the server's mux, for other transports (console, GraphQL) to add routes to.
@@ -114,7 +134,7 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 	errs := []int{http.StatusBadRequest}
 	if authenticated {
 		o.Security = bearerAuth
-		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
+		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
 	}
 	if o.Method != http.MethodGet {
 		errs = append(errs, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
@@ -137,12 +157,19 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	bearer, ok := secret.FromAuthorization(ctx.Header("Authorization"))
+	addr := keyhaven.RequestInfoFrom(ctx.Context()).RemoteAddr
 	var p *keyhaven.Principal
 	var err error
-	if !ok {
+	switch {
+	case !ok:
 		err = keyhaven.Reasonf(keyhaven.EUNAUTHORIZED, "missing_credential", "send Authorization: Bearer <secret>")
-	} else {
+	case s.limiter.Blocked(addr):
+		err = rateLimited
+	default:
 		p, err = s.svc.Authenticate(ctx.Context(), bearer)
+		if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
+			s.limiter.Failed(addr)
+		}
 	}
 	if err == nil {
 		if tenant := ctx.Param("tenant"); tenant != "" && tenant != p.TenantName {
@@ -155,6 +182,8 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	next(huma.WithValue(ctx, principalKey, p))
 }
+
+var rateLimited = keyhaven.Reasonf(keyhaven.ERATELIMITED, "rate_limited", "too many failed attempts from this address; try again later")
 
 func principal(ctx context.Context) *keyhaven.Principal {
 	return ctx.Value(principalKey).(*keyhaven.Principal)

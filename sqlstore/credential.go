@@ -145,3 +145,22 @@ func (db *DB) UpdateAPIKey(ctx context.Context, c *keyhaven.Credential) error {
 	}
 	return err
 }
+
+// RecordCredentialUse sets each credential's last use unless it holds a later one, in one
+// transaction.
+func (db *DB) RecordCredentialUse(ctx context.Context, uses map[string]time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, db.q(`UPDATE credentials SET last_used_at = ?
+			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`))
+		if err != nil {
+			return db.wrap(err, "")
+		}
+		defer stmt.Close()
+		for id, at := range uses {
+			if _, err := stmt.ExecContext(ctx, mustDB(at), id, mustDB(at)); err != nil {
+				return db.wrap(err, "")
+			}
+		}
+		return nil
+	})
+}

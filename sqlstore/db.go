@@ -190,3 +190,6 @@ func limit(p keyhaven.Page) int {
 	}
 	return p.Limit
 }
+
+// SQL returns the pool that writes, for what a dialect adds (PostgreSQL notifications).
+func (db *DB) SQL() *sql.DB { return db.w }

@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
-	"keyhaven"
 	"keyhaven/api"
-	"keyhaven/batch"
+	"keyhaven/node"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -28,6 +28,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	secretKey := fs.String("secret-key", "", "base64 32-byte key sealing batch passwords and idempotent answers at rest; required on PostgreSQL (the same on every node), kept in DBFILE.key on SQLite when empty")
 	batchRetention := fs.Duration("batch-retention", 24*time.Hour, "how long a finished batch task keeps its passwords")
 	batchLease := fs.Duration("batch-lease", 15*time.Second, "how long a node's claim on a batch task lasts without progress before another node may take it over")
+	cacheSize := fs.Int("cache-size", 100_000, "how many resolved credentials the verification cache holds")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed")
+	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed logins, verifications and bad credentials allowed per client address and minute, after the burst")
+	failureBurst := fs.Int("failure-burst", 30, "failures a client address may make at once before the limit applies")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -42,27 +46,33 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	proxies, err := parsePrefixes(*trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 
 	store, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	svc := keyhaven.NewService(store, log)
-	svc.SessionTTL = *sessionTTL
-	svc.Sealer = sealer
-	svc.BatchRetention = *batchRetention
-	runner := batch.New(svc, log)
-	runner.Lease = *batchLease
-	svc.BatchSubmitted = runner.Wake
+	cfg := node.Config{
+		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
+		GCInterval: *gcInterval, CacheSize: *cacheSize,
+		API: api.Options{TrustedProxies: proxies, FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst},
+	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.
 		if err := store.ReleaseBatchLeases(ctx); err != nil {
 			return err
 		}
+	} else {
+		cfg.PostgresDSN = *db
 	}
+	api.Version = version
+	n := node.New(store, cfg)
 
-	created, err := svc.Bootstrap(ctx, *bootstrapEmail)
+	created, err := n.Svc.Bootstrap(ctx, *bootstrapEmail)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -76,9 +86,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	api.Version = version
 	srv := &http.Server{
-		Handler:           api.New(svc, log).Handler(log),
+		Handler:           n.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -88,11 +97,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go svc.RunGarbageCollection(bg, *gcInterval)
-	runnerDone := make(chan struct{})
+	bgDone := make(chan struct{})
 	go func() {
-		defer close(runnerDone)
-		runner.Run(bg)
+		defer close(bgDone)
+		n.Run(bg)
 	}()
 
 	log.Info("listening", "addr", ln.Addr().String(), "version", version)
@@ -109,9 +117,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	// A batch chunk in flight is rolled back; the task resumes at its stored progress.
+	// A batch chunk in flight is rolled back and resumes at its stored progress; pending
+	// last-use times are written.
 	stopBG()
-	<-runnerDone
+	<-bgDone
 	log.Info("stopped")
 	return nil
 }
@@ -129,4 +138,28 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be json or text")
+}
+
+// parsePrefixes parses comma-separated CIDRs or addresses.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -16,8 +16,8 @@ import (
 
 	"keyhaven"
 	"keyhaven/api"
-	"keyhaven/batch"
 	"keyhaven/internal/testdb"
+	"keyhaven/node"
 	"keyhaven/secret"
 )
 
@@ -26,6 +26,7 @@ type Env struct {
 	T     testing.TB
 	URL   string
 	Svc   *keyhaven.Service
+	Node  *node.Node
 	Clock *keyhaven.ManualClock
 	Acme  *keyhaven.TenantCreated
 	log   *syncBuffer
@@ -37,24 +38,24 @@ type Env struct {
 var FastPasswords = secret.Argon2Params{Memory: 1024, Time: 1, Threads: 1}
 
 // New starts the API over a fresh store from open.
-func New(t testing.TB, open testdb.Opener) *Env {
+func New(t testing.TB, open testdb.Opener) *Env { return NewWith(t, open, api.Options{}) }
+
+// NewWith starts the API with options.
+func NewWith(t testing.TB, open testdb.Opener, opts api.Options) *Env {
 	t.Helper()
 	logBuf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := keyhaven.NewService(open(t), log)
 	clock := keyhaven.NewManualClock(time.Now().Truncate(time.Microsecond))
-	svc.Clock = clock
-	svc.PasswordParams = FastPasswords
 	key, _ := secret.ParseKey(secret.NewKey())
-	svc.Sealer, _ = secret.NewSealer(key)
-	runner := batch.New(svc, log)
-	runner.Poll = 50 * time.Millisecond
-	svc.BatchSubmitted = runner.Wake
+	sealer, _ := secret.NewSealer(key)
+	n := node.New(open(t), node.Config{Log: log, Sealer: sealer, Clock: clock, PasswordParams: FastPasswords,
+		BatchPoll: 50 * time.Millisecond, GCInterval: time.Hour, API: opts})
+	svc := n.Svc
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		runner.Run(ctx)
+		n.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -64,9 +65,9 @@ func New(t testing.TB, open testdb.Opener) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(svc, log).Handler(log))
+	srv := httptest.NewServer(n.Handler)
 	t.Cleanup(srv.Close)
-	return &Env{T: t, URL: srv.URL, Svc: svc, Clock: clock, Acme: acme, log: logBuf, spec: newValidator(t, srv.URL)}
+	return &Env{T: t, URL: srv.URL, Svc: svc, Node: n, Clock: clock, Acme: acme, log: logBuf, spec: newValidator(t, srv.URL)}
 }
 
 // Logs returns everything the server has logged so far, to check that no secret reaches it.

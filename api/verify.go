@@ -1,0 +1,149 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"keyhaven"
+	"keyhaven/secret"
+)
+
+// VerifyRequest asks whether a secret is good.
+type VerifyRequest struct {
+	Key         string       `json:"key" maxLength:"200" doc:"The secret to verify"`
+	Permissions []Permission `json:"permissions,omitempty" maxItems:"64" doc:"Permissions the credential must hold; missing any gives INSUFFICIENT_PERMISSIONS"`
+}
+
+// VerifyResponse says whether a secret is good, who it is and what it may do.
+type VerifyResponse struct {
+	Valid       bool         `json:"valid"`
+	Code        string       `json:"code" enum:"VALID,NOT_FOUND,EXPIRED,REVOKED,DISABLED,INSUFFICIENT_PERMISSIONS,RATE_LIMITED"`
+	Tenant      string       `json:"tenant,omitempty" doc:"The credential's tenant"`
+	Kind        string       `json:"kind,omitempty" enum:"api_key,access_key,session"`
+	ID          string       `json:"id,omitempty" doc:"The credential's id"`
+	Name        string       `json:"name,omitempty" doc:"The credential's name"`
+	Owner       string       `json:"owner,omitempty" doc:"The id of the user the credential acts for"`
+	Permissions []Permission `json:"permissions" doc:"Effective permissions, when the credential is good"`
+	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+}
+
+const maxVerifyBody = 16 << 10
+
+// verify is POST /api/verify, the hot path, served without the framework's reflection. A
+// bearer credential is optional: with one, the verification is scoped to its tenant and
+// another tenant's secret is NOT_FOUND.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	reqID := requestIDFrom(r.Context())
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+			writeProblem(w, newProblem(http.StatusUnsupportedMediaType, "send application/json"), reqID)
+			return
+		}
+	}
+	var req VerifyRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxVerifyBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err == nil {
+		_, err = io.Copy(io.Discard, dec.Buffered())
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, "request body is too large"), reqID)
+		return
+	case err != nil:
+		writeProblem(w, domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "must be a JSON object with key and optional permissions"})), reqID)
+		return
+	case req.Key == "":
+		writeProblem(w, domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "key", Message: "is required"})), reqID)
+		return
+	}
+	required, err := keyhaven.ParsePermissions("permissions", permissionStrings(req.Permissions))
+	if err != nil {
+		writeProblem(w, domainProblem(err), reqID)
+		return
+	}
+	ctx := r.Context()
+	addr := keyhaven.RequestInfoFrom(ctx).RemoteAddr
+	var scope string
+	if h := r.Header.Get("Authorization"); h != "" {
+		bearer, _ := secret.FromAuthorization(h)
+		p, err := s.svc.Authenticate(ctx, bearer)
+		if err != nil {
+			if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
+				s.limiter.Failed(addr)
+			}
+			writeProblem(w, domainProblem(err), reqID)
+			return
+		}
+		scope = p.TenantID
+	}
+	out := VerifyResponse{Permissions: []Permission{}}
+	if s.limiter.Blocked(addr) {
+		out.Code = keyhaven.CodeRateLimited
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, out)
+		return
+	}
+	v, err := s.svc.Verify(ctx, scope, req.Key, required)
+	if err != nil {
+		logFrom(ctx).ErrorContext(ctx, "verify", "err", err)
+		writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
+		return
+	}
+	out.Code, out.Valid = v.Code, v.Code == keyhaven.CodeValid
+	if v.Credential != nil {
+		c := v.Credential
+		out.Tenant, out.Kind, out.ID, out.Name, out.Owner = v.Tenant.Name, string(c.Kind), c.ID, c.Name, c.OwnerID
+		out.ExpiresAt = timePtr(c.ExpiresAt)
+	}
+	if v.Principal != nil {
+		out.Permissions = permissionList(v.Principal.Permissions)
+	}
+	switch v.Code {
+	case keyhaven.CodeValid, keyhaven.CodeInsufficientPermissions:
+	default:
+		s.limiter.Failed(addr)
+	}
+	writeJSON(w, out)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// documentVerify adds POST /api/verify, served by a plain handler, to the OpenAPI document,
+// with schemas generated from the same types the handler uses.
+func (s *Server) documentVerify() {
+	oapi := s.api.OpenAPI()
+	reg := oapi.Components.Schemas
+	problem := reg.Schema(reflect.TypeOf(Problem{}), true, "Problem")
+	errResp := func(status int) *huma.Response {
+		return &huma.Response{Description: http.StatusText(status), Content: map[string]*huma.MediaType{"application/problem+json": {Schema: problem}}}
+	}
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "verify", Method: http.MethodPost, Path: "/api/verify", Tags: []string{"verify"},
+		Summary: "Verify a secret",
+		Description: "Always 200 for a well-formed request: valid, code, and who the credential is and what it may do. " +
+			"A malformed or checksum-broken secret is NOT_FOUND without a database read. An Authorization bearer is optional: " +
+			"with one, only secrets of its tenant are found. Past the failure limit of a client address the code is RATE_LIMITED.",
+		Security:    []map[string][]string{{}, {"bearer": {}}},
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(VerifyRequest{}), true, "VerifyRequest")}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The verdict", Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(VerifyResponse{}), true, "VerifyResponse")}}},
+			"400": errResp(400), "401": errResp(401), "413": errResp(413), "415": errResp(415), "503": errResp(503),
+		},
+	})
+}

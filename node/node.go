@@ -1,0 +1,128 @@
+// Package node assembles one keyhaven node: the service over a store, its verification cache
+// and last-use recorder, the invalidation channel between nodes (PostgreSQL), the batch
+// runner, the garbage collector and the HTTP handler. The program and the tests build nodes
+// the same way.
+package node
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"keyhaven"
+	"keyhaven/api"
+	"keyhaven/batch"
+	"keyhaven/postgres"
+	"keyhaven/secret"
+	"keyhaven/sqlstore"
+	"keyhaven/verify"
+)
+
+// Config configures a node. Zero values take the defaults.
+type Config struct {
+	Log *slog.Logger
+	// PostgresDSN is set when the store is PostgreSQL: nodes then share invalidations.
+	PostgresDSN    string
+	Sealer         *secret.Sealer
+	Clock          keyhaven.Clock
+	PasswordParams secret.Argon2Params
+	SessionTTL     time.Duration
+	BatchRetention time.Duration
+	BatchLease     time.Duration
+	BatchPoll      time.Duration
+	GCInterval     time.Duration
+	// CacheSize is how many resolved credentials the verification cache holds.
+	CacheSize int
+	// UsageInterval is how often last-use times are written.
+	UsageInterval time.Duration
+	API           api.Options
+}
+
+// Node is one keyhaven node.
+type Node struct {
+	Svc     *keyhaven.Service
+	Cache   *verify.Cache
+	Usage   *verify.Usage
+	Runner  *batch.Runner
+	Handler http.Handler
+
+	cfg      Config
+	store    *sqlstore.DB
+	notifier *postgres.Notifier
+}
+
+// New assembles a node over store.
+func New(store *sqlstore.DB, cfg Config) *Node {
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 100_000
+	}
+	if cfg.UsageInterval <= 0 {
+		cfg.UsageInterval = 30 * time.Second
+	}
+	if cfg.GCInterval <= 0 {
+		cfg.GCInterval = time.Minute
+	}
+	svc := keyhaven.NewService(store, cfg.Log)
+	svc.Sealer = cfg.Sealer
+	if cfg.Clock != nil {
+		svc.Clock = cfg.Clock
+	}
+	if cfg.PasswordParams != (secret.Argon2Params{}) {
+		svc.PasswordParams = cfg.PasswordParams
+	}
+	if cfg.SessionTTL > 0 {
+		svc.SessionTTL = cfg.SessionTTL
+	}
+	if cfg.BatchRetention > 0 {
+		svc.BatchRetention = cfg.BatchRetention
+	}
+	n := &Node{Svc: svc, cfg: cfg, store: store}
+	n.Cache = verify.NewCache(store, cfg.CacheSize)
+	svc.Credentials = n.Cache
+	n.Usage = verify.NewUsage(store, cfg.Log)
+	svc.Used = n.Usage.Used
+	if cfg.PostgresDSN != "" {
+		n.notifier = &postgres.Notifier{DSN: cfg.PostgresDSN, DB: store.SQL(), Log: cfg.Log,
+			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled}
+		// Until the listener is up, invalidations from other nodes could be missed.
+		n.Cache.SetEnabled(false)
+	}
+	svc.Invalidated = n.invalidate
+	n.Runner = batch.New(svc, cfg.Log)
+	if cfg.BatchLease > 0 {
+		n.Runner.Lease = cfg.BatchLease
+	}
+	if cfg.BatchPoll > 0 {
+		n.Runner.Poll = cfg.BatchPoll
+	}
+	svc.BatchSubmitted = n.Runner.Wake
+	n.Handler = api.New(svc, cfg.Log, cfg.API).Handler(cfg.Log)
+	return n
+}
+
+// invalidate drops what this node's cache holds of ids and tells the other nodes.
+func (n *Node) invalidate(ctx context.Context, ids ...string) {
+	n.Cache.Invalidate(ids...)
+	if n.notifier == nil {
+		return
+	}
+	if err := n.notifier.Publish(context.WithoutCancel(ctx), ids...); err != nil {
+		// Other nodes may hold stale entries until verify.MaxAge bounds them.
+		n.cfg.Log.ErrorContext(ctx, "publish invalidation", "err", err, "ids", ids)
+	}
+}
+
+// Run runs the node's background work (batch runner, garbage collection, last-use writes,
+// invalidation listener) until ctx ends, then waits for it to stop.
+func (n *Node) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { n.Runner.Run(ctx) })
+	wg.Go(func() { n.Svc.RunGarbageCollection(ctx, n.cfg.GCInterval) })
+	wg.Go(func() { n.Usage.Run(ctx, n.cfg.UsageInterval) })
+	if n.notifier != nil {
+		wg.Go(func() { n.notifier.Listen(ctx) })
+	}
+	wg.Wait()
+}

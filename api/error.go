@@ -153,6 +153,11 @@ func init() {
 	huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		p := newProblem(status, msg, errs...)
 		if ctx != nil {
+			for k, vs := range p.headers {
+				for _, v := range vs {
+					ctx.AppendHeader(k, v)
+				}
+			}
 			p.RequestID = requestIDFrom(ctx.Context())
 			if p.Status >= 500 {
 				logFrom(ctx.Context()).ErrorContext(ctx.Context(), "request failed", "err", errors.Join(errs...))

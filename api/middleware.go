@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"keyhaven"
@@ -16,19 +18,16 @@ import (
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
-	loggerKey
+	loggerKey ctxKey = iota
 	principalKey
 )
 
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func requestIDFrom(ctx context.Context) string { return keyhaven.RequestInfoFrom(ctx).RequestID }
 
+// logFrom returns the request's logger, made on first use: most requests log one line.
 func logFrom(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
+		return l.With("request_id", requestIDFrom(ctx))
 	}
 	return slog.Default()
 }
@@ -48,10 +47,19 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// requestIDs are a random per-process prefix and a counter: unique without a CSPRNG read
+// per request.
+var (
+	requestIDPrefix = func() string {
+		var b [4]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	requestSeq atomic.Uint64
+)
+
 func newRequestID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return requestIDPrefix + strconv.FormatUint(requestSeq.Add(1), 36)
 }
 
 type statusRecorder struct {
@@ -88,10 +96,8 @@ func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		l := log.With("request_id", id)
 		host := clientAddr(r, trusted)
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, loggerKey, l)
+		ctx := context.WithValue(r.Context(), loggerKey, log)
 		ctx = keyhaven.WithRequestInfo(ctx, keyhaven.RequestInfo{RemoteAddr: host, RequestID: id})
 		h := w.Header()
 		h.Set("X-Request-Id", id)
@@ -104,7 +110,7 @@ func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				l.Error("panic", "panic", v, "stack", string(debug.Stack()))
+				log.Error("panic", "request_id", id, "panic", v, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					writeProblem(rec, newProblem(http.StatusInternalServerError, ""), id)
 				}
@@ -115,8 +121,8 @@ func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 			if r.URL.Path == "/api/verify" && rec.status < 500 {
 				level = slog.LevelDebug
 			}
-			if l.Enabled(r.Context(), level) {
-				l.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			if log.Enabled(r.Context(), level) {
+				log.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 					"bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client", host)
 			}
 		}()

@@ -62,9 +62,11 @@ func (db *DB) ResolveCredential(ctx context.Context, hash string) (*keyhaven.Res
 	var ownerEmail string
 	var ownerDeleted sql.NullInt64
 	dest := append(cr.dest(), &t.Name, &tenantCreated, &ownerEmail, &ownerPerms, &ownerDeleted)
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+`, t.name, t.created_at, u.email, u.permissions, u.deleted_at
-		FROM credentials c JOIN tenants t ON t.id = c.tenant_id JOIN users u ON u.id = c.owner_id
-		WHERE c.hash = ?`), hash).Scan(dest...)
+	stmt, err := db.resolveStmt(ctx)
+	if err != nil {
+		return nil, db.wrap(err, "")
+	}
+	err = stmt.QueryRowContext(ctx, hash).Scan(dest...)
 	if err != nil {
 		return nil, db.notFound(err, "credential")
 	}
@@ -163,4 +165,27 @@ func (db *DB) RecordCredentialUse(ctx context.Context, uses map[string]time.Time
 		}
 		return nil
 	})
+}
+
+const resolveQuery = `SELECT ` + credentialColumns + `, t.name, t.created_at, u.email, u.permissions, u.deleted_at
+	FROM credentials c JOIN tenants t ON t.id = c.tenant_id JOIN users u ON u.id = c.owner_id
+	WHERE c.hash = ?`
+
+// resolveStmt returns the prepared statement of the verification path's one query, prepared
+// once (database/sql prepares it again on each connection as needed).
+func (db *DB) resolveStmt(ctx context.Context) (*sql.Stmt, error) {
+	if s := db.resolve.Load(); s != nil {
+		return s, nil
+	}
+	db.prepMu.Lock()
+	defer db.prepMu.Unlock()
+	if s := db.resolve.Load(); s != nil {
+		return s, nil
+	}
+	s, err := db.r.PrepareContext(context.WithoutCancel(ctx), db.q(resolveQuery))
+	if err != nil {
+		return nil, err
+	}
+	db.resolve.Store(s)
+	return s, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -44,6 +45,9 @@ type DB struct {
 	w, r    *sql.DB
 	dialect Dialect
 	queries sync.Map // query text with ? → dialect's form
+
+	prepMu  sync.Mutex
+	resolve atomic.Pointer[sql.Stmt]
 }
 
 var _ keyhaven.Store = (*DB)(nil)
@@ -77,6 +81,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close implements keyhaven.Store.
 func (db *DB) Close() error {
+	if s := db.resolve.Load(); s != nil {
+		s.Close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -193,3 +200,6 @@ func limit(p keyhaven.Page) int {
 
 // SQL returns the pool that writes, for what a dialect adds (PostgreSQL notifications).
 func (db *DB) SQL() *sql.DB { return db.w }
+
+// Rebind returns query, written with ? placeholders, in the dialect's form.
+func (db *DB) Rebind(query string) string { return db.q(query) }

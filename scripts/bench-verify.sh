@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The verification benchmark: starts the real server on SQLite and on a durable PostgreSQL,
+# each seeded with 1,000,000 API keys, loads POST /api/verify over loopback with wrk (64
+# connections), warm (one hot key) and cold (every request a different key of 100,000), and
+# measures in the same run a minimal net/http handler returning a small fixed JSON body as
+# the floor. Prints a table with the ratios and the server's peak RSS.
+#   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${KEYS:-1000000} SAMPLE=${SAMPLE:-100000} DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+export KEYHAVEN_PG_DURABLE=1
+. scripts/postgres.sh
+
+work=$(mktemp -d /tmp/keyhaven-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap 'cleanup; type stop_postgres >/dev/null 2>&1 && stop_postgres' EXIT
+go build -o "$work/keyhaven" ./cmd/keyhaven
+go build -o "$work/benchtool" ./internal/cmd/benchtool
+
+wait_up() { for _ in $(seq 1 200); do curl -sf "$1/healthz" >/dev/null && return 0; sleep 0.05; done; echo "server at $1 did not start" >&2; exit 1; }
+load() { # url keys_file hot_key
+  KEYS_FILE=$2 HOT_KEY=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/wrk/verify.lua "$1/api/verify" |
+    sed -n 's/^RESULT //p'
+}
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+"$work/benchtool" floor --addr 127.0.0.1:18090 & pids+=($!)
+wait_up http://127.0.0.1:18090 2>/dev/null || true
+floor=$(load http://127.0.0.1:18090 "" x)
+floor_rps=$(field "$floor" rps)
+
+rows=()
+port=18100
+for engine in sqlite postgres; do
+  if [ "$engine" = sqlite ]; then db="sqlite:$work/bench.db"; else
+    db="${KEYHAVEN_TEST_POSTGRES%%\?*}"; db="${db%/*}/bench?${KEYHAVEN_TEST_POSTGRES#*\?}"
+    psql "$KEYHAVEN_TEST_POSTGRES" -qc "CREATE DATABASE bench" >/dev/null
+  fi
+  echo "--- $engine: seeding $KEYS API keys" >&2
+  "$work/benchtool" seed --db "$db" --keys "$KEYS" --sample "$SAMPLE" --out "$work/keys-$engine.txt"
+  hot=$(head -n 1 "$work/keys-$engine.txt")
+  port=$((port + 1))
+  KEYHAVEN_SECRET_KEY=$(openssl rand -base64 32) "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
+    --log-level warn --failure-burst 100000000 --cache-size 200000 >"$work/$engine.log" 2>&1 & pid=$!; pids+=($pid)
+  wait_up "http://127.0.0.1:$port"
+  warm=$(load "http://127.0.0.1:$port" "" "$hot")
+  cold=$(load "http://127.0.0.1:$port" "$work/keys-$engine.txt" "")
+  rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  rows+=("$engine warm $warm $rss" "$engine cold $cold $rss")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+printf '\nverify over loopback: wrk -t%s -c%s -d%s, %s keys stored, cold = %s distinct keys\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$KEYS" "$SAMPLE"
+printf '%-22s %10s %9s %9s %9s %8s %10s\n' scenario req/s p50_ms p99_ms vs_floor errors peak_rss_MB
+printf '%-22s %10s %9s %9s %9s %8s %10s\n' "floor (net/http)" "$floor_rps" "$(field "$floor" p50_ms)" "$(field "$floor" p99_ms)" 1.00 "$(field "$floor" errors)" -
+for row in "${rows[@]}"; do
+  read -r engine kind json rss <<<"$row"
+  rps=$(field "$json" rps)
+  printf '%-22s %10s %9s %9s %9.2f %8s %10s\n' "$engine $kind" "$rps" "$(field "$json" p50_ms)" "$(field "$json" p99_ms)" \
+    "$(python3 -c "print($rps/$floor_rps)")" "$(field "$json" errors)" "$rss"
+done

@@ -224,3 +224,11 @@ type BatchChunk struct {
 	LeaseUntil time.Time
 	Now        time.Time
 }
+
+// BatchTaskProgress returns a task without its accesses, for following its progress.
+func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string) (*BatchTask, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.Store.BatchTask(ctx, p.TenantID, id)
+}

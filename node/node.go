@@ -14,6 +14,7 @@ import (
 	"keyhaven"
 	"keyhaven/api"
 	"keyhaven/batch"
+	"keyhaven/console"
 	"keyhaven/postgres"
 	"keyhaven/secret"
 	"keyhaven/sqlstore"
@@ -98,7 +99,9 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		n.Runner.Poll = cfg.BatchPoll
 	}
 	svc.BatchSubmitted = n.Runner.Wake
-	n.Handler = api.New(svc, cfg.Log, cfg.API).Handler(cfg.Log)
+	srv := api.New(svc, cfg.Log, cfg.API)
+	srv.Mux().Handle("/", console.New(svc, cfg.Log))
+	n.Handler = srv.Handler(cfg.Log)
 	return n
 }
 

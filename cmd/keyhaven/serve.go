@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	batchRetention := fs.Duration("batch-retention", 24*time.Hour, "how long a finished batch task keeps its passwords")
 	batchLease := fs.Duration("batch-lease", 15*time.Second, "how long a node's claim on a batch task lasts without progress before another node may take it over")
 	cacheSize := fs.Int("cache-size", 100_000, "how many resolved credentials the verification cache holds")
+	memoryLimit := fs.Int("memory-limit-mb", 200, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed")
 	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed logins, verifications and bad credentials allowed per client address and minute, after the burst")
 	failureBurst := fs.Int("failure-burst", 30, "failures a client address may make at once before the limit applies")
@@ -41,6 +43,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *sessionTTL <= 0 || *gcInterval <= 0 || *batchRetention <= 0 || *batchLease <= 0 {
 		return errors.New("--session-ttl, --gc-interval, --batch-retention and --batch-lease must be positive")
+	}
+	if *memoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(*memoryLimit) << 20)
 	}
 	sealer, err := loadSealer(*secretKey, *db)
 	if err != nil {

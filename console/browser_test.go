@@ -1,0 +1,341 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"keyhaven"
+	"keyhaven/internal/apitest"
+	"keyhaven/internal/testdb"
+)
+
+// screenshots is where the tests write pictures of the main pages for reviewers.
+func screenshots(t *testing.T) string {
+	dir := os.Getenv("KEYHAVEN_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join("..", "testdata", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts headless Chromium (Debian's package) and returns a context driving it.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: .ci/run installs it (apt-get install chromium)")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		var loc string
+		chromedp.Run(ctx, chromedp.Location(&loc))
+		t.Fatalf("browser at %s: %v", loc, err)
+	}
+}
+
+func shot(t *testing.T, ctx context.Context, name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var buf []byte
+		if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(screenshots(t), name+".png"), buf, 0o644)
+	})
+}
+
+func signIn(e *apitest.Env, email, password string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(e.URL + "/login"),
+		chromedp.WaitVisible(`#tenant`, chromedp.ByQuery),
+		chromedp.SendKeys(`#tenant`, "acme", chromedp.ByQuery),
+		chromedp.SendKeys(`#email`, email, chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, password, chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Sign in"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[starts-with(normalize-space(.), "Applications")]`, chromedp.BySearch),
+	}
+}
+
+func html(t *testing.T, ctx context.Context) string {
+	var s string
+	run(t, ctx, chromedp.OuterHTML("html", &s, chromedp.ByQuery))
+	return s
+}
+
+// TestApplicationsFlow walks the applications flow by clicking the named buttons, copies the
+// new key from the page and proves it real against POST /api/verify.
+func TestApplicationsFlow(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(e.URL+"/login"), chromedp.WaitVisible(`#tenant`, chromedp.ByQuery), shot(t, ctx, "01-sign-in"))
+	run(t, ctx, signIn(e, "admin@acme.test", e.Acme.AdminPassword), shot(t, ctx, "02-applications-empty"))
+
+	run(t, ctx,
+		chromedp.Click(`//a[text()="New"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[text()="New application"]`, chromedp.BySearch),
+		chromedp.SendKeys(`#name`, "Billing integration", chromedp.ByQuery),
+		chromedp.SendKeys(`#description`, "Invoices to the ERP", chromedp.ByQuery),
+		shot(t, ctx, "03-new-application"),
+		chromedp.Click(`//button[text()="Create"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//a[text()="Billing integration"]`, chromedp.BySearch),
+		shot(t, ctx, "04-applications"),
+		chromedp.Click(`//a[text()="Billing integration"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//a[text()="Access keys"]`, chromedp.BySearch),
+		shot(t, ctx, "05-application-summary"),
+		chromedp.Click(`//a[text()="Access keys"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#access-keys`, chromedp.ByQuery),
+		chromedp.Click(`//a[text()="New"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[text()="New access key"]`, chromedp.BySearch),
+		chromedp.SendKeys(`#name`, "erp-sync", chromedp.ByQuery),
+		chromedp.Click(`input[name=scopes][value=READ]`, chromedp.ByQuery),
+		chromedp.Click(`input[name=scopes][value=WRITE]`, chromedp.ByQuery),
+		shot(t, ctx, "06-new-access-key"),
+		chromedp.Click(`//button[text()="Create"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[text()="Access key created"]`, chromedp.BySearch),
+	)
+	var key string
+	run(t, ctx, chromedp.Text(`#secret-value`, &key, chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Copy"]`, chromedp.BySearch),
+		shot(t, ctx, "07-access-key-created"))
+	key = strings.TrimSpace(key)
+	if !strings.HasPrefix(key, "kha_") {
+		t.Fatalf("the page shows %q as the key", key)
+	}
+	run(t, ctx,
+		chromedp.Click(`//a[text()="I have copied my access key - Close"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#access-keys`, chromedp.ByQuery),
+		shot(t, ctx, "08-access-keys"))
+	page := html(t, ctx)
+	if !strings.Contains(page, "erp-sync") || strings.Contains(page, key) {
+		t.Fatalf("the access keys table lacks the key or shows its secret")
+	}
+
+	// The key copied from the page is real.
+	r := e.Do("POST", "/api/verify", "", map[string]any{"key": key, "permissions": []string{"READ", "WRITE"}})
+	if r.Status != 200 || r.JSON()["code"] != "VALID" {
+		t.Fatalf("verify the copied key: %d %s", r.Status, r.Body)
+	}
+
+	// Edit, then revoke with a confirmation.
+	run(t, ctx,
+		chromedp.Click(`//tr[@data-key]//a[text()="Edit"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#name`, chromedp.ByQuery),
+		chromedp.SetValue(`#description`, "Nightly ERP sync", chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Save"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//div[text()="Nightly ERP sync"]`, chromedp.BySearch),
+		chromedp.Click(`//tr[@data-key]//a[text()="Revoke"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//button[text()="Revoke access key"]`, chromedp.BySearch),
+		shot(t, ctx, "09-revoke-confirmation"),
+		chromedp.Click(`//button[text()="Revoke access key"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#access-keys`, chromedp.ByQuery),
+	)
+	if strings.Contains(html(t, ctx), "erp-sync") {
+		t.Fatal("a revoked key is still listed")
+	}
+	if r := e.Do("POST", "/api/verify", "", map[string]any{"key": key}); r.JSON()["code"] != "REVOKED" {
+		t.Fatalf("verify the revoked key: %s", r.Body)
+	}
+
+	// The other main pages, for the reviewers' screenshots.
+	e.CreateUser("viewer@acme.test", keyhaven.VIEW_APPLICATIONS)
+	for _, p := range []struct{ path, name, heading string }{
+		{"/users", "10-users", "Users"}, {"/api-keys", "11-api-keys", "API keys"}, {"/contracts", "12-contracts", "Product offerings"},
+		{"/accesses", "13-accesses", "Device accesses"}, {"/audit", "14-audit", "Audit log"},
+	} {
+		run(t, ctx, chromedp.Navigate(e.URL+p.path), chromedp.WaitVisible(fmt.Sprintf(`//h1[starts-with(normalize-space(.), %q)]`, p.heading), chromedp.BySearch), shot(t, ctx, p.name))
+	}
+	var deleteWarning string
+	run(t, ctx, chromedp.Navigate(e.URL+"/users"),
+		chromedp.Click(`//tr[td[text()="viewer@acme.test"]]//a[text()="Delete"]`, chromedp.BySearch),
+		chromedp.Text(`.error`, &deleteWarning, chromedp.ByQuery), shot(t, ctx, "15-delete-user-warning"))
+	if !strings.Contains(deleteWarning, "1 credentials will stop working") {
+		t.Fatalf("delete warning %q does not count the user's session", deleteWarning)
+	}
+}
+
+// TestOwnKeysOnly signs in as a user holding only VIEW_ACCESS_KEYS_OWN: it sees no New button
+// and no other user's keys.
+func TestOwnKeysOnly(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	bg := context.Background()
+	admins := createApp(t, e, e.Acme.APIKey, "admins-app")
+	r := e.Do("POST", "/api/acme/applications/"+admins+"/access-keys", e.Acme.APIKey, map[string]any{"name": "admins-secret-key", "scopes": []string{"READ"}})
+	if r.Status != 201 {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	uid, _ := e.CreateUser("own@acme.test", keyhaven.VIEW_ACCESS_KEYS_OWN)
+	godmode := &keyhaven.Principal{TenantID: e.Acme.Tenant.ID, UserID: uid, Permissions: keyhaven.AllPermissions}
+	mine, err := e.Svc.CreateApplication(bg, godmode, keyhaven.ApplicationInput{Name: ptr("my-app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Svc.CreateAccessKey(bg, godmode, mine.ID, keyhaven.AccessKeyInput{Name: "my-key", Scopes: []string{"READ"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	run(t, ctx, signIn(e, "own@acme.test", "correct-horse-battery"), shot(t, ctx, "16-own-keys-applications"))
+	page := html(t, ctx)
+	if strings.Contains(page, ">New<") || !strings.Contains(page, "my-app") || strings.Contains(page, "admins-app") {
+		t.Fatal("the applications page shows a New button or another user's application")
+	}
+	run(t, ctx, chromedp.Click(`//a[text()="my-app"]`, chromedp.BySearch),
+		chromedp.Click(`//a[text()="Access keys"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#access-keys`, chromedp.ByQuery), shot(t, ctx, "17-own-keys-access-keys"))
+	page = html(t, ctx)
+	if strings.Contains(page, ">New<") || !strings.Contains(page, "my-key") || strings.Contains(page, ">Revoke<") {
+		t.Fatal("the access keys tab shows a New or Revoke button, or lacks the user's key")
+	}
+	run(t, ctx, chromedp.Navigate(e.URL+"/applications/"+admins+"/access-keys"), chromedp.WaitVisible(`h1`, chromedp.ByQuery))
+	if page := html(t, ctx); strings.Contains(page, "admins-secret-key") || !strings.Contains(page, "Not Found") {
+		t.Fatal("another user's application opened")
+	}
+}
+
+// TestBatchProgress creates 2,000 accesses from the form and follows the progress bar to DONE.
+func TestBatchProgress(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	now := time.Now().UTC()
+	e.Do("POST", "/api/acme/product-offerings", e.Acme.APIKey, map[string]any{"id": "plain", "name": "Plain"})
+	if r := e.Do("POST", "/api/acme/contracts", e.Acme.APIKey, map[string]any{"id": "contract-001", "productOfferingId": "plain",
+		"startDate": now.Add(-time.Hour).Format(time.RFC3339), "endDate": now.Add(24 * time.Hour).Format(time.RFC3339)}); r.Status != 201 {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	ctx := browser(t)
+	run(t, ctx, signIn(e, "admin@acme.test", e.Acme.AdminPassword),
+		chromedp.Navigate(e.URL+"/batches/new?contractId=contract-001"),
+		chromedp.WaitVisible(`#numberOfAccesses`, chromedp.ByQuery),
+		chromedp.SendKeys(`#numberOfAccesses`, "2000", chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Create accesses"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#batch-progress`, chromedp.ByQuery),
+		shot(t, ctx, "18-batch-progress"),
+		chromedp.WaitVisible(`body[data-batch-state="DONE"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#download-csv`, chromedp.ByQuery),
+		shot(t, ctx, "19-batch-done"),
+	)
+	var width, label, href string
+	run(t, ctx, chromedp.Evaluate(`document.querySelector("[data-bar]").style.width`, &width),
+		chromedp.Text(`#batch-label`, &label, chromedp.ByQuery),
+		chromedp.AttributeValue(`#download-csv`, "href", &href, nil, chromedp.ByQuery))
+	if width != "100%" || !strings.Contains(label, "2000 created") {
+		t.Fatalf("progress bar %q, label %q", width, label)
+	}
+	// The CSV download, with the browser's own session cookie.
+	var cookies []*network.Cookie
+	run(t, ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cookies, err = network.GetCookies().WithURLs([]string{e.URL}).Do(ctx)
+		return err
+	}))
+	req, _ := http.NewRequest("GET", e.URL+href, nil)
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	if _, err := fmt.Fprint(&b, readAll(res)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if res.StatusCode != 200 || len(lines) != 2001 || !strings.HasPrefix(lines[0], "id,username,password") {
+		t.Fatalf("CSV: %d, %d lines", res.StatusCode, len(lines))
+	}
+	fields := strings.Split(lines[1], ",")
+	if r := e.Do("POST", "/api/acme/access/verify", e.Acme.APIKey, map[string]string{"username": fields[1], "password": fields[2]}); r.JSON()["code"] != "VALID" {
+		t.Fatalf("a credential from the CSV: %s", r.Body)
+	}
+}
+
+// TestCSRF posts a console form without its token: refused, and nothing is created.
+func TestCSRF(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	u, _ := url.Parse(e.URL)
+	token := e.Login("acme", "admin@acme.test", e.Acme.AdminPassword)
+	jar.SetCookies(u, []*http.Cookie{{Name: "kh_session", Value: token}})
+	post := func(form url.Values) int {
+		res, err := client.PostForm(e.URL+"/applications", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := post(url.Values{"name": {"forged"}}); st != http.StatusForbidden {
+		t.Fatalf("form without a CSRF token: %d, want 403", st)
+	}
+	jar.SetCookies(u, []*http.Cookie{{Name: "kh_csrf", Value: strings.Repeat("a", 32)}})
+	if st := post(url.Values{"name": {"forged"}, "csrf": {strings.Repeat("b", 32)}}); st != http.StatusForbidden {
+		t.Fatalf("form with a wrong CSRF token: %d, want 403", st)
+	}
+	if st := post(url.Values{"name": {"genuine"}, "csrf": {strings.Repeat("a", 32)}}); st != http.StatusSeeOther {
+		t.Fatalf("form with its CSRF token: %d, want 303", st)
+	}
+	var page struct{ Items []struct{ Name string } }
+	e.Do("GET", "/api/acme/applications", e.Acme.APIKey, nil).Decode(t, &page)
+	if len(page.Items) != 1 || page.Items[0].Name != "genuine" {
+		t.Fatalf("applications %+v, want only the genuine one", page.Items)
+	}
+}
+
+func createApp(t *testing.T, e *apitest.Env, token, name string) string {
+	t.Helper()
+	r := e.Do("POST", "/api/acme/applications", token, map[string]any{"name": name})
+	if r.Status != 201 {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	var a struct{ ID string }
+	json.Unmarshal(r.Body, &a)
+	return a.ID
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func readAll(res *http.Response) string {
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}

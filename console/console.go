@@ -1,0 +1,229 @@
+// Package console serves keyhaven's web console: server-rendered pages over the same service
+// as the API, so every rule holds here too. Sessions ride in an HttpOnly, Secure,
+// SameSite=Strict cookie; every form carries a CSRF token; the Content-Security-Policy allows
+// only the console's own script and style.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"keyhaven"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+const (
+	sessionCookie = "kh_session"
+	csrfCookie    = "kh_csrf"
+)
+
+// Console is the web console.
+type Console struct {
+	svc   *keyhaven.Service
+	log   *slog.Logger
+	pages map[string]*template.Template
+	mux   *http.ServeMux
+}
+
+// New returns the console's handler.
+func New(svc *keyhaven.Service, log *slog.Logger) *Console {
+	c := &Console{svc: svc, log: log, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	funcs := template.FuncMap{
+		"has": func(p *keyhaven.Principal, perm string) bool {
+			return p != nil && p.Permissions.Has(keyhaven.Permission(perm))
+		},
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		},
+		"join":   strings.Join,
+		"masked": keyhaven.MaskedKey,
+		"status": func(k *keyhaven.Credential) string { return keyhaven.AccessKeyStatus(k, svc.Now()) },
+	}
+	pages, _ := fs.Glob(templateFS, "templates/*.html")
+	for _, p := range pages {
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		c.pages[name] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", p))
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	c.routes()
+	return c
+}
+
+// ServeHTTP serves the console with its protective headers and CSRF check.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	if r.Method == http.MethodPost && !c.validCSRF(r) {
+		c.render(w, r, nil, http.StatusForbidden, "error", "Refused", "", "The form was not sent from this console (its security token is missing or wrong). Reload the page and try again.")
+		return
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+// csrfToken returns the request's CSRF token, setting the cookie that carries it (double
+// submit: a cross-site form can send the cookie but cannot read it to fill the field).
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) == 32 {
+		return ck.Value
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
+	return tok
+}
+
+func (c *Console) validCSRF(r *http.Request) bool {
+	ck, err := r.Cookie(csrfCookie)
+	if err != nil || len(ck.Value) != 32 {
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(ck.Value)) == 1
+}
+
+// view is what every page renders.
+type view struct {
+	Title  string
+	Nav    string
+	P      *keyhaven.Principal
+	CSRF   string
+	Error  string
+	Notice string
+	Data   any
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, status int, page, title, nav string, data any) {
+	v := view{Title: title, Nav: nav, P: p, CSRF: csrfToken(w, r), Data: data}
+	if e, ok := data.(errorData); ok {
+		v.Error, v.Data = e.msg, e.data
+	}
+	var b strings.Builder
+	if err := c.pages[page].ExecuteTemplate(&b, "layout", v); err != nil {
+		c.log.ErrorContext(r.Context(), "render", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(b.String()))
+}
+
+// errorData carries a form's data back with the error that refused it.
+type errorData struct {
+	msg  string
+	data any
+}
+
+// statusOf maps a domain error to the console's status: the one place this is decided here.
+func statusOf(err error) int {
+	switch keyhaven.ErrorCode(err) {
+	case keyhaven.EINVALID:
+		return http.StatusBadRequest
+	case keyhaven.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case keyhaven.EFORBIDDEN:
+		return http.StatusForbidden
+	case keyhaven.ENOTFOUND:
+		return http.StatusNotFound
+	case keyhaven.ECONFLICT:
+		return http.StatusConflict
+	case keyhaven.ERATELIMITED:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// fail renders the error page for err.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error) {
+	status := statusOf(err)
+	if status >= 500 {
+		c.log.ErrorContext(r.Context(), "console", "err", err)
+	}
+	c.render(w, r, p, status, "error", http.StatusText(status), "", keyhaven.ErrorMessage(err))
+}
+
+// formError re-renders a form with the error that refused it, or the error page when the
+// error is not about the input.
+func (c *Console) formError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error, page, title, nav string, data any) {
+	switch keyhaven.ErrorCode(err) {
+	case keyhaven.EINVALID, keyhaven.ECONFLICT, keyhaven.EFORBIDDEN, keyhaven.EUNAUTHORIZED, keyhaven.ERATELIMITED:
+		c.render(w, r, p, statusOf(err), page, title, nav, errorData{keyhaven.ErrorMessage(err), data})
+	default:
+		c.fail(w, r, p, err)
+	}
+}
+
+// authed wraps a page that needs a signed-in user.
+func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		if err != nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		p, err := c.svc.Authenticate(r.Context(), ck.Value)
+		if err != nil || p.Kind != keyhaven.KindSession {
+			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, nil, http.StatusOK, "login", "Sign in", "", loginData{Tenant: r.URL.Query().Get("tenant")})
+}
+
+type loginData struct{ Tenant, Email string }
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	d := loginData{Tenant: r.PostForm.Get("tenant"), Email: r.PostForm.Get("email")}
+	sess, err := c.svc.Login(r.Context(), d.Tenant, d.Email, r.PostForm.Get("password"))
+	if err != nil {
+		c.formError(w, r, nil, err, "login", "Sign in", "", d)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/applications", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	if err := c.svc.Logout(r.Context(), p); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// ctx is shorthand for the request's context.
+func ctx(r *http.Request) context.Context { return r.Context() }

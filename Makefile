@@ -16,6 +16,8 @@ lint:
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-# Benchmarks that print figures, on SQLite and PostgreSQL.
+# Benchmarks that print figures, on SQLite and PostgreSQL: the Go benchmarks, then the
+# verification load test with wrk against the real server.
 bench:
 	./scripts/bench.sh
+	./scripts/bench-verify.sh

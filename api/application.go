@@ -86,13 +86,6 @@ type listApplicationsInput struct {
 	PageParams
 }
 
-type applicationListOutput struct {
-	Body struct {
-		Items      []Application `json:"items"`
-		NextCursor string        `json:"nextCursor,omitempty"`
-	}
-}
-
 type createAccessKeyInput struct {
 	AppPath
 	Body struct {
@@ -118,13 +111,6 @@ type listAccessKeysInput struct {
 	PageParams
 }
 
-type accessKeyListOutput struct {
-	Body struct {
-		Items      []AccessKey `json:"items"`
-		NextCursor string      `json:"nextCursor,omitempty"`
-	}
-}
-
 func (s *Server) registerApplications() {
 	tags := []string{"applications"}
 	huma.Register(s.api, op(huma.Operation{
@@ -143,7 +129,7 @@ func (s *Server) registerApplications() {
 		OperationID: "listApplications", Method: http.MethodGet, Path: "/api/{tenant}/applications", Tags: tags,
 		Summary:     "List active applications",
 		Description: "With VIEW_APPLICATIONS or an _ANY access key permission: every active application; with only _OWN access key permissions: those the caller's owner user created.",
-	}, true), func(ctx context.Context, in *listApplicationsInput) (*applicationListOutput, error) {
+	}, true), func(ctx context.Context, in *listApplicationsInput) (*listOutput[Application], error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -152,15 +138,7 @@ func (s *Server) registerApplications() {
 		if err != nil {
 			return nil, err
 		}
-		out := &applicationListOutput{}
-		out.Body.Items = make([]Application, len(apps))
-		for i, a := range apps {
-			out.Body.Items[i] = toApplication(a)
-		}
-		if len(apps) > 0 {
-			out.Body.NextCursor = nextCursor(len(apps), pg, apps[len(apps)-1].ID)
-		}
-		return out, nil
+		return newList(apps, pg, toApplication, func(a *keyhaven.Application) string { return a.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getApplication", Method: http.MethodGet, Path: "/api/{tenant}/applications/{appId}", Tags: tags,
@@ -220,7 +198,7 @@ func (s *Server) registerApplications() {
 		OperationID: "listAccessKeys", Method: http.MethodGet, Path: "/api/{tenant}/applications/{appId}/access-keys", Tags: keyTags,
 		Summary: "List an application's active and expired access keys", Errors: []int{http.StatusNotFound},
 		Description: "Needs VIEW_ACCESS_KEYS_ANY, or VIEW_ACCESS_KEYS_OWN in an application the caller's owner user created. Revoked keys are gone.",
-	}, true), func(ctx context.Context, in *listAccessKeysInput) (*accessKeyListOutput, error) {
+	}, true), func(ctx context.Context, in *listAccessKeysInput) (*listOutput[AccessKey], error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -229,16 +207,9 @@ func (s *Server) registerApplications() {
 		if err != nil {
 			return nil, err
 		}
-		now := s.svc.Clock.Now()
-		out := &accessKeyListOutput{}
-		out.Body.Items = make([]AccessKey, len(keys))
-		for i, k := range keys {
-			out.Body.Items[i] = toAccessKey(k, now)
-		}
-		if len(keys) > 0 {
-			out.Body.NextCursor = nextCursor(len(keys), pg, keys[len(keys)-1].ID)
-		}
-		return out, nil
+		now := s.svc.Now()
+		return newList(keys, pg, func(k *keyhaven.Credential) AccessKey { return toAccessKey(k, now) },
+			func(k *keyhaven.Credential) string { return k.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getAccessKey", Method: http.MethodGet, Path: "/api/{tenant}/applications/{appId}/access-keys/{keyId}", Tags: keyTags,
@@ -248,7 +219,7 @@ func (s *Server) registerApplications() {
 		if err != nil {
 			return nil, err
 		}
-		return &accessKeyOutput{toAccessKey(c, s.svc.Clock.Now())}, nil
+		return &accessKeyOutput{toAccessKey(c, s.svc.Now())}, nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "updateAccessKey", Method: http.MethodPatch, Path: "/api/{tenant}/applications/{appId}/access-keys/{keyId}", Tags: keyTags,
@@ -260,7 +231,7 @@ func (s *Server) registerApplications() {
 		if err != nil {
 			return nil, err
 		}
-		return &accessKeyOutput{toAccessKey(c, s.svc.Clock.Now())}, nil
+		return &accessKeyOutput{toAccessKey(c, s.svc.Now())}, nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "revokeAccessKey", Method: http.MethodPost, Path: "/api/{tenant}/applications/{appId}/access-keys/{keyId}/revoke", Tags: keyTags,
@@ -271,6 +242,6 @@ func (s *Server) registerApplications() {
 		if err != nil {
 			return nil, err
 		}
-		return &accessKeyOutput{toAccessKey(c, s.svc.Clock.Now())}, nil
+		return &accessKeyOutput{toAccessKey(c, s.svc.Now())}, nil
 	})
 }

@@ -17,18 +17,11 @@ type listAuditInput struct {
 	Outcome string `query:"outcome" enum:"success,denied,failure" doc:"Only events with this outcome"`
 }
 
-type auditListOutput struct {
-	Body struct {
-		Items      []*keyhaven.AuditEvent `json:"items"`
-		NextCursor string                 `json:"nextCursor,omitempty"`
-	}
-}
-
 func (s *Server) registerAudit() {
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "listAudit", Method: http.MethodGet, Path: "/api/{tenant}/audit", Tags: []string{"audit"},
 		Summary: "Read the tenant's audit log, newest first", Description: "Needs AUDIT_READ.",
-	}, true), func(ctx context.Context, in *listAuditInput) (*auditListOutput, error) {
+	}, true), func(ctx context.Context, in *listAuditInput) (*listOutput[*keyhaven.AuditEvent], error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -39,14 +32,7 @@ func (s *Server) registerAudit() {
 		if err != nil {
 			return nil, err
 		}
-		out := &auditListOutput{}
-		out.Body.Items = events
-		if out.Body.Items == nil {
-			out.Body.Items = []*keyhaven.AuditEvent{}
-		}
-		if len(events) > 0 {
-			out.Body.NextCursor = nextCursor(len(events), pg, events[len(events)-1].ID)
-		}
-		return out, nil
+		same := func(e *keyhaven.AuditEvent) *keyhaven.AuditEvent { return e }
+		return newList(events, pg, same, func(e *keyhaven.AuditEvent) string { return e.ID }), nil
 	})
 }

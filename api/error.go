@@ -28,7 +28,11 @@ func (p *Problem) GetStatus() int            { return p.Status }
 func (p *Problem) ContentType(string) string { return "application/problem+json" }
 func (p *Problem) GetHeaders() http.Header   { return p.headers }
 
-// statusOf maps a domain error code to an HTTP status: the one place this is decided.
+// HTTPStatus returns the HTTP status of a domain error: the one place this is decided, for
+// the REST API and the console alike.
+func HTTPStatus(err error) int { return statusOf(keyhaven.ErrorCode(err)) }
+
+// statusOf maps a domain error code to an HTTP status.
 func statusOf(code string) int {
 	switch code {
 	case keyhaven.EINVALID:

@@ -52,13 +52,6 @@ type userOutput struct {
 	Body User
 }
 
-type userListOutput struct {
-	Body struct {
-		Items      []User `json:"items"`
-		NextCursor string `json:"nextCursor,omitempty"`
-	}
-}
-
 type listUsersInput struct {
 	TenantPath
 	PageParams
@@ -84,7 +77,7 @@ func (s *Server) registerUsers() {
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "listUsers", Method: http.MethodGet, Path: "/api/{tenant}/users", Tags: tags,
 		Summary: "List the tenant's users",
-	}, true), func(ctx context.Context, in *listUsersInput) (*userListOutput, error) {
+	}, true), func(ctx context.Context, in *listUsersInput) (*listOutput[User], error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -93,15 +86,7 @@ func (s *Server) registerUsers() {
 		if err != nil {
 			return nil, err
 		}
-		out := &userListOutput{}
-		out.Body.Items = make([]User, len(users))
-		for i, u := range users {
-			out.Body.Items[i] = toUser(u)
-		}
-		if len(users) > 0 {
-			out.Body.NextCursor = nextCursor(len(users), pg, users[len(users)-1].ID)
-		}
-		return out, nil
+		return newList(users, pg, toUser, func(u *keyhaven.User) string { return u.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getUser", Method: http.MethodGet, Path: "/api/{tenant}/users/{id}", Tags: tags,

@@ -139,4 +139,3 @@ func BenchmarkAccessAPI(b *testing.B) {
 		})
 	}
 }
-

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"keyhaven"
+	"keyhaven/api"
 )
 
 //go:embed templates/*.html
@@ -141,24 +142,8 @@ type errorData struct {
 	data any
 }
 
-// statusOf maps a domain error to the console's status: the one place this is decided here.
-func statusOf(err error) int {
-	switch keyhaven.ErrorCode(err) {
-	case keyhaven.EINVALID:
-		return http.StatusBadRequest
-	case keyhaven.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case keyhaven.EFORBIDDEN:
-		return http.StatusForbidden
-	case keyhaven.ENOTFOUND:
-		return http.StatusNotFound
-	case keyhaven.ECONFLICT:
-		return http.StatusConflict
-	case keyhaven.ERATELIMITED:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
+// statusOf is the HTTP status of a domain error, as the REST API gives it.
+var statusOf = api.HTTPStatus
 
 // fail renders the error page for err.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error) {

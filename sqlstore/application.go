@@ -58,22 +58,9 @@ func (db *DB) Application(ctx context.Context, tenantID, id string) (*keyhaven.A
 
 // ListApplications implements keyhaven.Store.
 func (db *DB) ListApplications(ctx context.Context, tenantID, createdBy string, page keyhaven.Page) ([]*keyhaven.Application, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+applicationColumns+` FROM applications
-		WHERE tenant_id = ? AND revoked_at IS NULL AND (? = '' OR created_by = ?) AND id > ? ORDER BY id LIMIT ?`),
+	return list(ctx, db, scanApplication, `SELECT `+applicationColumns+` FROM applications
+		WHERE tenant_id = ? AND revoked_at IS NULL AND (? = '' OR created_by = ?) AND id > ? ORDER BY id LIMIT ?`,
 		tenantID, createdBy, createdBy, page.After, limit(page))
-	if err != nil {
-		return nil, db.wrap(err, "")
-	}
-	defer rows.Close()
-	var out []*keyhaven.Application
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, db.wrap(err, "")
-		}
-		out = append(out, a)
-	}
-	return out, db.wrap(rows.Err(), "")
 }
 
 // UpdateApplication implements keyhaven.Store.
@@ -133,33 +120,19 @@ func (db *DB) CreateAccessKey(ctx context.Context, c *keyhaven.Credential, now t
 
 // AccessKey implements keyhaven.Store.
 func (db *DB) AccessKey(ctx context.Context, tenantID, appID, id string) (*keyhaven.Credential, error) {
-	var cr credentialRow
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
-		WHERE c.tenant_id = ? AND c.application_id = ? AND c.id = ? AND c.kind = 'access_key'`), tenantID, appID, id).Scan(cr.dest()...)
+	c, err := scanCredential(db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+		WHERE c.tenant_id = ? AND c.application_id = ? AND c.id = ? AND c.kind = 'access_key'`), tenantID, appID, id))
 	if err != nil {
 		return nil, db.notFound(err, "access key")
 	}
-	return cr.credential(), nil
+	return c, nil
 }
 
 // ListAccessKeys implements keyhaven.Store.
 func (db *DB) ListAccessKeys(ctx context.Context, tenantID, appID string, page keyhaven.Page) ([]*keyhaven.Credential, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+	return list(ctx, db, scanCredential, `SELECT `+credentialColumns+` FROM credentials c
 		WHERE c.tenant_id = ? AND c.application_id = ? AND c.kind = 'access_key' AND c.revoked_at IS NULL AND c.id > ?
-		ORDER BY c.id LIMIT ?`), tenantID, appID, page.After, limit(page))
-	if err != nil {
-		return nil, db.wrap(err, "")
-	}
-	defer rows.Close()
-	var out []*keyhaven.Credential
-	for rows.Next() {
-		var cr credentialRow
-		if err := rows.Scan(cr.dest()...); err != nil {
-			return nil, db.wrap(err, "")
-		}
-		out = append(out, cr.credential())
-	}
-	return out, db.wrap(rows.Err(), "")
+		ORDER BY c.id LIMIT ?`, tenantID, appID, page.After, limit(page))
 }
 
 // UpdateAccessKey implements keyhaven.Store.

@@ -37,6 +37,14 @@ func (r *credentialRow) dest() []any {
 		&r.c.Hash, &r.c.Display, &r.perms, &r.c.Active, &r.expires, &r.revoked, &r.created, &r.used}
 }
 
+func scanCredential(row scanner) (*keyhaven.Credential, error) {
+	var cr credentialRow
+	if err := row.Scan(cr.dest()...); err != nil {
+		return nil, err
+	}
+	return cr.credential(), nil
+}
+
 func (r *credentialRow) credential() *keyhaven.Credential {
 	c := r.c
 	c.Kind = keyhaven.CredentialKind(r.kind)
@@ -109,32 +117,18 @@ func (db *DB) CountOwnedCredentials(ctx context.Context, tenantID, userID string
 
 // APIKeyByName implements keyhaven.Store.
 func (db *DB) APIKeyByName(ctx context.Context, tenantID, name string) (*keyhaven.Credential, error) {
-	var cr credentialRow
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
-		WHERE c.tenant_id = ? AND c.kind = 'api_key' AND c.name = ?`), tenantID, name).Scan(cr.dest()...)
+	c, err := scanCredential(db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+		WHERE c.tenant_id = ? AND c.kind = 'api_key' AND c.name = ?`), tenantID, name))
 	if err != nil {
 		return nil, db.notFound(err, "API key")
 	}
-	return cr.credential(), nil
+	return c, nil
 }
 
 // ListAPIKeys implements keyhaven.Store.
 func (db *DB) ListAPIKeys(ctx context.Context, tenantID string) ([]*keyhaven.Credential, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
-		WHERE c.tenant_id = ? AND c.kind = 'api_key' ORDER BY c.name`), tenantID)
-	if err != nil {
-		return nil, db.wrap(err, "")
-	}
-	defer rows.Close()
-	var out []*keyhaven.Credential
-	for rows.Next() {
-		var cr credentialRow
-		if err := rows.Scan(cr.dest()...); err != nil {
-			return nil, db.wrap(err, "")
-		}
-		out = append(out, cr.credential())
-	}
-	return out, db.wrap(rows.Err(), "")
+	return list(ctx, db, scanCredential, `SELECT `+credentialColumns+` FROM credentials c
+		WHERE c.tenant_id = ? AND c.kind = 'api_key' ORDER BY c.name`, tenantID)
 }
 
 // UpdateAPIKey implements keyhaven.Store.

@@ -57,21 +57,8 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*keyhave
 
 // ListUsers implements keyhaven.Store.
 func (db *DB) ListUsers(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.User, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+userColumns+` FROM users
-		WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`), tenantID, page.After, limit(page))
-	if err != nil {
-		return nil, db.wrap(err, "")
-	}
-	defer rows.Close()
-	var out []*keyhaven.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, db.wrap(err, "")
-		}
-		out = append(out, u)
-	}
-	return out, db.wrap(rows.Err(), "")
+	return list(ctx, db, scanUser, `SELECT `+userColumns+` FROM users
+		WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`, tenantID, page.After, limit(page))
 }
 
 // UpdateUser implements keyhaven.Store.

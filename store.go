@@ -52,7 +52,8 @@ type Store interface {
 	// name.
 	CreateCredential(ctx context.Context, c *Credential) error
 	// ResolveCredential returns the credential with that hash, its tenant and owner, or
-	// ENOTFOUND.
+	// ENOTFOUND. It is the verification path's read: it fills what judging a credential
+	// needs (not its description, display prefix or creation time).
 	ResolveCredential(ctx context.Context, hash string) (*Resolution, error)
 	// DeleteCredential deletes a credential. Returns ENOTFOUND if there is none.
 	DeleteCredential(ctx context.Context, tenantID, id string) error

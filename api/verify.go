@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -41,7 +42,7 @@ const maxVerifyBody = 16 << 10
 // another tenant's secret is NOT_FOUND.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	reqID := requestIDFrom(r.Context())
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
 			writeProblem(w, newProblem(http.StatusUnsupportedMediaType, "send application/json"), reqID)
 			return
@@ -93,7 +94,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if s.limiter.Blocked(addr) {
 		out.Code = keyhaven.CodeRateLimited
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, out)
+		writeJSON(w, &out)
 		return
 	}
 	v, err := s.svc.Verify(ctx, scope, req.Key, required)
@@ -116,13 +117,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.limiter.Failed(addr)
 	}
-	writeJSON(w, out)
+	writeJSON(w, &out)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
+var verifyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func writeJSON(w http.ResponseWriter, v *VerifyResponse) {
+	buf := verifyBufs.Get().(*[]byte)
+	*buf = appendVerifyResponse((*buf)[:0], v)
+	w.Header()["Content-Type"] = jsonContentType
+	w.Write(*buf)
+	verifyBufs.Put(buf)
 }
+
+var jsonContentType = []string{"application/json"}
 
 // documentVerify adds POST /api/verify, served by a plain handler, to the OpenAPI document,
 // with schemas generated from the same types the handler uses.

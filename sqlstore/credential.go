@@ -61,31 +61,31 @@ func (db *DB) CreateCredential(ctx context.Context, c *keyhaven.Credential) erro
 }
 
 // ResolveCredential implements keyhaven.Store. One indexed read joins the credential to its
-// tenant and owner.
+// tenant and owner, reading only what judging it needs (this is the verification path's
+// query when the cache misses).
 func (db *DB) ResolveCredential(ctx context.Context, hash string) (*keyhaven.Resolution, error) {
-	var cr credentialRow
-	var t keyhaven.Tenant
-	var tenantCreated int64
-	var ownerPerms string
-	var ownerEmail string
-	var ownerDeleted sql.NullInt64
-	dest := append(cr.dest(), &t.Name, &tenantCreated, &ownerEmail, &ownerPerms, &ownerDeleted)
 	stmt, err := db.resolveStmt(ctx)
 	if err != nil {
 		return nil, db.wrap(err, "")
 	}
-	err = stmt.QueryRowContext(ctx, hash).Scan(dest...)
+	var c keyhaven.Credential
+	var t keyhaven.Tenant
+	var owner keyhaven.User
+	var kind, perms, ownerPerms string
+	var app sql.NullString
+	var expires, revoked, used, ownerDeleted sql.NullInt64
+	err = stmt.QueryRowContext(ctx, hash).Scan(&c.ID, &c.TenantID, &kind, &c.OwnerID, &c.Name, &app, &perms, &c.Active,
+		&expires, &revoked, &used, &t.Name, &owner.Email, &ownerPerms, &ownerDeleted)
 	if err != nil {
 		return nil, db.notFound(err, "credential")
 	}
-	c := cr.credential()
+	c.Kind, c.ApplicationID, c.Hash = keyhaven.CredentialKind(kind), app.String, hash
+	c.Permissions = keyhaven.ParseStoredPermissions(perms)
+	c.ExpiresAt, c.RevokedAt, c.LastUsedAt = fromDB(expires), fromDB(revoked), fromDB(used)
 	t.ID = c.TenantID
-	t.CreatedAt = time.UnixMicro(tenantCreated).UTC()
-	owner := &keyhaven.User{
-		ID: c.OwnerID, TenantID: c.TenantID, Email: ownerEmail,
-		Permissions: keyhaven.ParseStoredPermissions(ownerPerms), DeletedAt: fromDB(ownerDeleted),
-	}
-	return &keyhaven.Resolution{Credential: c, Tenant: &t, Owner: owner}, nil
+	owner.ID, owner.TenantID = c.OwnerID, c.TenantID
+	owner.Permissions, owner.DeletedAt = keyhaven.ParseStoredPermissions(ownerPerms), fromDB(ownerDeleted)
+	return &keyhaven.Resolution{Credential: &c, Tenant: &t, Owner: &owner}, nil
 }
 
 // DeleteCredential implements keyhaven.Store.
@@ -161,7 +161,8 @@ func (db *DB) RecordCredentialUse(ctx context.Context, uses map[string]time.Time
 	})
 }
 
-const resolveQuery = `SELECT ` + credentialColumns + `, t.name, t.created_at, u.email, u.permissions, u.deleted_at
+const resolveQuery = `SELECT c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.application_id, c.permissions, c.active,
+	c.expires_at, c.revoked_at, c.last_used_at, t.name, u.email, u.permissions, u.deleted_at
 	FROM credentials c JOIN tenants t ON t.id = c.tenant_id JOIN users u ON u.id = c.owner_id
 	WHERE c.hash = ?`
 

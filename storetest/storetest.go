@@ -316,7 +316,7 @@ func testCredentialResolve(t *testing.T, s keyhaven.Store) {
 	got := r.Credential
 	if got.ID != c.ID || got.Kind != keyhaven.KindSession || got.OwnerID != f.admin.ID || !got.Active ||
 		got.Permissions != keyhaven.AllPermissions || !got.ExpiresAt.Equal(c.ExpiresAt) || !got.RevokedAt.IsZero() ||
-		got.Display != c.Display {
+		got.Hash != c.Hash {
 		t.Fatalf("ResolveCredential = %+v, want %+v", got, c)
 	}
 	if r.Tenant.Name != f.tenant.Name || r.Owner.Email != f.admin.Email || r.Owner.Permissions != keyhaven.AllPermissions {

@@ -1,0 +1,87 @@
+package api
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// appendVerifyResponse encodes v as encoding/json would, without reflection: the verify hot
+// path answers every call with one.
+func appendVerifyResponse(b []byte, v *VerifyResponse) []byte {
+	b = append(b, `{"valid":`...)
+	if v.Valid {
+		b = append(b, "true"...)
+	} else {
+		b = append(b, "false"...)
+	}
+	b = append(b, `,"code":`...)
+	b = appendJSONString(b, v.Code)
+	for _, f := range [...]struct{ name, value string }{
+		{"tenant", v.Tenant}, {"kind", v.Kind}, {"id", v.ID}, {"name", v.Name}, {"owner", v.Owner},
+	} {
+		if f.value != "" {
+			b = append(b, ',', '"')
+			b = append(b, f.name...)
+			b = append(b, '"', ':')
+			b = appendJSONString(b, f.value)
+		}
+	}
+	b = append(b, `,"permissions":[`...)
+	for i, p := range v.Permissions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(p))
+	}
+	b = append(b, ']')
+	if v.ExpiresAt != nil {
+		b = append(b, `,"expiresAt":"`...)
+		b = v.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return append(b, '}', '\n')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json escapes it (HTML
+// characters included; invalid UTF-8 becomes U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&':
+				b = append(b, c)
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

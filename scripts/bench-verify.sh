@@ -3,7 +3,8 @@
 # each seeded with 1,000,000 API keys, loads POST /api/verify over loopback with wrk (64
 # connections), warm (one hot key) and cold (every request a different key of 100,000), and
 # measures in the same run a minimal net/http handler returning a small fixed JSON body as
-# the floor. Prints a table with the ratios and the server's peak RSS.
+# the floor. Each scenario is measured right after its own floor run, so that the machine's
+# drift does not skew the ratio. Prints a table with the ratios and the server's peak RSS.
 #   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,7 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 
 "$work/benchtool" floor --addr 127.0.0.1:18090 & pids+=($!)
 wait_up http://127.0.0.1:18090 2>/dev/null || true
-floor=$(load http://127.0.0.1:18090 "" x)
-floor_rps=$(field "$floor" rps)
+floor() { load http://127.0.0.1:18090 "" x; }
 
 rows=()
 port=18100
@@ -45,19 +45,23 @@ for engine in sqlite postgres; do
   KEYHAVEN_SECRET_KEY=$(openssl rand -base64 32) "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
     --log-level warn --failure-burst 100000000 --cache-size 200000 >"$work/$engine.log" 2>&1 & pid=$!; pids+=($pid)
   wait_up "http://127.0.0.1:$port"
+  DURATION=2s load "http://127.0.0.1:$port" "" "$hot" >/dev/null # connections and code paths warm up
+  floor_warm=$(floor)
   warm=$(load "http://127.0.0.1:$port" "" "$hot")
+  floor_cold=$(floor)
   cold=$(load "http://127.0.0.1:$port" "$work/keys-$engine.txt" "")
   rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
-  rows+=("$engine warm $warm $rss" "$engine cold $cold $rss")
+  rows+=("$engine floor $floor_warm -" "$engine warm $warm $rss" "$engine floor $floor_cold -" "$engine cold $cold $rss")
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
 printf '\nverify over loopback: wrk -t%s -c%s -d%s, %s keys stored, cold = %s distinct keys\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$KEYS" "$SAMPLE"
-printf '%-22s %10s %9s %9s %9s %8s %10s\n' scenario req/s p50_ms p99_ms vs_floor errors peak_rss_MB
-printf '%-22s %10s %9s %9s %9s %8s %10s\n' "floor (net/http)" "$floor_rps" "$(field "$floor" p50_ms)" "$(field "$floor" p99_ms)" 1.00 "$(field "$floor" errors)" -
+printf '%-24s %10s %9s %9s %9s %8s %10s\n' scenario req/s p50_ms p99_ms vs_floor errors peak_rss_MB
+floor_rps=1
 for row in "${rows[@]}"; do
   read -r engine kind json rss <<<"$row"
   rps=$(field "$json" rps)
-  printf '%-22s %10s %9s %9s %9.2f %8s %10s\n' "$engine $kind" "$rps" "$(field "$json" p50_ms)" "$(field "$json" p99_ms)" \
+  if [ "$kind" = floor ]; then floor_rps=$rps; label="  floor (net/http)"; else label="$engine $kind"; fi
+  printf '%-24s %10s %9s %9s %9.2f %8s %10s\n' "$label" "$rps" "$(field "$json" p50_ms)" "$(field "$json" p99_ms)" \
     "$(python3 -c "print($rps/$floor_rps)")" "$(field "$json" errors)" "$rss"
 done

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"net/netip"
 	"runtime/debug"
 	"strings"
@@ -30,6 +31,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	batchRetention := fs.Duration("batch-retention", 24*time.Hour, "how long a finished batch task keeps its passwords")
 	batchLease := fs.Duration("batch-lease", 15*time.Second, "how long a node's claim on a batch task lasts without progress before another node may take it over")
 	cacheSize := fs.Int("cache-size", 100_000, "how many resolved credentials the verification cache holds")
+	debugAddr := fs.String("debug-addr", "", "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
 	memoryLimit := fs.Int("memory-limit-mb", 200, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed")
 	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed logins, verifications and bad credentials allowed per client address and minute, after the burst")
@@ -87,6 +89,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stderr, "==========================================================================")
 	}
 
+	if *debugAddr != "" {
+		dl, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			return err
+		}
+		go http.Serve(dl, http.DefaultServeMux) // net/http/pprof registers on the default mux
+		log.Info("profiler listening", "addr", dl.Addr().String())
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Runner {
 		Owner:     fmt.Sprintf("%s-%d-%s", host, os.Getpid(), secret.RandomString(6)),
 		Lease:     15 * time.Second,
 		Poll:      time.Second,
-		ChunkSize: 1000,
+		ChunkSize: 2000,
 		wake:      make(chan struct{}, 1),
 	}
 }

@@ -90,7 +90,7 @@ func (db *DB) ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil 
 var errLeaseLost = keyhaven.Reasonf(keyhaven.ECONFLICT, "lease_lost", "another runner holds the task")
 
 // insertRows is how many accesses one INSERT statement carries.
-const insertRows = 500
+const insertRows = 1000
 
 // SaveBatchChunk implements keyhaven.Store.
 func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, error) {

@@ -11,11 +11,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// failureLimiter limits failed attempts (logins, verifications, bad credentials) per client
+// FailureLimiter limits failed attempts (logins, verifications, bad credentials) per client
 // address, so that guessing secrets or passwords is useless: past the burst, an address gets
 // one more try per second at most, and while it has none left every attempt is refused
 // before it is checked, right or wrong.
-type failureLimiter struct {
+type FailureLimiter struct {
 	limit rate.Limit
 	burst int
 
@@ -24,14 +24,14 @@ type failureLimiter struct {
 	sweep    time.Time
 }
 
-func newFailureLimiter(perMinute, burst int) *failureLimiter {
-	return &failureLimiter{limit: rate.Limit(float64(perMinute) / 60), burst: burst, limiters: map[string]*rate.Limiter{}}
+func newFailureLimiter(perMinute, burst int) *FailureLimiter {
+	return &FailureLimiter{limit: rate.Limit(float64(perMinute) / 60), burst: burst, limiters: map[string]*rate.Limiter{}}
 }
 
 // maxTracked bounds memory: past it, addresses with a full budget are forgotten.
 const maxTracked = 100_000
 
-func (l *failureLimiter) get(addr string, create bool) *rate.Limiter {
+func (l *FailureLimiter) get(addr string, create bool) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.limiters[addr]
@@ -52,13 +52,13 @@ func (l *failureLimiter) get(addr string, create bool) *rate.Limiter {
 }
 
 // Blocked reports whether addr has used up its failures.
-func (l *failureLimiter) Blocked(addr string) bool {
+func (l *FailureLimiter) Blocked(addr string) bool {
 	lim := l.get(addr, false)
 	return lim != nil && lim.Tokens() < 1
 }
 
 // Failed counts a failure of addr.
-func (l *failureLimiter) Failed(addr string) { l.get(addr, true).Allow() }
+func (l *FailureLimiter) Failed(addr string) { l.get(addr, true).Allow() }
 
 // clientAddr returns the address of the client that sent r: the peer, or, when the peer is
 // a trusted proxy, the nearest address in X-Forwarded-For that is not.

@@ -30,7 +30,7 @@ type Server struct {
 	api     huma.API
 	mux     *http.ServeMux
 	opts    Options
-	limiter *failureLimiter
+	limiter *FailureLimiter
 }
 
 // Options tune the API.
@@ -76,6 +76,10 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
 func (s *Server) Handler(log *slog.Logger) http.Handler {
 	return withRequest(log, s.opts.TrustedProxies, s.idempotent(s.mux))
 }
+
+// Limiter returns the server's limiter of failed attempts per client address, for other
+// transports (the console) to share.
+func (s *Server) Limiter() *FailureLimiter { return s.limiter }
 
 // Mux returns the server's mux, for other transports (console, GraphQL) to add routes to.
 func (s *Server) Mux() *http.ServeMux { return s.mux }

@@ -100,7 +100,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	}
 	svc.BatchSubmitted = n.Runner.Wake
 	srv := api.New(svc, cfg.Log, cfg.API)
-	srv.Mux().Handle("/", console.New(svc, cfg.Log))
+	srv.Mux().Handle("/", console.New(svc, cfg.Log, srv.Limiter()))
 	n.Handler = srv.Handler(cfg.Log)
 	return n
 }

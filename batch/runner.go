@@ -96,6 +96,19 @@ func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 	return true, r.run(ctx, t)
 }
 
+// step is one unit of work the builder hands to the writer: a chunk to store, or the reason
+// the task must end.
+type step struct {
+	chunk         *keyhaven.BatchChunk
+	from          int
+	state, reason string // set when the contract no longer accepts accesses
+	err           error
+}
+
+// run works on a claimed task. One goroutine builds the next chunk (generating credentials,
+// hashing, sealing) while this one stores the current, so that the CPU work and the
+// database's overlap; whatever is built but not stored when the runner stops is simply
+// built again by whoever resumes.
 func (r *Runner) run(ctx context.Context, t *keyhaven.BatchTask) error {
 	log := r.Log.With("task", t.ID)
 	log.InfoContext(ctx, "batch task claimed", "processed", t.Processed, "requested", t.Requested)
@@ -103,47 +116,88 @@ func (r *Runner) run(ctx context.Context, t *keyhaven.BatchTask) error {
 	if err != nil {
 		return r.finish(ctx, t, keyhaven.BatchFailed, "the task's input cannot be read")
 	}
-	for t.Processed < t.Requested {
-		c, err := r.Svc.Store.Contract(ctx, t.TenantID, t.ContractID)
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	steps := make(chan step, 1)
+	go r.build(bctx, t, items, steps)
+	for s := range steps {
+		switch {
+		case s.err != nil:
+			return s.err
+		case s.state != "":
+			return r.finish(ctx, t, s.state, s.reason)
+		}
+		s.chunk.LeaseUntil = r.Svc.Now().Add(r.Lease)
+		created, err := r.Svc.Store.SaveBatchChunk(ctx, s.chunk)
 		if err != nil {
 			return err
 		}
-		o, err := r.Svc.Store.ProductOffering(ctx, t.TenantID, c.ProductOfferingID)
+		t.Created += created
+		t.Failed += (s.chunk.Processed - s.from) - created
+		t.Processed = s.chunk.Processed
+	}
+	if t.Processed < t.Requested {
+		return ctx.Err()
+	}
+	t.State = keyhaven.BatchDone
+	log.InfoContext(ctx, "batch task done", "created", t.Created, "failed", t.Failed)
+	r.Svc.RecordBatchFinished(ctx, t)
+	return nil
+}
+
+// build makes t's remaining chunks in order, checking before each that the contract still
+// accepts accesses, and sends them to steps until the work or ctx ends.
+func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, items []keyhaven.AccessInput, steps chan<- step) {
+	defer close(steps)
+	send := func(s step) bool {
+		select {
+		case steps <- s:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			send(step{err: fmt.Errorf("batch %s: panic: %v", t.ID, v)})
+		}
+	}()
+	for from := t.Processed; from < t.Requested; {
+		c, err := r.Svc.Store.Contract(ctx, t.TenantID, t.ContractID)
+		var o *keyhaven.ProductOffering
+		if err == nil {
+			o, err = r.Svc.Store.ProductOffering(ctx, t.TenantID, c.ProductOfferingID)
+		}
 		if err != nil {
-			return err
+			send(step{err: err})
+			return
 		}
 		now := r.Svc.Now()
 		if err := r.Svc.ContractAccepts(c, now); err != nil {
 			state := keyhaven.BatchFailed
-			if t.Processed == 0 {
+			if from == 0 {
 				state = keyhaven.BatchRejected // nothing was done: the batch as a whole cannot run
 			}
-			return r.finish(ctx, t, state, keyhaven.ErrorMessage(err))
+			send(step{state: state, reason: keyhaven.ErrorMessage(err)})
+			return
 		}
-		end := min(t.Processed+r.ChunkSize, t.Requested)
+		end := min(from+r.ChunkSize, t.Requested)
 		chunk := &keyhaven.BatchChunk{
 			TaskID: t.ID, TenantID: t.TenantID, Owner: r.Owner, Processed: end, Done: end == t.Requested,
-			LeaseUntil: now.Add(r.Lease), Now: now, Accesses: make([]*keyhaven.Access, 0, end-t.Processed),
+			Now: now, Accesses: make([]*keyhaven.Access, 0, end-from),
 		}
-		for i := t.Processed; i < end; i++ {
+		for i := from; i < end; i++ {
 			var in keyhaven.AccessInput
 			if items != nil {
 				in = items[i]
 			}
 			chunk.Accesses = append(chunk.Accesses, r.Svc.BuildBatchAccess(t, c, o, in, i, now))
 		}
-		created, err := r.Svc.Store.SaveBatchChunk(ctx, chunk)
-		if err != nil {
-			return err
+		if !send(step{chunk: chunk, from: from}) {
+			return
 		}
-		t.Created += created
-		t.Failed += (end - t.Processed) - created
-		t.Processed = end
+		from = end
 	}
-	t.State = keyhaven.BatchDone
-	log.InfoContext(ctx, "batch task done", "created", t.Created, "failed", t.Failed)
-	r.Svc.RecordBatchFinished(ctx, t)
-	return nil
 }
 
 func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state, reason string) error {

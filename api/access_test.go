@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -423,4 +424,34 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatal("another user got the first user's answer")
 	}
 	mustStatus(t, e.Do("POST", "/api/acme/access", key, body, "Idempotency-Key", strings.Repeat("x", 300)), 400)
+
+	t.Run("concurrent retries create one access", func(t *testing.T) {
+		race := map[string]any{"contractId": "contract-001", "deviceName": "raced"}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		bodies := map[string]int{}
+		for range 10 {
+			wg.Go(func() {
+				r := e.Do("POST", "/api/acme/access", key, race, "Idempotency-Key", "race-1")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case r.Status == 201:
+					bodies[string(r.Body)]++
+				case r.Status == 409 && r.JSON()["code"] == "idempotency_key_in_progress":
+				default:
+					t.Errorf("status %d: %s", r.Status, r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		if len(bodies) != 1 {
+			t.Fatalf("%d different answers to one idempotent request", len(bodies))
+		}
+		var page struct{ Items []accessJSON }
+		e.Do("GET", "/api/acme/access?deviceName=raced", key, nil).Decode(t, &page)
+		if len(page.Items) != 1 {
+			t.Fatalf("%d accesses from 10 concurrent retries, want 1", len(page.Items))
+		}
+	})
 }

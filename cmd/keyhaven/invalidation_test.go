@@ -202,9 +202,21 @@ func TestStaleCacheRace(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond) // let every goroutine warm the caches with VALID
+	// Wait until both nodes' caches are warm: every goroutine has seen the key VALID.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(samples)
+		mu.Unlock()
+		if n >= 32*4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d verifications in 30s", n)
+		}
+	}
 	mustRequest(t, "POST", api+"/applications/"+app+"/access-keys/"+id+"/revoke", admin, "", 200)
 	revoked := time.Now()
+	// Keep verifying through the whole second the contract allows, and half a second more.
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -63,7 +63,7 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
 	s.registerApplications()
 	s.registerContracts()
 	s.registerAccesses()
-	s.mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, log))
+	s.mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, log, s.authenticateRequest))
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -160,31 +160,38 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	bearer, ok := secret.FromAuthorization(ctx.Header("Authorization"))
-	addr := keyhaven.RequestInfoFrom(ctx.Context()).RemoteAddr
-	var p *keyhaven.Principal
-	var err error
-	switch {
-	case !ok:
-		err = keyhaven.Reasonf(keyhaven.EUNAUTHORIZED, "missing_credential", "send Authorization: Bearer <secret>")
-	case s.limiter.Blocked(addr):
-		err = rateLimited
-	default:
-		p, err = s.svc.Authenticate(ctx.Context(), bearer)
-		if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
-			s.limiter.Failed(addr)
-		}
-	}
-	if err == nil {
-		if tenant := ctx.Param("tenant"); tenant != "" && tenant != p.TenantName {
-			err = keyhaven.Reasonf(keyhaven.EFORBIDDEN, "wrong_tenant", "the credential belongs to another tenant")
-		}
-	}
+	p, err := s.authenticateRequest(ctx.Context(), ctx.Header("Authorization"), ctx.Param("tenant"))
 	if err != nil {
 		writeErr(ctx, err)
 		return
 	}
 	next(huma.WithValue(ctx, principalKey, p))
+}
+
+// authenticateRequest resolves an Authorization header to a principal of the named tenant
+// (any tenant when empty), for every transport that takes bearer credentials. Failures count
+// against the client address's limit; past it, every attempt is refused unchecked. Another
+// tenant's credential is EFORBIDDEN.
+func (s *Server) authenticateRequest(ctx context.Context, header, tenant string) (*keyhaven.Principal, error) {
+	bearer, ok := secret.FromAuthorization(header)
+	if !ok {
+		return nil, keyhaven.Reasonf(keyhaven.EUNAUTHORIZED, "missing_credential", "send Authorization: Bearer <secret>")
+	}
+	addr := keyhaven.RequestInfoFrom(ctx).RemoteAddr
+	if s.limiter.Blocked(addr) {
+		return nil, rateLimited
+	}
+	p, err := s.svc.Authenticate(ctx, bearer)
+	if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
+		s.limiter.Failed(addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tenant != "" && tenant != p.TenantName {
+		return nil, keyhaven.Reasonf(keyhaven.EFORBIDDEN, "wrong_tenant", "the credential belongs to another tenant")
+	}
+	return p, nil
 }
 
 var rateLimited = keyhaven.Reasonf(keyhaven.ERATELIMITED, "rate_limited", "too many failed attempts from this address; try again later")

@@ -13,7 +13,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven"
-	"keyhaven/secret"
 )
 
 // VerifyRequest asks whether a secret is good.
@@ -79,12 +78,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	addr := keyhaven.RequestInfoFrom(ctx).RemoteAddr
 	var scope string
 	if h := r.Header.Get("Authorization"); h != "" {
-		bearer, _ := secret.FromAuthorization(h)
-		p, err := s.svc.Authenticate(ctx, bearer)
+		p, err := s.authenticateRequest(ctx, h, "")
 		if err != nil {
-			if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
-				s.limiter.Failed(addr)
-			}
 			writeProblem(w, domainProblem(err), reqID)
 			return
 		}

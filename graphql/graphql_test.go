@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"keyhaven"
+	"keyhaven/api"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
+	"keyhaven/secret"
 )
 
 // gqlResponse is a GraphQL response.
@@ -387,3 +389,21 @@ fragment TypeRef on __Type {
   kind name
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
 }`
+
+// TestFailureLimit: bad credentials sent to GraphQL count against the same per-address limit
+// as the REST API's, so the endpoint is no way around it.
+func TestFailureLimit(t *testing.T) {
+	e := apitest.NewWith(t, testdb.SQLite, api.Options{FailuresPerMinute: 60, FailureBurst: 3})
+	for range 3 {
+		if r := gql(t, e, secret.Generate(secret.APIKey), `{ listApiKeys { name } }`, nil); r.Status != 401 {
+			t.Fatalf("bad key: %d", r.Status)
+		}
+	}
+	r := gql(t, e, e.Acme.APIKey, `{ listApiKeys { name } }`, nil)
+	if r.Status != 429 || r.code() != "RATE_LIMITED" {
+		t.Fatalf("good key past the limit: %d %q", r.Status, r.code())
+	}
+	if st := e.Do("GET", "/api/acme/me", e.Acme.APIKey, nil).Status; st != 429 {
+		t.Fatalf("REST after GraphQL failures: %d, want 429", st)
+	}
+}

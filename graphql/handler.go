@@ -22,7 +22,6 @@ import (
 
 	"keyhaven"
 	"keyhaven/graphql/model"
-	"keyhaven/secret"
 )
 
 // Limits of the endpoint: a document larger, deeper or more complex than these is refused
@@ -41,6 +40,7 @@ const (
 	codeNotFound        = "NOT_FOUND"
 	codeConflict        = "CONFLICT"
 	codeInternal        = "INTERNAL_SERVER_ERROR"
+	codeRateLimited     = "RATE_LIMITED"
 )
 
 // codeOf maps a domain error code to a GraphQL error code: the one place this is decided.
@@ -54,8 +54,10 @@ func codeOf(code string) string {
 		return codeForbidden
 	case keyhaven.ENOTFOUND:
 		return codeNotFound
-	case keyhaven.ECONFLICT, keyhaven.ERATELIMITED:
+	case keyhaven.ECONFLICT:
 		return codeConflict
+	case keyhaven.ERATELIMITED:
+		return codeRateLimited
 	}
 	return codeInternal
 }
@@ -66,8 +68,12 @@ func principal(ctx context.Context) *keyhaven.Principal {
 	return ctx.Value(principalKey{}).(*keyhaven.Principal)
 }
 
+// Authenticator resolves an Authorization header to a principal of the named tenant; the
+// REST API's, so that both transports share its failure limit.
+type Authenticator func(ctx context.Context, header, tenant string) (*keyhaven.Principal, error)
+
 // NewHandler returns the GraphQL endpoint for /api/{tenant}/graphql.
-func NewHandler(svc *keyhaven.Service, log *slog.Logger) http.Handler {
+func NewHandler(svc *keyhaven.Service, log *slog.Logger, authenticate Authenticator) http.Handler {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -115,25 +121,22 @@ func NewHandler(svc *keyhaven.Service, log *slog.Logger) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		bearer, ok := secret.FromAuthorization(r.Header.Get("Authorization"))
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="keyhaven"`)
-			writeError(w, http.StatusUnauthorized, codeUnauthenticated, "send Authorization: Bearer <secret>")
-			return
-		}
-		p, err := svc.Authenticate(r.Context(), bearer)
+		p, err := authenticate(r.Context(), r.Header.Get("Authorization"), r.PathValue("tenant"))
 		if err != nil {
 			status, code := http.StatusUnauthorized, codeUnauthenticated
-			if keyhaven.ErrorCode(err) == keyhaven.EINTERNAL {
+			switch keyhaven.ErrorCode(err) {
+			case keyhaven.EFORBIDDEN:
+				status, code = http.StatusForbidden, codeForbidden
+			case keyhaven.ERATELIMITED:
+				status, code = http.StatusTooManyRequests, codeRateLimited
+				w.Header().Set("Retry-After", "1")
+			case keyhaven.EINTERNAL:
 				log.ErrorContext(r.Context(), "authenticate", "err", err)
 				status, code = http.StatusInternalServerError, codeInternal
+			default:
+				w.Header().Set("WWW-Authenticate", `Bearer realm="keyhaven"`)
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="keyhaven"`)
 			writeError(w, status, code, keyhaven.ErrorMessage(err))
-			return
-		}
-		if r.PathValue("tenant") != p.TenantName {
-			writeError(w, http.StatusForbidden, codeForbidden, "the credential belongs to another tenant")
 			return
 		}
 		srv.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))

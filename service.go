@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"keyhaven/secret"
@@ -178,7 +179,9 @@ type Session struct {
 
 // dummyHash is checked against when a login names no user, so that a failed login takes as
 // long whether or not the email exists.
-var dummyHash = secret.HashPassword("keyhaven-no-such-user", secret.OWASP)
+// It is made on first use: hashing costs 19 MiB and tens of milliseconds, which commands that
+// never log anyone in should not pay at start-up.
+var dummyHash = sync.OnceValue(func() string { return secret.HashPassword("keyhaven-no-such-user", secret.OWASP) })
 
 // Login checks a user's email and password and opens a session. Every failure, an unknown
 // tenant included, is the same EUNAUTHORIZED.
@@ -197,7 +200,7 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 		}
 	}
 	if u == nil {
-		secret.CheckPassword(password, dummyHash)
+		secret.CheckPassword(password, dummyHash())
 		return nil, fail
 	}
 	if !secret.CheckPassword(password, u.PasswordHash) {

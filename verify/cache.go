@@ -134,6 +134,3 @@ func (c *Cache) ResolveCredential(ctx context.Context, hash string) (*keyhaven.R
 
 // Stats returns how many resolutions the cache answered and how many went to the store.
 func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
-
-// Len returns how many entries the cache holds.
-func (c *Cache) Len() int { return c.lru.Len() }

@@ -228,3 +228,24 @@ type Me struct {
 	User        struct{ ID, Email string }
 	Permissions []string
 }
+
+// Audit returns acme's audit events matching query (e.g. "action=user.create&outcome=denied").
+func (e *Env) Audit(query string) []keyhaven.AuditEvent {
+	e.T.Helper()
+	var page struct{ Items []keyhaven.AuditEvent }
+	e.Do("GET", "/api/acme/audit?limit=1000&"+query, e.Acme.APIKey, nil).Decode(e.T, &page)
+	return page.Items
+}
+
+// RequireAudited fails unless every action has a successful event and denied has a refused one.
+func (e *Env) RequireAudited(t testing.TB, denied string, actions ...string) {
+	t.Helper()
+	for _, action := range actions {
+		if len(e.Audit("action="+action+"&outcome=success")) == 0 {
+			t.Errorf("no successful %s event", action)
+		}
+	}
+	if len(e.Audit("action="+denied+"&outcome=denied")) == 0 {
+		t.Errorf("refused %s attempts are not audited", denied)
+	}
+}

@@ -177,6 +177,13 @@ func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID str
 	if err := c.acceptsAccesses(now); err != nil {
 		return nil, "", err
 	}
+	if in.Password != nil {
+		release, err := s.Hashes.acquire(ctx, false)
+		if err != nil {
+			return nil, "", err
+		}
+		defer release()
+	}
 	a, password = s.buildAccess(c, o, in, now, p.UserID)
 	if err := s.Store.CreateAccess(ctx, a); err != nil {
 		return nil, "", err
@@ -236,7 +243,9 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 		a.Status = *in.Status
 	}
 	if in.Password != nil {
-		a.PasswordHash = secret.HashPassword(*in.Password, s.PasswordParams)
+		if a.PasswordHash, err = s.hashPassword(ctx, *in.Password); err != nil {
+			return nil, err
+		}
 	}
 	a.UpdatedAt = s.now()
 	if err := s.Store.UpdateAccess(ctx, a); err != nil {
@@ -252,21 +261,28 @@ type AccessVerification struct {
 	Access *Access // set when the password was right
 }
 
-// dummyGenerated is checked against when a username is unknown, so that an unknown username
-// costs the same as a wrong generated password.
-var dummyGenerated = secret.HashGenerated("keyhaven-no-such-device")
-
 // VerifyAccess authenticates a device by username and password, judging the access's status,
 // its contract's status and its validity period at this instant. Any authenticated principal
-// of the tenant may ask. Failures are counted, and a burst of them is audited as one event.
+// of the tenant may ask. Every wrong answer costs one argon2id check, whether the username
+// exists or not and whichever scheme its password is stored with, so that timing tells no
+// username apart; only a right password for a generated one is fast. Failures are counted,
+// and a burst of them is audited as one event.
 func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, password string) (*AccessVerification, error) {
 	a, err := s.Store.AccessByUsername(ctx, p.TenantID, username)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, err
 	}
-	if a == nil || !secret.CheckStored(password, a.PasswordHash) {
-		if a == nil {
-			secret.CheckStored(password, dummyGenerated)
+	ok := false
+	if a != nil {
+		if ok, err = s.checkPassword(ctx, password, a.PasswordHash); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		if a == nil || !slowHash(a.PasswordHash) {
+			if err := s.failSlowly(ctx, password); err != nil {
+				return nil, err
+			}
 		}
 		s.verifyFailed(ctx, p)
 		return &AccessVerification{Code: AccessInvalidCredentials}, nil

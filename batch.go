@@ -182,6 +182,11 @@ func (s *Service) BatchTask(ctx context.Context, p *Principal, id string) (*Batc
 // BuildBatchAccess makes item index of task t under contract c and offering o at now,
 // sealing its password for the retention window.
 func (s *Service) BuildBatchAccess(t *BatchTask, c *Contract, o *ProductOffering, in AccessInput, index int, now time.Time) *Access {
+	if in.Password != nil {
+		// Background work waits its turn for a slow hash rather than being shed.
+		release, _ := s.Hashes.acquire(context.Background(), true)
+		defer release()
+	}
 	a, password := s.buildAccess(c, o, in, now, t.ID)
 	a.BatchSeq = index
 	a.BatchSecret = s.Sealer.Seal([]byte(password), []byte(a.ID))

@@ -3,7 +3,6 @@ package keyhaven
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"keyhaven/secret"
@@ -34,8 +33,11 @@ type Service struct {
 	Invalidated func(ctx context.Context, ids ...string)
 	// Used, when set, is told each time a credential is judged valid, to record its last use.
 	Used func(c *Credential, at time.Time)
+	// Hashes bounds the slow password hashes running at once.
+	Hashes *HashLimiter
 
 	bursts burstCounter
+	dummyState
 }
 
 // NewService returns a Service over store with the production defaults.
@@ -47,6 +49,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		PasswordParams: secret.OWASP,
 		SessionTTL:     12 * time.Hour,
 		BatchRetention: 24 * time.Hour,
+		Hashes:         NewHashLimiter(HashSlots(0, secret.OWASP.Memory)),
 	}
 }
 
@@ -177,14 +180,9 @@ type Session struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// dummyHash is checked against when a login names no user, so that a failed login takes as
-// long whether or not the email exists.
-// It is made on first use: hashing costs 19 MiB and tens of milliseconds, which commands that
-// never log anyone in should not pay at start-up.
-var dummyHash = sync.OnceValue(func() string { return secret.HashPassword("keyhaven-no-such-user", secret.OWASP) })
-
 // Login checks a user's email and password and opens a session. Every failure, an unknown
-// tenant included, is the same EUNAUTHORIZED.
+// tenant included, is the same EUNAUTHORIZED and costs the same one argon2id check; failures
+// for a known tenant are audited, unknown emails included.
 func (s *Service) Login(ctx context.Context, tenantName, email, password string) (*Session, error) {
 	fail := Reasonf(EUNAUTHORIZED, "invalid_credentials", "wrong email or password")
 	t, err := s.Store.TenantByName(ctx, tenantName)
@@ -192,19 +190,32 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 		return nil, err
 	}
 	var u *User
+	var detail map[string]any
 	if t != nil {
-		email, _ = NormalizeEmail("email", email)
-		u, err = s.Store.UserByEmail(ctx, t.ID, email)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
-			return nil, err
+		email, err = NormalizeEmail("email", email)
+		if err == nil {
+			detail = map[string]any{"email": email}
+			u, err = s.Store.UserByEmail(ctx, t.ID, email)
+			if err != nil && ErrorCode(err) != ENOTFOUND {
+				return nil, err
+			}
 		}
 	}
 	if u == nil {
-		secret.CheckPassword(password, dummyHash())
+		if err := s.failSlowly(ctx, password); err != nil {
+			return nil, err
+		}
+		if t != nil {
+			s.record(ctx, t.ID, nil, "session.create", "user", "", fail, detail)
+		}
 		return nil, fail
 	}
-	if !secret.CheckPassword(password, u.PasswordHash) {
-		s.record(ctx, t.ID, nil, "session.create", "user", u.ID, fail, nil)
+	ok, err := s.checkPassword(ctx, password, u.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		s.record(ctx, t.ID, nil, "session.create", "user", u.ID, fail, detail)
 		return nil, fail
 	}
 	now := s.now()

@@ -11,6 +11,10 @@ type Page struct {
 	After string
 }
 
+// EndSessions names the sessions of a user that a change ends: all of them but Keep (which
+// may be empty).
+type EndSessions struct{ Keep string }
+
 // Store is keyhaven's storage. Every implementation passes the conformance suite in storetest.
 // Methods that take a tenant id only ever see that tenant's rows: another tenant's id answers
 // ENOTFOUND exactly like an unknown one.
@@ -38,9 +42,10 @@ type Store interface {
 	UserByEmail(ctx context.Context, tenantID, email string) (*User, error)
 	// ListUsers returns live users ordered by id.
 	ListUsers(ctx context.Context, tenantID string, page Page) ([]*User, error)
-	// UpdateUser stores u's permissions, password hash and UpdatedAt. Returns ENOTFOUND if
-	// the user is gone.
-	UpdateUser(ctx context.Context, u *User) error
+	// UpdateUser stores u's permissions, password hash and UpdatedAt and, when end is set,
+	// deletes in the same transaction every session of the user but end.Keep. Returns
+	// ENOTFOUND if the user is gone.
+	UpdateUser(ctx context.Context, u *User, end *EndSessions) error
 	// DeleteUser marks the user deleted at the given time and, in the same transaction,
 	// revokes the applications it created (with all their keys) and the access keys it owns,
 	// and deletes its sessions and API keys. Returns ENOTFOUND if there is no live user with that id.

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -60,6 +61,8 @@ func ValidatePassword(field, password string) error {
 		return Invalid(FieldError{Field: field, Message: "must be at least 12 characters"})
 	case len(password) > MaxPasswordLen:
 		return Invalid(FieldError{Field: field, Message: "must be at most 256 bytes"})
+	case strings.ContainsFunc(password, unicode.IsControl):
+		return Invalid(FieldError{Field: field, Message: "must not contain control characters"})
 	}
 	return nil
 }

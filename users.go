@@ -17,17 +17,20 @@ type CreateUserInput struct {
 type UpdateUserInput struct {
 	Permissions *[]string
 	Password    *string
+	// CurrentPassword proves a user changing their own password knows it.
+	CurrentPassword *string
 }
 
-// checkManage returns EFORBIDDEN unless p may manage target: p needs USER_MANAGEMENT and must
-// hold every permission target holds, so that nobody can alter or remove a user more
-// privileged than themselves.
+// checkManage returns EFORBIDDEN unless p may manage target: p needs USER_MANAGEMENT and its
+// effective permissions must hold every permission target holds, so that nobody alters or
+// removes a user more privileged than the calling credential. It holds for p's own user too:
+// a narrow key of an admin cannot demote or re-password the admin.
 func checkManage(p *Principal, target *User) error {
 	if err := p.Require(USER_MANAGEMENT); err != nil {
 		return err
 	}
 	if missing := target.Permissions.Missing(p.Permissions); missing != 0 {
-		return Reasonf(EFORBIDDEN, "user_more_privileged", "cannot manage a user holding permissions you do not hold")
+		return Reasonf(EFORBIDDEN, "user_more_privileged", "cannot manage a user holding permissions the calling credential does not hold")
 	}
 	return nil
 }
@@ -66,11 +69,14 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInp
 		generated = secret.RandomString(GeneratedPasswordLen)
 		password = generated
 	}
+	hash, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return nil, "", err
+	}
 	now := s.now()
 	u = &User{
-		ID: NewID("usr"), TenantID: p.TenantID, Email: email,
-		PasswordHash: secret.HashPassword(password, s.PasswordParams),
-		Permissions:  perms, CreatedAt: now, UpdatedAt: now,
+		ID: NewID("usr"), TenantID: p.TenantID, Email: email, PasswordHash: hash,
+		Permissions: perms, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.Store.CreateUser(ctx, u); err != nil {
 		return nil, "", err
@@ -100,13 +106,20 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*Us
 	return s.Store.ListUsers(ctx, p.TenantID, page)
 }
 
-// UpdateUser changes a user's permissions and/or password. Users may change their own
-// password; everything else needs USER_MANAGEMENT over a user no more privileged than p, and
-// new permissions within p's own.
+// UpdateUser changes a user's permissions and/or password.
+//
+// A user changes their own password only through a session of their own and with the current
+// password. Everything else (anyone else's password, anyone's permissions, one's own
+// included) needs USER_MANAGEMENT over a user no more privileged than p's effective
+// permissions, and new permissions within them. A password change ends every session of the
+// user but the one making it.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in UpdateUserInput) (u *User, err error) {
 	defer func() { s.record(ctx, p.TenantID, p, "user.update", "user", id, err, updateDetail(in)) }()
 	if in.Permissions == nil && in.Password == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of permissions, password"})
+	}
+	if in.CurrentPassword != nil && in.Password == nil {
+		return nil, Invalid(FieldError{Field: "currentPassword", Message: "is only given with a new password"})
 	}
 	if !ValidID("usr", id) {
 		return nil, Errorf(ENOTFOUND, "user not found")
@@ -117,11 +130,33 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 			return nil, err
 		}
 	}
+	if self && in.Password != nil {
+		if p.Kind != KindSession {
+			return nil, Reasonf(EFORBIDDEN, "session_required", "a user changes their own password only when signed in with it")
+		}
+		if in.CurrentPassword == nil {
+			return nil, Invalid(FieldError{Field: "currentPassword", Message: "is required to change your own password"})
+		}
+	}
+	if in.Password != nil {
+		if err := ValidatePassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+	}
 	u, err = s.Store.User(ctx, p.TenantID, id)
 	if err != nil {
 		return nil, err
 	}
-	if !self {
+	if self && in.Password != nil {
+		ok, err := s.checkPassword(ctx, *in.CurrentPassword, u.PasswordHash)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, Reasonf(EFORBIDDEN, "wrong_current_password", "the current password is wrong")
+		}
+	}
+	if !self || in.Permissions != nil {
 		if err := checkManage(p, u); err != nil {
 			return nil, err
 		}
@@ -136,14 +171,18 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 		}
 		u.Permissions = perms
 	}
+	var end *EndSessions
 	if in.Password != nil {
-		if err := ValidatePassword("password", *in.Password); err != nil {
+		if u.PasswordHash, err = s.hashPassword(ctx, *in.Password); err != nil {
 			return nil, err
 		}
-		u.PasswordHash = secret.HashPassword(*in.Password, s.PasswordParams)
+		end = &EndSessions{}
+		if self {
+			end.Keep = p.CredentialID
+		}
 	}
 	u.UpdatedAt = s.now()
-	if err := s.Store.UpdateUser(ctx, u); err != nil {
+	if err := s.Store.UpdateUser(ctx, u, end); err != nil {
 		return nil, err
 	}
 	s.invalidate(ctx, u.ID)

@@ -47,6 +47,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case keyhaven.ERATELIMITED:
 		return http.StatusTooManyRequests
+	case keyhaven.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -125,7 +127,7 @@ func domainProblem(err error) *Problem {
 	switch status {
 	case http.StatusUnauthorized:
 		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="keyhaven"`}}
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		p.headers = http.Header{"Retry-After": {"1"}}
 	}
 	return p

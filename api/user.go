@@ -44,7 +44,9 @@ type updateUserInput struct {
 	UserPath
 	Body struct {
 		Permissions *[]Permission `json:"permissions,omitempty" maxItems:"64" doc:"Replaces the user's permissions"`
-		Password    *string       `json:"password,omitempty" maxLength:"256" doc:"A new password"`
+		Password    *string       `json:"password,omitempty" maxLength:"256" doc:"A new password; ends every other session of the user"`
+		// CurrentPassword proves a user changing their own password knows it.
+		CurrentPassword *string `json:"currentPassword,omitempty" maxLength:"256" doc:"Required, with a session of your own, to change your own password"`
 	}
 }
 
@@ -101,9 +103,11 @@ func (s *Server) registerUsers() {
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "updateUser", Method: http.MethodPatch, Path: "/api/{tenant}/users/{id}", Tags: tags,
 		Summary: "Change a user's permissions or password", Errors: []int{http.StatusNotFound},
-		Description: "Users may change their own password. Changing permissions needs USER_MANAGEMENT over a user no more privileged than the caller.",
+		Description: "A user changes their own password only with a session of their own and currentPassword. Everything else " +
+			"(another user's password, anyone's permissions, your own included) needs USER_MANAGEMENT over a user holding no permission " +
+			"the calling credential lacks, and new permissions within the credential's own. A password change ends every other session of the user.",
 	}, true), func(ctx context.Context, in *updateUserInput) (*userOutput, error) {
-		upd := keyhaven.UpdateUserInput{Password: in.Body.Password}
+		upd := keyhaven.UpdateUserInput{Password: in.Body.Password, CurrentPassword: in.Body.CurrentPassword}
 		if in.Body.Permissions != nil {
 			ps := permissionStrings(*in.Body.Permissions)
 			upd.Permissions = &ps

@@ -126,7 +126,7 @@ func TestNobodyGrantsMoreThanTheyHold(t *testing.T) {
 					Body: map[string]any{"email": "z@acme.test", "permissions": []string{}}, ExpectedStatus: 403},
 				{Name: "reader reads itself", URL: "/api/acme/users/" + readerID, Token: reader, ExpectedStatus: 200},
 				{Name: "reader changes its own password", Method: "PATCH", URL: "/api/acme/users/" + readerID, Token: reader,
-					Body: map[string]any{"password": "another-long-password"}, ExpectedStatus: 200},
+					Body: map[string]any{"password": "another-long-password", "currentPassword": "correct-horse-battery"}, ExpectedStatus: 200},
 				{Name: "reader cannot change its own permissions", Method: "PATCH", URL: "/api/acme/users/" + readerID, Token: reader,
 					Body: map[string]any{"permissions": []string{"READ", "WRITE"}}, ExpectedStatus: 403},
 				{Name: "reader cannot read the audit log", URL: "/api/acme/audit", Token: reader, ExpectedStatus: 403},

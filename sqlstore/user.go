@@ -62,14 +62,24 @@ func (db *DB) ListUsers(ctx context.Context, tenantID string, page keyhaven.Page
 }
 
 // UpdateUser implements keyhaven.Store.
-func (db *DB) UpdateUser(ctx context.Context, u *keyhaven.User) error {
-	n, err := db.exec(ctx, "", `UPDATE users SET permissions = ?, password_hash = ?, updated_at = ?
-		WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`,
-		u.Permissions.String(), u.PasswordHash, mustDB(u.UpdatedAt), u.TenantID, u.ID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
-	}
-	return err
+func (db *DB) UpdateUser(ctx context.Context, u *keyhaven.User, end *keyhaven.EndSessions) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET permissions = ?, password_hash = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`),
+			u.Permissions.String(), u.PasswordHash, mustDB(u.UpdatedAt), u.TenantID, u.ID)
+		if err != nil {
+			return db.wrap(err, "")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
+		}
+		if end == nil {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM credentials WHERE tenant_id = ? AND owner_id = ? AND kind = 'session' AND id <> ?`),
+			u.TenantID, u.ID, end.Keep)
+		return db.wrap(err, "")
+	})
 }
 
 // DeleteUser implements keyhaven.Store.

@@ -28,6 +28,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"UserEmailRace", testUserEmailRace},
 		{"UserTenantIsolation", testUserTenantIsolation},
 		{"UserPagination", testUserPagination},
+		{"UserPasswordChangeEndsSessions", testUserPasswordChangeEndsSessions},
 		{"CredentialResolve", testCredentialResolve},
 		{"CredentialOwnerDeleted", testCredentialOwnerDeleted},
 		{"APIKeyNameUnique", testAPIKeyNameUnique},
@@ -199,7 +200,7 @@ func testUserCRUD(t *testing.T, s keyhaven.Store) {
 	u.Permissions = keyhaven.NewPermissionSet(keyhaven.READ)
 	u.PasswordHash = "$argon2id$new"
 	u.UpdatedAt = base.Add(time.Hour)
-	if err := s.UpdateUser(ctx, u); err != nil {
+	if err := s.UpdateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.User(ctx, f.tenant.ID, u.ID)
@@ -212,7 +213,7 @@ func testUserCRUD(t *testing.T, s keyhaven.Store) {
 	_, err = s.User(ctx, f.tenant.ID, u.ID)
 	wantCode(t, err, keyhaven.ENOTFOUND)
 	wantCode(t, s.DeleteUser(ctx, f.tenant.ID, u.ID, base), keyhaven.ENOTFOUND)
-	wantCode(t, s.UpdateUser(ctx, u), keyhaven.ENOTFOUND)
+	wantCode(t, s.UpdateUser(ctx, u, nil), keyhaven.ENOTFOUND)
 	users, err := s.ListUsers(ctx, f.tenant.ID, keyhaven.Page{})
 	if err != nil || len(users) != 1 || users[0].ID != f.admin.ID {
 		t.Fatalf("ListUsers after delete = %v, %v; want only the admin", users, err)
@@ -259,10 +260,66 @@ func testUserTenantIsolation(t *testing.T, s keyhaven.Store) {
 	wantCode(t, s.DeleteUser(ctx, g.tenant.ID, f.admin.ID, base), keyhaven.ENOTFOUND)
 	other := *f.admin
 	other.TenantID = g.tenant.ID
-	wantCode(t, s.UpdateUser(ctx, &other), keyhaven.ENOTFOUND)
+	wantCode(t, s.UpdateUser(ctx, &other, &keyhaven.EndSessions{}), keyhaven.ENOTFOUND)
 	wantCode(t, s.DeleteCredential(ctx, g.tenant.ID, f.key.ID), keyhaven.ENOTFOUND)
 	if _, err := s.User(ctx, f.tenant.ID, f.admin.ID); err != nil {
 		t.Fatalf("the admin was touched through another tenant: %v", err)
+	}
+}
+
+// testUserPasswordChangeEndsSessions: a change that ends sessions deletes every session of
+// the user but the kept one, in the same transaction, and nothing else: not the user's API
+// keys, not other users' sessions.
+func testUserPasswordChangeEndsSessions(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	bob := newUser(f.tenant, "bob@example.com", keyhaven.AllPermissions)
+	if err := s.CreateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	var sessions []string
+	for range 3 {
+		c, sec := newCredential(f.tenant.ID, bob.ID, keyhaven.KindSession, "", keyhaven.AllPermissions)
+		if err := s.CreateCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, sec)
+	}
+	key, keySecret := newCredential(f.tenant.ID, bob.ID, keyhaven.KindAPIKey, "BOBS", keyhaven.AllPermissions)
+	adminSession, adminSecret := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", keyhaven.AllPermissions)
+	for _, c := range []*keyhaven.Credential{key, adminSession} {
+		if err := s.CreateCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept, err := s.ResolveCredential(ctx, secret.Hash(sessions[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.PasswordHash = "$argon2id$changed"
+	if err := s.UpdateUser(ctx, bob, &keyhaven.EndSessions{Keep: kept.Credential.ID}); err != nil {
+		t.Fatal(err)
+	}
+	alive := func(sec string) bool {
+		_, err := s.ResolveCredential(ctx, secret.Hash(sec))
+		return err == nil
+	}
+	if !alive(sessions[0]) {
+		t.Error("the kept session was ended")
+	}
+	for _, sec := range sessions[1:] {
+		if alive(sec) {
+			t.Error("another session of the user survived the password change")
+		}
+	}
+	if !alive(keySecret) || !alive(adminSecret) {
+		t.Error("a password change ended an API key or another user's session")
+	}
+	// Without a kept session, every session ends; without end, none does.
+	if err := s.UpdateUser(ctx, bob, nil); err != nil || !alive(sessions[0]) {
+		t.Fatalf("UpdateUser without end: %v, kept session alive %v", err, alive(sessions[0]))
+	}
+	if err := s.UpdateUser(ctx, bob, &keyhaven.EndSessions{}); err != nil || alive(sessions[0]) {
+		t.Fatalf("UpdateUser ending all: %v, session alive %v", err, alive(sessions[0]))
 	}
 }
 

@@ -110,7 +110,7 @@ func (s *Service) apiKey(ctx context.Context, p *Principal, name string) (*Crede
 	if err := validateAPIKeyName("name", name); err != nil {
 		return nil, Errorf(ENOTFOUND, "no API key named %s", quoteShort(name))
 	}
-	c, err := s.Store.APIKeyByName(ctx, p.TenantID, name)
+	c, err := s.Store.APIKeyByName(ctx, p.TenantID, name, s.now())
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "no API key named %s", name)
 	}
@@ -124,6 +124,25 @@ func (s *Service) apiKey(ctx context.Context, p *Principal, name string) (*Crede
 		return nil, Reasonf(EFORBIDDEN, "key_more_privileged", "cannot manage a key holding permissions you do not hold")
 	}
 	return c, nil
+}
+
+// checkOwnerGrants returns EFORBIDDEN unless every permission perms adds to c's is held by
+// c's owner: whoever edits a key, its permissions are raised only within what its owner
+// could grant, so that an editor's permissions are never laundered into another owner's key.
+func (s *Service) checkOwnerGrants(ctx context.Context, c *Credential, perms PermissionSet) error {
+	raised := perms &^ c.Permissions
+	if raised == 0 {
+		return nil
+	}
+	owner, err := s.Store.User(ctx, c.TenantID, c.OwnerID)
+	if err != nil {
+		return err
+	}
+	if missing := raised.Missing(owner.Permissions); missing != 0 {
+		return Reasonf(EFORBIDDEN, "exceeds_owner",
+			"the key's owner does not hold %s: a key's permissions are raised only within its owner's", strings.Join(missing.Strings(), ", "))
+	}
+	return nil
 }
 
 // UpdateAPIKey changes an API key's name, permissions (within p's own), active flag or expiry.
@@ -141,9 +160,14 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 		c.Name = *in.Name
 	}
 	if in.Permissions != nil {
-		if c.Permissions, err = s.apiKeyPermissions(p, "api_key.permissions", *in.Permissions); err != nil {
+		perms, err := s.apiKeyPermissions(p, "api_key.permissions", *in.Permissions)
+		if err != nil {
 			return nil, err
 		}
+		if err := s.checkOwnerGrants(ctx, c, perms); err != nil {
+			return nil, err
+		}
+		c.Permissions = perms
 	}
 	if in.Active != nil {
 		c.Active = *in.Active
@@ -153,7 +177,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 			return nil, err
 		}
 	}
-	if err := s.Store.UpdateAPIKey(ctx, c); err != nil {
+	if err := s.Store.UpdateAPIKey(ctx, c, s.now()); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", c.Name)
 		}
@@ -201,5 +225,5 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal) ([]*Credential,
 	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	return s.Store.ListAPIKeys(ctx, p.TenantID)
+	return s.Store.ListAPIKeys(ctx, p.TenantID, s.now())
 }

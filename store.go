@@ -53,8 +53,8 @@ type Store interface {
 	// CountOwnedCredentials returns how many credentials a user owns that could still work.
 	CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error)
 
-	// CreateCredential stores c. Returns ECONFLICT if an API key of the tenant has the same
-	// name.
+	// CreateCredential stores c. Returns ECONFLICT if a live API key of the tenant has the
+	// same name; an expired one (at c.CreatedAt) is deleted to make room.
 	CreateCredential(ctx context.Context, c *Credential) error
 	// ResolveCredential returns the credential with that hash, its tenant and owner, or
 	// ENOTFOUND. It is the verification path's read: it fills what judging a credential
@@ -96,13 +96,15 @@ type Store interface {
 	// RevokeAccessKey revokes a key. Returns ENOTFOUND if it is revoked already.
 	RevokeAccessKey(ctx context.Context, tenantID, appID, id string, at time.Time) error
 
-	// APIKeyByName returns the tenant's API key with that name, or ENOTFOUND.
-	APIKeyByName(ctx context.Context, tenantID, name string) (*Credential, error)
-	// ListAPIKeys returns every API key of the tenant, ordered by name.
-	ListAPIKeys(ctx context.Context, tenantID string) ([]*Credential, error)
+	// APIKeyByName returns the tenant's API key with that name, or ENOTFOUND, also for one
+	// expired at now: an expired API key is deleted, whether or not garbage collection has
+	// run yet.
+	APIKeyByName(ctx context.Context, tenantID, name string, now time.Time) (*Credential, error)
+	// ListAPIKeys returns every API key of the tenant not expired at now, ordered by name.
+	ListAPIKeys(ctx context.Context, tenantID string, now time.Time) ([]*Credential, error)
 	// UpdateAPIKey stores c's name, permissions, active flag and expiry. Returns ENOTFOUND if
-	// it is gone, ECONFLICT if another key has the name.
-	UpdateAPIKey(ctx context.Context, c *Credential) error
+	// it is gone or expired at now, ECONFLICT if another live key has the name.
+	UpdateAPIKey(ctx context.Context, c *Credential, now time.Time) error
 
 	// CreateProductOffering returns ECONFLICT if the id is taken.
 	CreateProductOffering(ctx context.Context, o *ProductOffering) error

@@ -12,6 +12,11 @@ const credentialColumns = `c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.desc
 	c.hash, c.display, c.permissions, c.active, c.expires_at, c.revoked_at, c.created_at, c.last_used_at`
 
 func (db *DB) createCredential(ctx context.Context, tx *sql.Tx, c *keyhaven.Credential) error {
+	if c.Kind == keyhaven.KindAPIKey {
+		if err := db.deleteExpiredAPIKey(ctx, tx, c.TenantID, c.Name, c.CreatedAt); err != nil {
+			return err
+		}
+	}
 	var app any
 	if c.ApplicationID != "" {
 		app = c.ApplicationID
@@ -115,10 +120,22 @@ func (db *DB) CountOwnedCredentials(ctx context.Context, tenantID, userID string
 	return n, db.wrap(err, "")
 }
 
+// deleteExpiredAPIKey deletes the tenant's API key named name if it expired at now, so that
+// its name is free: an expired key is gone at once, whether or not garbage collection ran.
+func (db *DB) deleteExpiredAPIKey(ctx context.Context, tx *sql.Tx, tenantID, name string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, db.q(`DELETE FROM credentials
+		WHERE tenant_id = ? AND kind = 'api_key' AND name = ? AND expires_at IS NOT NULL AND expires_at <= ?`),
+		tenantID, name, mustDB(now))
+	return db.wrap(err, "")
+}
+
+// liveAPIKey selects API keys not expired at a given instant.
+const liveAPIKey = `kind = 'api_key' AND (expires_at IS NULL OR expires_at > ?)`
+
 // APIKeyByName implements keyhaven.Store.
-func (db *DB) APIKeyByName(ctx context.Context, tenantID, name string) (*keyhaven.Credential, error) {
+func (db *DB) APIKeyByName(ctx context.Context, tenantID, name string, now time.Time) (*keyhaven.Credential, error) {
 	c, err := scanCredential(db.r.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
-		WHERE c.tenant_id = ? AND c.kind = 'api_key' AND c.name = ?`), tenantID, name))
+		WHERE c.tenant_id = ? AND c.name = ? AND `+liveAPIKey), tenantID, name, mustDB(now)))
 	if err != nil {
 		return nil, db.notFound(err, "API key")
 	}
@@ -126,20 +143,29 @@ func (db *DB) APIKeyByName(ctx context.Context, tenantID, name string) (*keyhave
 }
 
 // ListAPIKeys implements keyhaven.Store.
-func (db *DB) ListAPIKeys(ctx context.Context, tenantID string) ([]*keyhaven.Credential, error) {
+func (db *DB) ListAPIKeys(ctx context.Context, tenantID string, now time.Time) ([]*keyhaven.Credential, error) {
 	return list(ctx, db, scanCredential, `SELECT `+credentialColumns+` FROM credentials c
-		WHERE c.tenant_id = ? AND c.kind = 'api_key' ORDER BY c.name`, tenantID)
+		WHERE c.tenant_id = ? AND `+liveAPIKey+` ORDER BY c.name`, tenantID, mustDB(now))
 }
 
-// UpdateAPIKey implements keyhaven.Store.
-func (db *DB) UpdateAPIKey(ctx context.Context, c *keyhaven.Credential) error {
-	n, err := db.exec(ctx, "an API key with that name exists", `UPDATE credentials
-		SET name = ?, permissions = ?, active = ?, expires_at = ? WHERE tenant_id = ? AND id = ? AND kind = 'api_key'`,
-		c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), c.TenantID, c.ID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "API key not found")
-	}
-	return err
+// UpdateAPIKey implements keyhaven.Store. The condition on expiry is part of the write, so
+// that a key that expires between the caller's read and this write stays expired.
+func (db *DB) UpdateAPIKey(ctx context.Context, c *keyhaven.Credential, now time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.deleteExpiredAPIKey(ctx, tx, c.TenantID, c.Name, now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE credentials
+			SET name = ?, permissions = ?, active = ?, expires_at = ? WHERE tenant_id = ? AND id = ? AND `+liveAPIKey),
+			c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), c.TenantID, c.ID, mustDB(now))
+		if err != nil {
+			return db.wrap(err, "an API key with that name exists")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return keyhaven.Errorf(keyhaven.ENOTFOUND, "API key not found")
+		}
+		return nil
+	})
 }
 
 // RecordCredentialUse sets each credential's last use unless it holds a later one, in one

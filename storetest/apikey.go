@@ -21,7 +21,7 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 	if err := s.CreateCredential(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := s.ListAPIKeys(ctx, f.tenant.ID)
+	keys, err := s.ListAPIKeys(ctx, f.tenant.ID, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,16 +32,16 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 	if len(names) != 3 || names[0] != "ALPHA" || names[1] != "ZETA" || names[2] != "bootstrap" {
 		t.Fatalf("ListAPIKeys names %v, want [ALPHA ZETA bootstrap] (no sessions, ordered)", names)
 	}
-	got, err := s.APIKeyByName(ctx, f.tenant.ID, "ALPHA")
+	got, err := s.APIKeyByName(ctx, f.tenant.ID, "ALPHA", base)
 	if err != nil || got.ID != alpha.ID {
 		t.Fatalf("APIKeyByName = %v, %v", got, err)
 	}
-	_, err = s.APIKeyByName(ctx, g.tenant.ID, "ALPHA")
+	_, err = s.APIKeyByName(ctx, g.tenant.ID, "ALPHA", base)
 	wantCode(t, err, keyhaven.ENOTFOUND)
 
 	alpha.Name, alpha.Active, alpha.Permissions = "BETA", false, keyhaven.NewPermissionSet(keyhaven.READ, keyhaven.WRITE)
 	alpha.ExpiresAt = base.Add(time.Hour)
-	if err := s.UpdateAPIKey(ctx, alpha); err != nil {
+	if err := s.UpdateAPIKey(ctx, alpha, base); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.ResolveCredential(ctx, secret.Hash(alphaSecret))
@@ -55,18 +55,18 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("inactive key judged %s, want %s", code, keyhaven.CodeDisabled)
 	}
 	alpha.Name = "ZETA"
-	wantCode(t, s.UpdateAPIKey(ctx, alpha), keyhaven.ECONFLICT)
+	wantCode(t, s.UpdateAPIKey(ctx, alpha, base), keyhaven.ECONFLICT)
 	alpha.Name = "BETA"
 	alpha.ExpiresAt = time.Time{}
-	if err := s.UpdateAPIKey(ctx, alpha); err != nil {
+	if err := s.UpdateAPIKey(ctx, alpha, base); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.APIKeyByName(ctx, f.tenant.ID, "BETA"); !got.ExpiresAt.IsZero() {
+	if got, _ := s.APIKeyByName(ctx, f.tenant.ID, "BETA", base); !got.ExpiresAt.IsZero() {
 		t.Fatal("expiry not cleared")
 	}
 	other := *alpha
 	other.TenantID = g.tenant.ID
-	wantCode(t, s.UpdateAPIKey(ctx, &other), keyhaven.ENOTFOUND)
+	wantCode(t, s.UpdateAPIKey(ctx, &other, base), keyhaven.ENOTFOUND)
 
 	// Deleting the owner deletes its API keys.
 	u := newUser(f.tenant, "keyowner@example.com", keyhaven.AllPermissions)
@@ -80,6 +80,62 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, base); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.APIKeyByName(ctx, f.tenant.ID, "OWNED")
+	_, err = s.APIKeyByName(ctx, f.tenant.ID, "OWNED", base)
 	wantCode(t, err, keyhaven.ENOTFOUND)
+}
+
+// testAPIKeyExpiredIsGone: an API key is gone the moment it expires, before garbage
+// collection deletes its row: not found, not listed, not updatable (so it cannot be revived
+// by clearing its expiry), and its name is free again.
+func testAPIKeyExpiredIsGone(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	expiring, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "EXPIRING", keyhaven.NewPermissionSet(keyhaven.READ))
+	expiring.ExpiresAt = base.Add(time.Hour)
+	other, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "OTHER", keyhaven.NewPermissionSet(keyhaven.READ))
+	for _, c := range []*keyhaven.Credential{expiring, other} {
+		if err := s.CreateCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, at := base.Add(59*time.Minute), expiring.ExpiresAt
+	if _, err := s.APIKeyByName(ctx, f.tenant.ID, "EXPIRING", before); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	_, err := s.APIKeyByName(ctx, f.tenant.ID, "EXPIRING", at)
+	wantCode(t, err, keyhaven.ENOTFOUND)
+	keys, err := s.ListAPIKeys(ctx, f.tenant.ID, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.Name == "EXPIRING" {
+			t.Fatal("an expired API key is listed")
+		}
+	}
+	revived := *expiring
+	revived.ExpiresAt = time.Time{}
+	wantCode(t, s.UpdateAPIKey(ctx, &revived, at), keyhaven.ENOTFOUND)
+
+	// Its name is free: for a rename, then for a new key.
+	other.Name = "EXPIRING"
+	if err := s.UpdateAPIKey(ctx, other, at); err != nil {
+		t.Fatalf("rename onto an expired key's name: %v", err)
+	}
+	again, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "OTHER", 0)
+	if err := s.CreateCredential(ctx, again); err != nil {
+		t.Fatalf("create with a live key's old name: %v", err)
+	}
+	expiring2, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "LATER", 0)
+	expiring2.ExpiresAt = base.Add(time.Minute)
+	if err := s.CreateCredential(ctx, expiring2); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "LATER", 0)
+	fresh.CreatedAt = base.Add(time.Hour)
+	if err := s.CreateCredential(ctx, fresh); err != nil {
+		t.Fatalf("create with an expired key's name: %v", err)
+	}
+	if got, err := s.APIKeyByName(ctx, f.tenant.ID, "LATER", fresh.CreatedAt); err != nil || got.ID != fresh.ID {
+		t.Fatalf("APIKeyByName after reuse = %v, %v; want the new key", got, err)
+	}
 }

@@ -41,6 +41,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"AccessKeyLimitRace", testAccessKeyLimitRace},
 		{"DeleteUserRevokesWhatItOwns", testDeleteUserRevokesWhatItOwns},
 		{"APIKeyCRUD", testAPIKeyCRUD},
+		{"APIKeyExpiredIsGone", testAPIKeyExpiredIsGone},
 		{"Contracts", testContracts},
 		{"Accesses", testAccesses},
 		{"BatchLeases", testBatchLeases},

@@ -117,7 +117,6 @@ var (
 	createKeys = keyAction{CREATE_ACCESS_KEYS_ANY, CREATE_ACCESS_KEYS_OWN}
 	editKeys   = keyAction{EDIT_ACCESS_KEYS_ANY, EDIT_ACCESS_KEYS_OWN}
 	revokeKeys = keyAction{REVOKE_ACCESS_KEYS_ANY, REVOKE_ACCESS_KEYS_OWN}
-	keyActions = []keyAction{viewKeys, createKeys, editKeys, revokeKeys}
 )
 
 // reaches reports whether p may take action on the keys of app: _ANY reaches every
@@ -126,57 +125,48 @@ func (k keyAction) reaches(p *Principal, app *Application) bool {
 	return p.Permissions.Has(k.any) || p.Permissions.Has(k.own) && app.CreatedBy == p.UserID
 }
 
-// applicationScope says which applications p may see: all, only its owner's, or none.
-func applicationScope(p *Principal) (all, own bool) {
-	if p.Permissions.Has(VIEW_APPLICATIONS) {
-		return true, false
-	}
-	for _, k := range keyActions {
-		if p.Permissions.Has(k.any) {
-			return true, false
-		}
-		if p.Permissions.Has(k.own) {
-			own = true
-		}
-	}
-	return false, own
-}
-
-// canSee reports whether p may see app: with VIEW_APPLICATIONS (implied by creating, editing
-// and revoking applications), or with an access key permission that reaches it.
-func canSee(p *Principal, app *Application) bool {
-	all, own := applicationScope(p)
-	return all || own && app.CreatedBy == p.UserID
-}
-
 var errNoApplication = Errorf(ENOTFOUND, "application not found")
 
-// application returns an active application p may see. It answers ENOTFOUND both for one
-// that does not exist and for one p cannot see, and EFORBIDDEN when p has no application
-// permission at all.
-func (s *Service) application(ctx context.Context, p *Principal, id string) (*Application, error) {
-	if all, own := applicationScope(p); !all && !own {
-		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the VIEW_APPLICATIONS permission or an access key permission")
-	}
+// activeApplication returns an active application of the tenant, or ENOTFOUND.
+func (s *Service) activeApplication(ctx context.Context, tenantID, id string) (*Application, error) {
 	if !ValidID("app", id) {
 		return nil, errNoApplication
 	}
-	app, err := s.Store.Application(ctx, p.TenantID, id)
-	if ErrorCode(err) == ENOTFOUND || err == nil && (app.Status() != StatusActive || !canSee(p, app)) {
+	app, err := s.Store.Application(ctx, tenantID, id)
+	if ErrorCode(err) == ENOTFOUND || err == nil && app.Status() != StatusActive {
 		return nil, errNoApplication
 	}
 	return app, err
 }
 
-// requireKeys returns EFORBIDDEN unless p may take action on app's keys.
-func requireKeys(p *Principal, app *Application, k keyAction) error {
+// application returns an active application for p to read or change. Reading applications
+// needs VIEW_APPLICATIONS (implied by creating, editing and revoking them); access key
+// permissions do not imply it.
+func (s *Service) application(ctx context.Context, p *Principal, id string) (*Application, error) {
+	if err := p.Require(VIEW_APPLICATIONS); err != nil {
+		return nil, err
+	}
+	return s.activeApplication(ctx, p.TenantID, id)
+}
+
+// keyApplication returns an active application whose keys p may take action k on: _ANY
+// reaches every application, _OWN those created by p's owner user. Another user's
+// application is ENOTFOUND to a caller that may not see it, EFORBIDDEN to one that may.
+func (s *Service) keyApplication(ctx context.Context, p *Principal, id string, k keyAction) (*Application, error) {
+	if !p.Permissions.Has(k.any) && !p.Permissions.Has(k.own) {
+		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the %s or %s permission", k.any, k.own)
+	}
+	app, err := s.activeApplication(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
 	if k.reaches(p, app) {
-		return nil
+		return app, nil
 	}
-	if p.Permissions.Has(k.own) {
-		return Reasonf(EFORBIDDEN, "not_own_application", "%s reaches only applications you created", k.own)
+	if p.Permissions.Has(VIEW_APPLICATIONS) {
+		return nil, Reasonf(EFORBIDDEN, "not_own_application", "%s reaches only applications you created", k.own)
 	}
-	return Reasonf(EFORBIDDEN, "missing_permission", "this needs the %s or %s permission", k.any, k.own)
+	return nil, errNoApplication
 }
 
 // CreateApplication creates an application bound to p's owner user. It needs
@@ -223,22 +213,17 @@ func nameDetail(name *string) map[string]any {
 	return map[string]any{"name": *name}
 }
 
-// Application returns an active application p may see.
+// Application returns an active application; it needs VIEW_APPLICATIONS.
 func (s *Service) Application(ctx context.Context, p *Principal, id string) (*Application, error) {
 	return s.application(ctx, p, id)
 }
 
-// ListApplications lists the active applications p may see.
+// ListApplications lists the tenant's active applications; it needs VIEW_APPLICATIONS.
 func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page) ([]*Application, error) {
-	all, own := applicationScope(p)
-	if !all && !own {
-		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the VIEW_APPLICATIONS permission")
+	if err := p.Require(VIEW_APPLICATIONS); err != nil {
+		return nil, err
 	}
-	createdBy := ""
-	if !all {
-		createdBy = p.UserID
-	}
-	return s.Store.ListApplications(ctx, p.TenantID, createdBy, page)
+	return s.Store.ListApplications(ctx, p.TenantID, "", page)
 }
 
 // UpdateApplication changes an application's name or description; it needs EDIT_APPLICATION.
@@ -304,11 +289,8 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 		s.record(ctx, p.TenantID, p, "access_key.create", "access_key", id, err,
 			map[string]any{"application": appID, "name": in.Name, "scopes": in.Scopes})
 	}()
-	app, err := s.application(ctx, p, appID)
+	app, err := s.keyApplication(ctx, p, appID, createKeys)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := requireKeys(p, app, createKeys); err != nil {
 		return nil, "", err
 	}
 	if err := validateName("name", in.Name); err != nil {
@@ -350,11 +332,8 @@ func (s *Service) AccessKey(ctx context.Context, p *Principal, appID, id string)
 }
 
 func (s *Service) accessKey(ctx context.Context, p *Principal, appID, id string, k keyAction) (*Application, *Credential, error) {
-	app, err := s.application(ctx, p, appID)
+	app, err := s.keyApplication(ctx, p, appID, k)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := requireKeys(p, app, k); err != nil {
 		return nil, nil, err
 	}
 	notFound := Errorf(ENOTFOUND, "access key not found")
@@ -370,11 +349,8 @@ func (s *Service) accessKey(ctx context.Context, p *Principal, appID, id string,
 
 // ListAccessKeys lists an application's active and expired keys; revoked ones are gone.
 func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string, page Page) ([]*Credential, error) {
-	app, err := s.application(ctx, p, appID)
+	app, err := s.keyApplication(ctx, p, appID, viewKeys)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireKeys(p, app, viewKeys); err != nil {
 		return nil, err
 	}
 	return s.Store.ListAccessKeys(ctx, p.TenantID, app.ID, page)

@@ -330,3 +330,28 @@ func TestAccessKeyPermissionMatrix(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAccessKeyPermissionsDoNotImplyViewingApplications: listing and reading applications
+// needs VIEW_APPLICATIONS, which only CREATE/EDIT/REVOKE_APPLICATION imply; every _ANY and
+// _OWN access key permission together still reach the keys, not the applications.
+func TestAccessKeyPermissionsDoNotImplyViewingApplications(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			e := apitest.New(t, open)
+			app := createApp(t, e, e.Acme.APIKey, "admins-app")
+			_, keys := e.CreateUser("keys@acme.test", keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.CREATE_ACCESS_KEYS_ANY,
+				keyhaven.EDIT_ACCESS_KEYS_ANY, keyhaven.REVOKE_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN, keyhaven.READ)
+			_, creator := e.CreateUser("creator@acme.test", keyhaven.CREATE_APPLICATION)
+			for _, s := range []apitest.Scenario{
+				{Name: "_ANY lists applications", URL: "/api/acme/applications", Token: keys, ExpectedStatus: 403, ExpectedCode: "missing_permission"},
+				{Name: "_ANY reads an application", URL: "/api/acme/applications/" + app, Token: keys, ExpectedStatus: 403,
+					NotExpectedContent: []string{"admins-app"}},
+				{Name: "_ANY still lists the keys", URL: "/api/acme/applications/" + app + "/access-keys", Token: keys, ExpectedStatus: 200},
+				{Name: "CREATE_APPLICATION implies viewing", URL: "/api/acme/applications", Token: creator, ExpectedStatus: 200,
+					ExpectedContent: []string{"admins-app"}},
+			} {
+				s.Run(t, e)
+			}
+		})
+	}
+}

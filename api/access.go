@@ -166,7 +166,7 @@ func (s *Server) registerAccesses() {
 		OperationID: "listAccesses", Method: http.MethodGet, Path: "/api/{tenant}/access", Tags: tags,
 		Summary: "List device accesses", Description: "Needs ACCESS_MANAGEMENT. Never shows a password.",
 	}, true), func(ctx context.Context, in *listAccessesInput) (*listOutput[Access], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +178,7 @@ func (s *Server) registerAccesses() {
 		if err != nil {
 			return nil, err
 		}
-		return newList(items, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) },
+		return newList(s, items, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) },
 			func(a *keyhaven.Access) string { return a.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{

@@ -130,7 +130,7 @@ func (s *Server) registerApplications() {
 		Summary:     "List active applications",
 		Description: "With VIEW_APPLICATIONS or an _ANY access key permission: every active application; with only _OWN access key permissions: those the caller's owner user created.",
 	}, true), func(ctx context.Context, in *listApplicationsInput) (*listOutput[Application], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func (s *Server) registerApplications() {
 		if err != nil {
 			return nil, err
 		}
-		return newList(apps, pg, toApplication, func(a *keyhaven.Application) string { return a.ID }), nil
+		return newList(s, apps, pg, toApplication, func(a *keyhaven.Application) string { return a.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getApplication", Method: http.MethodGet, Path: "/api/{tenant}/applications/{appId}", Tags: tags,
@@ -199,7 +199,7 @@ func (s *Server) registerApplications() {
 		Summary: "List an application's active and expired access keys", Errors: []int{http.StatusNotFound},
 		Description: "Needs VIEW_ACCESS_KEYS_ANY, or VIEW_ACCESS_KEYS_OWN in an application the caller's owner user created. Revoked keys are gone.",
 	}, true), func(ctx context.Context, in *listAccessKeysInput) (*listOutput[AccessKey], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +208,7 @@ func (s *Server) registerApplications() {
 			return nil, err
 		}
 		now := s.svc.Now()
-		return newList(keys, pg, func(k *keyhaven.Credential) AccessKey { return toAccessKey(k, now) },
+		return newList(s, keys, pg, func(k *keyhaven.Credential) AccessKey { return toAccessKey(k, now) },
 			func(k *keyhaven.Credential) string { return k.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{

@@ -22,7 +22,7 @@ func (s *Server) registerAudit() {
 		OperationID: "listAudit", Method: http.MethodGet, Path: "/api/{tenant}/audit", Tags: []string{"audit"},
 		Summary: "Read the tenant's audit log, newest first", Description: "Needs AUDIT_READ.",
 	}, true), func(ctx context.Context, in *listAuditInput) (*listOutput[*keyhaven.AuditEvent], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -33,6 +33,6 @@ func (s *Server) registerAudit() {
 			return nil, err
 		}
 		same := func(e *keyhaven.AuditEvent) *keyhaven.AuditEvent { return e }
-		return newList(events, pg, same, func(e *keyhaven.AuditEvent) string { return e.ID }), nil
+		return newList(s, events, pg, same, func(e *keyhaven.AuditEvent) string { return e.ID }), nil
 	})
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,6 +70,10 @@ func TestBadInput(t *testing.T) {
 		{Name: "user id with a path", URL: users + "/..%2F..%2Fetc", Token: key, ExpectedStatus: 404},
 		{Name: "user id with HTML", URL: users + "/%3Cscript%3E", Token: key, ExpectedStatus: 404, NotExpectedContent: []string{"<script>"}},
 		{Name: "cursor not made by the API", URL: users + "?cursor=!!!", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
+		// A well-formed cursor keyhaven never issued (the id of the admin, encoded as cursors
+		// once were) is refused, not taken for a first page.
+		{Name: "well-formed cursor never issued", URL: users + "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("a")), Token: key,
+			ExpectedStatus: 400, ExpectedCode: "invalid_input"},
 		{Name: "limit zero", URL: users + "?limit=0", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
 		{Name: "limit not a number", URL: users + "?limit=ten", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},
 		{Name: "limit too large", URL: users + "?limit=100000", Token: key, ExpectedStatus: 400, ExpectedCode: "invalid_input"},

@@ -100,14 +100,14 @@ type listOutput[T any] struct {
 }
 
 // newList builds a page of items converted by conv, with the cursor after the last one.
-func newList[S, T any](items []S, pg keyhaven.Page, conv func(S) T, id func(S) string) *listOutput[T] {
+func newList[S, T any](s *Server, items []S, pg keyhaven.Page, conv func(S) T, id func(S) string) *listOutput[T] {
 	out := &listOutput[T]{}
 	out.Body.Items = make([]T, len(items))
 	for i, it := range items {
 		out.Body.Items[i] = conv(it)
 	}
 	if len(items) > 0 {
-		out.Body.NextCursor = nextCursor(len(items), pg, id(items[len(items)-1]))
+		out.Body.NextCursor = s.nextCursor(len(items), pg, id(items[len(items)-1]))
 	}
 	return out
 }
@@ -130,7 +130,7 @@ func (s *Server) registerContracts() {
 		OperationID: "listProductOfferings", Method: http.MethodGet, Path: "/api/{tenant}/product-offerings", Tags: tags,
 		Summary: "List product offerings", Description: "Needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.",
 	}, true), func(ctx context.Context, in *listOfferingsInput) (*listOutput[ProductOffering], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func (s *Server) registerContracts() {
 		if err != nil {
 			return nil, err
 		}
-		return newList(items, pg, toOffering, func(o *keyhaven.ProductOffering) string { return o.ID }), nil
+		return newList(s, items, pg, toOffering, func(o *keyhaven.ProductOffering) string { return o.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getProductOffering", Method: http.MethodGet, Path: "/api/{tenant}/product-offerings/{id}", Tags: tags,
@@ -167,7 +167,7 @@ func (s *Server) registerContracts() {
 		OperationID: "listContracts", Method: http.MethodGet, Path: "/api/{tenant}/contracts", Tags: tags,
 		Summary: "List contracts", Description: "Needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.",
 	}, true), func(ctx context.Context, in *listContractsInput) (*listOutput[Contract], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +175,7 @@ func (s *Server) registerContracts() {
 		if err != nil {
 			return nil, err
 		}
-		return newList(items, pg, toContract, func(c *keyhaven.Contract) string { return c.ID }), nil
+		return newList(s, items, pg, toContract, func(c *keyhaven.Contract) string { return c.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getContract", Method: http.MethodGet, Path: "/api/{tenant}/contracts/{id}", Tags: tags,

@@ -44,25 +44,37 @@ type PageParams struct {
 	Cursor string `query:"cursor" maxLength:"200" doc:"The nextCursor of the previous page"`
 }
 
-// page decodes the pagination parameters. A cursor that keyhaven did not make is invalid input.
-func (p PageParams) page() (keyhaven.Page, error) {
+// cursorAD binds sealed cursors to their use.
+var cursorAD = []byte("keyhaven list cursor")
+
+// page decodes the pagination parameters. Cursors are sealed with the node's key, so that a
+// cursor keyhaven did not issue, however well formed, is invalid input rather than a first
+// page, and cursors reveal no ids.
+func (s *Server) page(p PageParams) (keyhaven.Page, error) {
 	pg := keyhaven.Page{Limit: p.Limit}
-	if p.Cursor != "" {
-		after, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(after) == 0 {
-			return pg, keyhaven.Invalid(keyhaven.FieldError{Field: "cursor", Message: "is not a cursor this API returned"})
-		}
-		pg.After = string(after)
+	if p.Cursor == "" {
+		return pg, nil
 	}
+	invalid := keyhaven.Invalid(keyhaven.FieldError{Field: "cursor", Message: "is not a cursor this API returned"})
+	raw, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+	if err != nil {
+		return pg, invalid
+	}
+	after, err := s.svc.Sealer.Open(base64.RawStdEncoding.EncodeToString(raw), cursorAD)
+	if err != nil || len(after) == 0 {
+		return pg, invalid
+	}
+	pg.After = string(after)
 	return pg, nil
 }
 
 // nextCursor returns the cursor after lastID when the page came back full.
-func nextCursor(n int, pg keyhaven.Page, lastID string) string {
+func (s *Server) nextCursor(n int, pg keyhaven.Page, lastID string) string {
 	if n == 0 || n < pg.Limit {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(lastID))
+	raw, _ := base64.RawStdEncoding.DecodeString(s.svc.Sealer.Seal([]byte(lastID), cursorAD))
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
 // timePtr returns nil for the zero time, so that absent times are omitted.

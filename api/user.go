@@ -80,7 +80,7 @@ func (s *Server) registerUsers() {
 		OperationID: "listUsers", Method: http.MethodGet, Path: "/api/{tenant}/users", Tags: tags,
 		Summary: "List the tenant's users",
 	}, true), func(ctx context.Context, in *listUsersInput) (*listOutput[User], error) {
-		pg, err := in.page()
+		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +88,7 @@ func (s *Server) registerUsers() {
 		if err != nil {
 			return nil, err
 		}
-		return newList(users, pg, toUser, func(u *keyhaven.User) string { return u.ID }), nil
+		return newList(s, users, pg, toUser, func(u *keyhaven.User) string { return u.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getUser", Method: http.MethodGet, Path: "/api/{tenant}/users/{id}", Tags: tags,

@@ -36,6 +36,8 @@ type Config struct {
 	GCInterval     time.Duration
 	// CacheSize is how many resolved credentials the verification cache holds.
 	CacheSize int
+	// HashSlots is how many slow password hashes may run at once (0: one per core).
+	HashSlots int
 	// UsageInterval is how often last-use times are written.
 	UsageInterval time.Duration
 	API           api.Options
@@ -78,6 +80,9 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	}
 	if cfg.BatchRetention > 0 {
 		svc.BatchRetention = cfg.BatchRetention
+	}
+	if cfg.HashSlots > 0 {
+		svc.Hashes = keyhaven.NewHashLimiter(cfg.HashSlots)
 	}
 	n := &Node{Svc: svc, cfg: cfg, store: store}
 	n.Cache = verify.NewCache(store, cfg.CacheSize)

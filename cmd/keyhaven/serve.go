@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"keyhaven"
 	"keyhaven/api"
 	"keyhaven/node"
+	"keyhaven/secret"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -65,7 +67,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 	cfg := node.Config{
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
-		GCInterval: *gcInterval, CacheSize: *cacheSize,
+		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
 		API: api.Options{TrustedProxies: proxies, FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst},
 	}
 	if strings.HasPrefix(*db, "sqlite:") {

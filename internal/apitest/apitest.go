@@ -43,13 +43,21 @@ func New(t testing.TB, open testdb.Opener) *Env { return NewWith(t, open, api.Op
 // NewWith starts the API with options.
 func NewWith(t testing.TB, open testdb.Opener, opts api.Options) *Env {
 	t.Helper()
+	return NewNode(t, open, func(c *node.Config) { c.API = opts })
+}
+
+// NewNode starts the API on a node whose configuration configure may change.
+func NewNode(t testing.TB, open testdb.Opener, configure func(*node.Config)) *Env {
+	t.Helper()
 	logBuf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := keyhaven.NewManualClock(time.Now().Truncate(time.Microsecond))
 	key, _ := secret.ParseKey(secret.NewKey())
 	sealer, _ := secret.NewSealer(key)
-	n := node.New(open(t), node.Config{Log: log, Sealer: sealer, Clock: clock, PasswordParams: FastPasswords,
-		BatchPoll: 50 * time.Millisecond, GCInterval: time.Hour, API: opts})
+	cfg := node.Config{Log: log, Sealer: sealer, Clock: clock, PasswordParams: FastPasswords,
+		BatchPoll: 50 * time.Millisecond, GCInterval: time.Hour}
+	configure(&cfg)
+	n := node.New(open(t), cfg)
 	svc := n.Svc
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -83,7 +83,7 @@ func TestControlCharactersInPasswords(t *testing.T) {
 			Body: map[string]any{"contractId": "contract-001", "password": "twelve-chars\x00-and-more"}, ExpectedStatus: 400, ExpectedCode: "invalid_input",
 			ExpectedContent: []string{"control characters"}, NotExpectedContent: []string{"twelve-chars"}},
 		{Name: "batch item password with a control character", Method: "POST", URL: "/api/acme/access/batch", Token: key,
-			Body: map[string]any{"contractId": "contract-001", "accesses": []map[string]any{{"password": "twelve-chars\x1b-and-more"}}},
+			Body:           map[string]any{"contractId": "contract-001", "accesses": []map[string]any{{"password": "twelve-chars\x1b-and-more"}}},
 			ExpectedStatus: 400, ExpectedContent: []string{"accesses[0].password"}},
 		{Name: "user password with a newline", Method: "POST", URL: "/api/acme/users", Token: key,
 			Body: map[string]any{"email": "nl@acme.test", "password": "twelve-chars\n-and-more", "permissions": []string{}}, ExpectedStatus: 400},

@@ -159,13 +159,13 @@ type Store interface {
 	// returns how many tasks it purged.
 	PurgeBatchPasswords(ctx context.Context, cutoff, now time.Time) (int, error)
 
-	// PutIdempotencyKey stores r unless the same tenant, user and key are stored already. It
-	// returns the stored record and whether it was r.
+	// PutIdempotencyKey stores r unless the same tenant, credential and key are stored
+	// already. It returns the stored record and whether it was r.
 	PutIdempotencyKey(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, bool, error)
 	// CompleteIdempotencyKey stores r's status and response.
 	CompleteIdempotencyKey(ctx context.Context, r *IdempotencyRecord) error
 	// DeleteIdempotencyKey forgets a key, so that the request can be tried again.
-	DeleteIdempotencyKey(ctx context.Context, tenantID, userID, key string) error
+	DeleteIdempotencyKey(ctx context.Context, tenantID, credentialID, key string) error
 	// DeleteIdempotencyKeys forgets keys stored before cutoff.
 	DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int, error)
 

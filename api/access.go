@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -92,15 +93,6 @@ type listAccessesInput struct {
 	CreatedAfter  time.Time `query:"createdAfter" doc:"Created at or after this time"`
 	CreatedBefore time.Time `query:"createdBefore" doc:"Created before this time"`
 	ValidAt       time.Time `query:"validAt" doc:"Valid at this time"`
-}
-
-type batchInput struct {
-	TenantPath
-	Body struct {
-		ContractID       string        `json:"contractId" maxLength:"64"`
-		NumberOfAccesses *int          `json:"numberOfAccesses,omitempty" doc:"1 to 100000 accesses, all generated; or give accesses"`
-		Accesses         *[]AccessItem `json:"accesses,omitempty" maxItems:"100000" doc:"1 to 100000 accesses to create; or give numberOfAccesses"`
-	}
 }
 
 // BatchTaskRef is the answer to a batch request.
@@ -210,23 +202,22 @@ func (s *Server) registerAccesses() {
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "createAccessBatch", Method: http.MethodPost, Path: "/api/{tenant}/access/batch", Tags: tags,
-		Summary: "Create device accesses in an asynchronous batch", DefaultStatus: http.StatusAccepted, MaxBodyBytes: 32 << 20,
+		Summary: "Create device accesses in an asynchronous batch", DefaultStatus: http.StatusAccepted, MaxBodyBytes: MaxBatchBody,
+
 		Description: "Needs ACCESS_MANAGEMENT. Give contractId and exactly one of numberOfAccesses and accesses. " +
 			"Answers 202 with a task to poll; a contract that accepts no accesses makes the task REJECTED. Honours Idempotency-Key.",
 	}, true), func(ctx context.Context, in *batchInput) (*struct{ Body BatchTaskRef }, error) {
-		bi := keyhaven.BatchInput{ContractID: in.Body.ContractID, NumberOfAccesses: in.Body.NumberOfAccesses}
-		if in.Body.Accesses != nil {
-			bi.Accesses = make([]keyhaven.AccessInput, len(*in.Body.Accesses))
-			for i, it := range *in.Body.Accesses {
-				bi.Accesses[i] = it.input()
-			}
-		}
-		t, err := s.svc.SubmitBatch(ctx, principal(ctx), bi)
+		t, err := s.svc.SubmitBatch(ctx, principal(ctx), in.batch)
 		if err != nil {
 			return nil, err
 		}
 		return &struct{ Body BatchTaskRef }{BatchTaskRef{ID: t.ID, State: t.State}}, nil
 	})
+	// The batch input decodes its own body (batchInput.Resolve); the framework must not read
+	// it, so its schema is added to the document only once the operation is registered.
+	s.api.OpenAPI().Paths["/api/{tenant}/access/batch"].Post.RequestBody = &huma.RequestBody{Required: true,
+		Content: map[string]*huma.MediaType{"application/json": {
+			Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(BatchRequest{}), true, "BatchRequest")}}}
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
 		Summary: "Get a batch task", Errors: []int{http.StatusNotFound},

@@ -417,7 +417,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if b1.JSON()["id"] != b2.JSON()["id"] {
 		t.Fatalf("batch retry made a new task: %s vs %s", b1.Body, b2.Body)
 	}
-	// Keys are per user: another user's same key is another request.
+	// Keys are per credential: another credential's same key is another request.
 	_, other := e.CreateUser("other@acme.test", keyhaven.ACCESS_MANAGEMENT)
 	r = mustStatus(t, e.Do("POST", "/api/acme/access", other, body, "Idempotency-Key", "k-1"), 201)
 	if string(r.Body) == string(first.Body) {
@@ -454,4 +454,34 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Fatalf("%d accesses from 10 concurrent retries, want 1", len(page.Items))
 		}
 	})
+}
+
+// TestIdempotentReplayIsAuthorized: a replay is keyed by the calling credential and
+// authorized like a new request. A READ key of the same owner sending another credential's
+// Idempotency-Key gets no replay (and so no password), and a credential that lost a
+// permission since its first request gets no replay either.
+func TestIdempotentReplayIsAuthorized(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			e := apitest.New(t, open)
+			contracts(t, e)
+			admin := userID(t, e, e.Acme.APIKey)
+			readKey := newAPIKey(t, e, admin, keyhaven.READ)
+			body := map[string]any{"contractId": "contract-001", "deviceName": "replayed"}
+			first := mustStatus(t, e.Do("POST", "/api/acme/access", e.Acme.APIKey, body, "Idempotency-Key", "k-1"), 201)
+			password, _ := first.JSON()["password"].(string)
+			r := e.Do("POST", "/api/acme/access", readKey, body, "Idempotency-Key", "k-1")
+			if r.Status != 403 || strings.Contains(string(r.Body), password) || r.Header.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("a READ key of the same owner: %d %s, want 403 and no replay", r.Status, r.Body)
+			}
+
+			userID, session := e.CreateUser("maker@acme.test", keyhaven.ACCESS_MANAGEMENT, keyhaven.READ)
+			mustStatus(t, e.Do("POST", "/api/acme/access", session, body, "Idempotency-Key", "k-2"), 201)
+			mustStatus(t, e.Do("PATCH", "/api/acme/users/"+userID, e.Acme.APIKey, map[string]any{"permissions": []string{"READ"}}), 200)
+			r = e.Do("POST", "/api/acme/access", session, body, "Idempotency-Key", "k-2")
+			if r.Status != 403 || r.JSON()["code"] != "idempotency_permissions_changed" || strings.Contains(string(r.Body), `"password"`) {
+				t.Fatalf("replay after losing ACCESS_MANAGEMENT: %d %s, want 403 idempotency_permissions_changed", r.Status, r.Body)
+			}
+		})
+	}
 }

@@ -88,6 +88,10 @@ func codeOf(status int) string {
 // they may be passwords.
 func newProblem(status int, msg string, errs ...error) *Problem {
 	for _, err := range errs {
+		var p *Problem
+		if errors.As(err, &p) {
+			return p // made already, by an input's own decoding
+		}
 		var de *keyhaven.Error
 		if errors.As(err, &de) {
 			return domainProblem(err)

@@ -13,10 +13,6 @@ import (
 	"keyhaven/secret"
 )
 
-// maxIdempotentBody is the largest body a request with an Idempotency-Key may have: the
-// batch endpoint's limit.
-const maxIdempotentBody = 32 << 20
-
 // storedResponse is the remembered answer to an idempotent request.
 type storedResponse struct {
 	Status      int    `json:"s"`
@@ -26,8 +22,10 @@ type storedResponse struct {
 
 // idempotent makes creating POSTs that carry an Idempotency-Key safe to retry: the first
 // answer is stored (sealed: it may hold a password or key) under the key, scoped to the
-// caller's owner user, and a retry of the same request gets it back with
-// Idempotent-Replayed: true and creates nothing. Reusing a key for another request is 422;
+// calling credential, and a retry of the same request by the same credential gets it back
+// with Idempotent-Replayed: true and creates nothing, if the credential still holds what it
+// held at first (keyhaven.CheckReplay). The body is read only after authentication and only
+// up to the route's own limit. Reusing a key for another request is 422;
 // a retry while the first is still running is 409. Answers of 5xx are not kept, so that the
 // request can be tried again.
 func (s *Server) idempotent(next http.Handler) http.Handler {
@@ -48,12 +46,13 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // the handler answers 401 or 403
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxIdempotentBody+1))
+		limit := s.bodyLimit(r)
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			writeProblem(w, newProblem(http.StatusBadRequest, "the body could not be read"), reqID)
 			return
 		}
-		if len(body) > maxIdempotentBody {
+		if int64(len(body)) > limit {
 			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, "request body is too large"), reqID)
 			return
 		}
@@ -61,9 +60,9 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		sum := sha256.New()
 		sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
 		sum.Write(body)
-		rec := &keyhaven.IdempotencyRecord{TenantID: p.TenantID, UserID: p.UserID, Key: key,
-			RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: s.svc.Now()}
-		ad := []byte(rec.TenantID + "\x00" + rec.UserID + "\x00" + rec.Key)
+		rec := &keyhaven.IdempotencyRecord{TenantID: p.TenantID, CredentialID: p.CredentialID, Key: key,
+			Permissions: p.Permissions, RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: s.svc.Now()}
+		ad := []byte(rec.TenantID + "\x00" + rec.CredentialID + "\x00" + rec.Key)
 		stored, fresh, err := s.svc.Store.PutIdempotencyKey(r.Context(), rec)
 		switch {
 		case err != nil:
@@ -73,6 +72,9 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		case !fresh && stored.RequestHash != rec.RequestHash:
 			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.EINVALID, "idempotency_key_reused",
 				"this Idempotency-Key was used for another request")).withStatus(http.StatusUnprocessableEntity), reqID)
+			return
+		case !fresh && keyhaven.CheckReplay(p, stored) != nil:
+			writeProblem(w, domainProblem(keyhaven.CheckReplay(p, stored)), reqID)
 			return
 		case !fresh && stored.Status == 0:
 			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.ECONFLICT, "idempotency_key_in_progress",
@@ -99,7 +101,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		next.ServeHTTP(buf, r)
 		ctx := r.Context()
 		if buf.status >= 500 {
-			if err := s.svc.Store.DeleteIdempotencyKey(ctx, rec.TenantID, rec.UserID, rec.Key); err != nil {
+			if err := s.svc.Store.DeleteIdempotencyKey(ctx, rec.TenantID, rec.CredentialID, rec.Key); err != nil {
 				logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
 			}
 		} else {

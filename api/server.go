@@ -31,6 +31,7 @@ type Server struct {
 	mux     *http.ServeMux
 	opts    Options
 	limiter *FailureLimiter
+	limits  map[string]int64 // body limits by route pattern ("POST /api/{tenant}/users")
 }
 
 // Options tune the API.
@@ -69,7 +70,24 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
 	})
+	s.limits = map[string]int64{}
+	for path, item := range s.api.OpenAPI().Paths {
+		for method, o := range map[string]*huma.Operation{http.MethodPost: item.Post, http.MethodPatch: item.Patch, http.MethodPut: item.Put} {
+			if o != nil && o.MaxBodyBytes > 0 {
+				s.limits[method+" "+path] = o.MaxBodyBytes
+			}
+		}
+	}
 	return s
+}
+
+// bodyLimit returns the body limit of the operation r is routed to (maxBody for routes not
+// registered as operations), for what reads a body before the operation does.
+func (s *Server) bodyLimit(r *http.Request) int64 {
+	if _, pattern := s.mux.Handler(r); s.limits[pattern] > 0 {
+		return s.limits[pattern]
+	}
+	return maxBody
 }
 
 // Handler returns the server's http.Handler with request ids, logging and recovery.

@@ -240,7 +240,8 @@ func testBatchPurge(t *testing.T, s keyhaven.Store) {
 func testIdempotencyKeys(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	rec := func() *keyhaven.IdempotencyRecord {
-		return &keyhaven.IdempotencyRecord{TenantID: f.tenant.ID, UserID: f.admin.ID, Key: "k", RequestHash: "h1", CreatedAt: base}
+		return &keyhaven.IdempotencyRecord{TenantID: f.tenant.ID, CredentialID: f.key.ID, Key: "k", RequestHash: "h1",
+			Permissions: keyhaven.NewPermissionSet(keyhaven.READ, keyhaven.ACCESS_MANAGEMENT), CreatedAt: base}
 	}
 	fresh := race(t, 10, keyhaven.ECONFLICT, func(int) error {
 		_, ok, err := s.PutIdempotencyKey(ctx, rec())
@@ -253,7 +254,7 @@ func testIdempotencyKeys(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("%d of 10 racing PutIdempotencyKey calls stored the key, want 1", fresh)
 	}
 	got, ok, err := s.PutIdempotencyKey(ctx, rec())
-	if err != nil || ok || got.Status != 0 || got.RequestHash != "h1" {
+	if err != nil || ok || got.Status != 0 || got.RequestHash != "h1" || got.Permissions != rec().Permissions {
 		t.Fatalf("PutIdempotencyKey again = %+v, %v, %v", got, ok, err)
 	}
 	r := rec()
@@ -271,7 +272,13 @@ func testIdempotencyKeys(t *testing.T, s keyhaven.Store) {
 	if _, ok, _ := s.PutIdempotencyKey(ctx, rec()); !ok {
 		t.Fatal("an expired key still blocks")
 	}
-	if err := s.DeleteIdempotencyKey(ctx, f.tenant.ID, f.admin.ID, "k"); err != nil {
+	// The same key of another credential of the same owner is another record.
+	other := rec()
+	other.CredentialID = keyhaven.NewID("key")
+	if _, ok, err := s.PutIdempotencyKey(ctx, other); err != nil || !ok {
+		t.Fatalf("the same key for another credential: stored %v, %v; want a new record", ok, err)
+	}
+	if err := s.DeleteIdempotencyKey(ctx, f.tenant.ID, f.key.ID, "k"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := s.PutIdempotencyKey(ctx, rec()); !ok {

@@ -1,0 +1,193 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"keyhaven"
+)
+
+// MaxBatchBody is the batch route's body limit, sized from the contract's own maxima: an item
+// with a 64-character username, a 256-byte password and a 100-character device name (up to
+// 400 bytes of UTF-8) takes 766 bytes with its JSON names and punctuation; 1 KiB per item
+// leaves room for escapes and whitespace, for 100,000 items. No other route takes more than
+// 64 KiB.
+const MaxBatchBody = keyhaven.MaxBatch*1024 + 64<<10
+
+// BatchRequest is the body of a batch request, as the OpenAPI document describes it.
+type BatchRequest struct {
+	ContractID       string        `json:"contractId" maxLength:"64"`
+	NumberOfAccesses *int          `json:"numberOfAccesses,omitempty" doc:"1 to 100000 accesses, all generated; or give accesses"`
+	Accesses         *[]AccessItem `json:"accesses,omitempty" maxItems:"100000" doc:"1 to 100000 accesses to create; or give numberOfAccesses"`
+}
+
+// batchInput decodes its body itself, as a stream, item by item: a batch of 100,000 items is
+// tens of megabytes, which the framework would read whole and then decode into a generic tree
+// to validate. Every field is validated by the domain.
+type batchInput struct {
+	TenantPath
+	ContentType string `header:"Content-Type"`
+	batch       keyhaven.BatchInput
+}
+
+// Resolve implements huma.Resolver: it reads and decodes the body.
+func (in *batchInput) Resolve(ctx huma.Context) []error {
+	if in.ContentType != "" {
+		if mt, _, _ := mime.ParseMediaType(in.ContentType); mt != "application/json" {
+			return []error{newProblem(http.StatusUnsupportedMediaType, "send the batch as application/json")}
+		}
+	}
+	body := ctx.BodyReader()
+	if body == nil {
+		return []error{domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "is required"}))}
+	}
+	b, err := decodeBatch(&utf8Reader{r: http.MaxBytesReader(nil, io.NopCloser(body), MaxBatchBody)})
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return []error{newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is too large: a batch takes at most %d bytes", MaxBatchBody))}
+	case err != nil:
+		return []error{domainProblem(err)}
+	}
+	in.batch = b
+	return nil
+}
+
+var errBatchBody = keyhaven.Invalid(keyhaven.FieldError{Field: "body",
+	Message: "must be a JSON object with contractId and one of numberOfAccesses and accesses"})
+
+// decodeBatch decodes a batch request from r strictly: no unknown fields, no trailing data,
+// at most MaxBatch items (past that it stops reading).
+func decodeBatch(r io.Reader) (keyhaven.BatchInput, error) {
+	var in keyhaven.BatchInput
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	fail := func(err error) (keyhaven.BatchInput, error) {
+		var tooLarge *http.MaxBytesError
+		var ke *keyhaven.Error
+		if errors.As(err, &tooLarge) || errors.As(err, &ke) {
+			return in, err
+		}
+		return in, errBatchBody
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return fail(err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		field, _ := tok.(string)
+		if seen[field] {
+			return fail(keyhaven.Invalid(keyhaven.FieldError{Field: field, Message: "is given twice"}))
+		}
+		seen[field] = true
+		switch field {
+		case "contractId":
+			err = dec.Decode(&in.ContractID)
+		case "numberOfAccesses":
+			err = dec.Decode(&in.NumberOfAccesses)
+		case "accesses":
+			in.Accesses, err = decodeItems(dec)
+		default:
+			return fail(keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "unknown field " + quote(field)}))
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(err)
+	}
+	return in, nil
+}
+
+// decodeItems decodes the accesses array one item at a time.
+func decodeItems(dec *json.Decoder) ([]keyhaven.AccessInput, error) {
+	if err := expectDelim(dec, '['); err != nil {
+		return nil, err
+	}
+	items := []keyhaven.AccessInput{}
+	for dec.More() {
+		if len(items) == keyhaven.MaxBatch {
+			return nil, keyhaven.Invalid(keyhaven.FieldError{Field: "accesses", Message: fmt.Sprintf("must hold between 1 and %d items", keyhaven.MaxBatch)})
+		}
+		var it AccessItem
+		if err := dec.Decode(&it); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, err
+			}
+			return nil, keyhaven.Invalid(keyhaven.FieldError{Field: fmt.Sprintf("accesses[%d]", len(items)),
+				Message: "must be an object with optional username, password and deviceName strings"})
+		}
+		items = append(items, it.input())
+	}
+	return items, expectDelim(dec, ']')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return errBatchBody
+	}
+	return nil
+}
+
+func quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// utf8Reader passes r through, failing on the first byte sequence that is not UTF-8: the
+// JSON decoder would silently replace it, and a password is never silently changed.
+type utf8Reader struct {
+	r       io.Reader
+	pending []byte // the start of a rune cut by the previous read
+}
+
+var errNotUTF8 = keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "is not valid UTF-8"})
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	if len(p) <= utf8.UTFMax {
+		return 0, io.ErrShortBuffer // the JSON decoder reads in far larger buffers
+	}
+	k := copy(p, u.pending)
+	n, err := u.r.Read(p[k:])
+	buf := p[:k+n]
+	cut := len(buf)
+	// Hold back an incomplete rune at the end until the next read completes it.
+	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(buf[i]) {
+			if !utf8.FullRune(buf[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if !utf8.Valid(buf[:cut]) {
+		return 0, errNotUTF8
+	}
+	u.pending = append(u.pending[:0], buf[cut:]...)
+	if err == io.EOF && len(u.pending) > 0 {
+		return 0, errNotUTF8
+	}
+	return cut, err
+}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -10,7 +11,7 @@ import (
 	"keyhaven/node"
 )
 
-// TestSlowHashesAreBounded: 120 concurrent device verifications with wrong passwords run at
+// TestSlowHashesAreBounded: 120 concurrent device verifications with wrong answers run at
 // most the configured number of argon2id hashes at once (each costs 19 MiB in production), and
 // every answer is a verdict or a 503 with Retry-After, never a queue without end.
 func TestSlowHashesAreBounded(t *testing.T) {
@@ -19,9 +20,15 @@ func TestSlowHashesAreBounded(t *testing.T) {
 	createAccess(t, e, map[string]any{"contractId": "contract-001", "username": "chosen-device", "password": "a-chosen-password"})
 	var wg sync.WaitGroup
 	statuses := make(chan *apitest.Response, 120)
-	for range 120 {
+	for i := range 120 {
+		// Distinct usernames, known and unknown: each wrong answer costs one argon2id check,
+		// and no username reaches its own guessing limit.
+		username := "chosen-device"
+		if i > 0 {
+			username = fmt.Sprintf("no-such-device-%d", i)
+		}
 		wg.Go(func() {
-			statuses <- e.Do("POST", "/api/acme/access/verify", e.Acme.APIKey, map[string]string{"username": "chosen-device", "password": "wrong-password-guess"})
+			statuses <- e.Do("POST", "/api/acme/access/verify", e.Acme.APIKey, map[string]string{"username": username, "password": "wrong-password-guess"})
 		})
 	}
 	wg.Wait()

@@ -38,6 +38,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"AccessKeyCRUD", testAccessKeyCRUD},
 		{"ApplicationLimitRace", testApplicationLimitRace},
 		{"AccessKeyLimitRace", testAccessKeyLimitRace},
+		{"APIKeyLimitRace", testAPIKeyLimitRace},
 		{"DeleteUserRevokesWhatItOwns", testDeleteUserRevokesWhatItOwns},
 		{"APIKeyCRUD", testAPIKeyCRUD},
 		{"Contracts", testContracts},
@@ -463,4 +464,4 @@ func testAudit(t *testing.T, s keyhaven.Store) {
 	}
 }
 
-var defaultLimits = keyhaven.Limits{Applications: keyhaven.DefaultLimit, AccessKeysPerApplication: keyhaven.DefaultLimit}
+var defaultLimits = keyhaven.DefaultLimits

@@ -111,6 +111,15 @@ func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) er
 	return err
 }
 
+// TenantLimits returns the limits of p's tenant.
+func (s *Service) TenantLimits(ctx context.Context, p *Principal) (Limits, error) {
+	t, err := s.Store.TenantByName(ctx, p.TenantName)
+	if err != nil {
+		return Limits{}, err
+	}
+	return t.Limits, nil
+}
+
 // Bootstrap creates the default tenant when the database has no tenant at all and returns
 // its credentials; it returns nil when there was already a tenant (or another node created
 // one at the same moment).

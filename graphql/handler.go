@@ -26,7 +26,8 @@ import (
 )
 
 // Limits of the endpoint: a document larger, deeper or more complex than these is refused
-// before any resolver runs. The standard introspection query fits within them.
+// before any resolver runs. An operation may cost MaxComplexity more than one listing of
+// everything the tenant may hold (see sizeLimit). The standard introspection query fits.
 const (
 	MaxBodyBytes  = 64 << 10
 	MaxDepth      = 15
@@ -78,8 +79,10 @@ func NewHandler(svc *keyhaven.Service, log *slog.Logger, authenticate Authentica
 	exec := executor.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
 	exec.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	exec.Use(extension.Introspection{})
-	exec.Use(extension.FixedComplexityLimit(MaxComplexity))
 	exec.Use(depthLimit{max: MaxDepth})
+	exec.Use(&sizeLimit{max: MaxComplexity, limits: func(ctx context.Context) (keyhaven.Limits, error) {
+		return svc.TenantLimits(ctx, principal(ctx))
+	}})
 	exec.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return present(ctx, log, err)
 	})

@@ -85,7 +85,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput
 		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: s.now(),
 	}
 	if err := s.Store.CreateCredential(ctx, c); err != nil {
-		if ErrorCode(err) == ECONFLICT {
+		if ErrorReason(err) == "duplicate" {
 			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", in.Name)
 		}
 		return nil, "", err

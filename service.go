@@ -2,6 +2,7 @@ package keyhaven
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -67,7 +68,7 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 		return nil, err
 	}
 	now := s.now()
-	t := &Tenant{ID: NewID("tnt"), Name: name, CreatedAt: now, Limits: Limits{DefaultLimit, DefaultLimit}}
+	t := &Tenant{ID: NewID("tnt"), Name: name, CreatedAt: now, Limits: DefaultLimits}
 	password := secret.RandomString(GeneratedPasswordLen)
 	admin := &User{
 		ID: NewID("usr"), TenantID: t.ID, Email: email,
@@ -87,10 +88,22 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 	return &TenantCreated{Tenant: t, Name: name, AdminEmail: email, AdminPassword: password, APIKey: key}, nil
 }
 
+// MaxLimit is the largest value of any tenant limit.
+const MaxLimit = 100000
+
 // SetTenantLimits changes a tenant's limits; an operator's command, not an API call.
 func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) error {
-	if l.Applications < 0 || l.AccessKeysPerApplication < 0 || l.Applications > 100000 || l.AccessKeysPerApplication > 100000 {
-		return Invalid(FieldError{Field: "limits", Message: "must be between 0 and 100000"})
+	var bad []FieldError
+	for _, f := range []struct {
+		field string
+		n     int
+	}{{"maxApplications", l.Applications}, {"maxAccessKeysPerApplication", l.AccessKeysPerApplication}, {"maxApiKeys", l.APIKeys}} {
+		if f.n < 0 || f.n > MaxLimit {
+			bad = append(bad, FieldError{Field: f.field, Message: fmt.Sprintf("must be between 0 and %d", MaxLimit)})
+		}
+	}
+	if len(bad) > 0 {
+		return Invalid(bad...)
 	}
 	t, err := s.Store.TenantByName(ctx, name)
 	if err != nil {
@@ -99,6 +112,15 @@ func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) er
 	err = s.Store.SetTenantLimits(ctx, t.ID, l)
 	s.record(ctx, t.ID, nil, "tenant.update", "tenant", t.ID, err, map[string]any{"limits": l})
 	return err
+}
+
+// TenantLimits returns the limits of p's tenant.
+func (s *Service) TenantLimits(ctx context.Context, p *Principal) (Limits, error) {
+	t, err := s.Store.TenantByName(ctx, p.TenantName)
+	if err != nil {
+		return Limits{}, err
+	}
+	return t.Limits, nil
 }
 
 // Bootstrap creates the default tenant when the database has no tenant at all and returns

@@ -53,8 +53,11 @@ type Store interface {
 	// CountOwnedCredentials returns how many credentials a user owns that could still work.
 	CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error)
 
-	// CreateCredential stores c. Returns ECONFLICT if a live API key of the tenant has the
-	// same name; an expired one (at c.CreatedAt) is deleted to make room.
+	// CreateCredential stores c. Returns ECONFLICT (reason "duplicate") if a live API key of
+	// the tenant has the same name (an expired one, at c.CreatedAt, is deleted to make room),
+	// or (reason "limit_reached") when c is an API key and the tenant already has its limit of
+	// live API keys (sessions do not count). The check and the insert are atomic across
+	// processes.
 	CreateCredential(ctx context.Context, c *Credential) error
 	// ResolveCredential returns the credential with that hash, its tenant and owner, or
 	// ENOTFOUND. It is the verification path's read: it fills what judging a credential

@@ -8,24 +8,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
+	"net/url"
+	"runtime/debug"
 
 	gql "github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"keyhaven"
 	"keyhaven/graphql/model"
 )
 
 // Limits of the endpoint: a document larger, deeper or more complex than these is refused
-// before any resolver runs. The standard introspection query fits within them.
+// before any resolver runs. An operation may cost MaxComplexity more than one listing of
+// everything the tenant may hold (see sizeLimit). The standard introspection query fits.
 const (
 	MaxBodyBytes  = 64 << 10
 	MaxDepth      = 15
@@ -77,73 +79,192 @@ type Authenticator func(ctx context.Context, header, tenant string) (*keyhaven.P
 
 // NewHandler returns the GraphQL endpoint for /api/{tenant}/graphql.
 func NewHandler(svc *keyhaven.Service, log *slog.Logger, authenticate Authenticator) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.Use(depthLimit{max: MaxDepth})
-	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+	exec := executor.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
+	exec.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	exec.Use(extension.Introspection{})
+	exec.Use(depthLimit{max: MaxDepth})
+	exec.Use(&sizeLimit{max: MaxComplexity, limits: func(ctx context.Context) (keyhaven.Limits, error) {
+		return svc.TenantLimits(ctx, principal(ctx))
+	}})
+	exec.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return present(ctx, log, err)
 	})
-	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+	exec.SetRecoverFunc(func(ctx context.Context, v any) error {
 		return keyhaven.Internal(fmt.Errorf("graphql panic: %v", v))
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet:
-			// Mutations change state: a GET, which links, prefetchers and caches may send on
-			// their own, never runs one.
-			if doc, err := parser.ParseQuery(&ast.Source{Input: r.URL.Query().Get("query")}); err == nil {
-				for _, op := range doc.Operations {
-					if op.Operation != ast.Query {
-						w.Header().Set("Allow", "POST")
-						writeError(w, http.StatusMethodNotAllowed, codeBadUserInput, "GET runs queries only; send mutations with POST")
-						return
-					}
+	return &endpoint{exec: exec, log: log, authenticate: authenticate}
+}
+
+// endpoint serves GraphQL over HTTP: queries by GET, queries and mutations by POST with a JSON
+// body. It is its own transport, so that every answer, a refused request's included, is a
+// GraphQL response in JSON whose errors carry extensions.code.
+type endpoint struct {
+	exec         *executor.Executor
+	log          *slog.Logger
+	authenticate Authenticator
+}
+
+// requestError refuses a request before any GraphQL runs.
+type requestError struct {
+	status int
+	msg    string
+	allow  string // the Allow header of a 405
+}
+
+func (h *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "graphql panic", "panic", v, "stack", string(debug.Stack()))
+			writeError(w, http.StatusInternalServerError, codeInternal, "internal error")
+		}
+	}()
+	params, rerr := readParams(r)
+	if rerr != nil {
+		if rerr.allow != "" {
+			w.Header().Set("Allow", rerr.allow)
+		}
+		writeError(w, rerr.status, codeBadUserInput, rerr.msg)
+		return
+	}
+	p, err := h.authenticate(r.Context(), r.Header.Get("Authorization"), r.PathValue("tenant"))
+	if err != nil {
+		status, code := http.StatusUnauthorized, codeUnauthenticated
+		switch keyhaven.ErrorCode(err) {
+		case keyhaven.EFORBIDDEN:
+			status, code = http.StatusForbidden, codeForbidden
+		case keyhaven.ERATELIMITED:
+			status, code = http.StatusTooManyRequests, codeRateLimited
+			w.Header().Set("Retry-After", "1")
+		case keyhaven.EINTERNAL:
+			h.log.ErrorContext(r.Context(), "authenticate", "err", err)
+			status, code = http.StatusInternalServerError, codeInternal
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="keyhaven"`)
+		}
+		writeError(w, status, code, keyhaven.ErrorMessage(err))
+		return
+	}
+	ctx := gql.StartOperationTrace(context.WithValue(r.Context(), principalKey{}, p))
+	params.Headers = r.Header
+	oc, errs := h.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		// The document, its variables or its size are refused before any resolver runs.
+		resp := h.exec.DispatchError(gql.WithOperationContext(ctx, oc), errs)
+		status := http.StatusUnprocessableEntity
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] == codeInternal {
+				status = http.StatusInternalServerError
+			}
+		}
+		h.write(w, status, resp)
+		return
+	}
+	if r.Method == http.MethodGet && oc.Operation.Operation != ast.Query {
+		// Mutations change state: a GET, which links, prefetchers and caches may send on
+		// their own, never runs one.
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, codeBadUserInput, "GET runs queries only; send mutations with POST")
+		return
+	}
+	responses, ctx := h.exec.DispatchOperation(ctx, oc)
+	h.write(w, http.StatusOK, responses(ctx))
+}
+
+// readParams reads a GraphQL request from the query string of a GET or the JSON body of a
+// POST. Its errors repeat nothing of the request: a body may hold a secret.
+func readParams(r *http.Request) (*gql.RawParams, *requestError) {
+	bad := func(status int, msg string) *requestError { return &requestError{status: status, msg: msg} }
+	params := &gql.RawParams{ReadTime: gql.TraceTiming{Start: gql.Now()}}
+	switch r.Method {
+	case http.MethodGet:
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, bad(http.StatusBadRequest, "the query string is not valid URL encoding")
+		}
+		params.Query, params.OperationName = q.Get("query"), q.Get("operationName")
+		for name, dst := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
+			if v := q.Get(name); v != "" {
+				if err := decodeJSON([]byte(v), dst); err != nil {
+					return nil, bad(http.StatusBadRequest, name+" must be a JSON object")
 				}
 			}
-		case http.MethodPost:
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				writeError(w, http.StatusUnsupportedMediaType, codeBadUserInput, "send the request as application/json")
-				return
-			}
-		default:
-			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, codeBadUserInput, "use POST (or GET for queries)")
-			return
+		}
+	case http.MethodPost:
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			return nil, bad(http.StatusUnsupportedMediaType, "send the request as application/json")
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 		if err != nil {
-			writeError(w, http.StatusBadRequest, codeBadUserInput, "the body could not be read")
-			return
+			return nil, bad(http.StatusBadRequest, "the body could not be read")
 		}
 		if len(body) > MaxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, codeBadUserInput, "the body is larger than 64 KiB")
-			return
+			return nil, bad(http.StatusRequestEntityTooLarge, "the body is larger than 64 KiB")
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		p, err := authenticate(r.Context(), r.Header.Get("Authorization"), r.PathValue("tenant"))
-		if err != nil {
-			status, code := http.StatusUnauthorized, codeUnauthenticated
-			switch keyhaven.ErrorCode(err) {
-			case keyhaven.EFORBIDDEN:
-				status, code = http.StatusForbidden, codeForbidden
-			case keyhaven.ERATELIMITED:
-				status, code = http.StatusTooManyRequests, codeRateLimited
-				w.Header().Set("Retry-After", "1")
-			case keyhaven.EINTERNAL:
-				log.ErrorContext(r.Context(), "authenticate", "err", err)
-				status, code = http.StatusInternalServerError, codeInternal
-			default:
-				w.Header().Set("WWW-Authenticate", `Bearer realm="keyhaven"`)
-			}
-			writeError(w, status, code, keyhaven.ErrorMessage(err))
-			return
+		if err := decodeJSON(body, params); err != nil {
+			return nil, bad(http.StatusBadRequest, bodyError(err))
 		}
-		srv.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+	default:
+		return nil, &requestError{status: http.StatusMethodNotAllowed, msg: "use POST (or GET for queries)", allow: "GET, POST"}
+	}
+	params.ReadTime.End = gql.Now()
+	return params, nil
+}
+
+var errTrailingData = errors.New("trailing data")
+
+// decodeJSON decodes exactly one JSON value, keeping numbers as they were written.
+func decodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailingData
+	}
+	return nil
+}
+
+// bodyError says what is wrong with a body that is not a GraphQL request, naming at most a
+// member and a position, never a value.
+func bodyError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is not valid JSON: it ends too soon"
+	case errors.Is(err, errTrailingData):
+		return "the body holds more than one JSON value"
+	case errors.As(err, &typ):
+		switch typ.Field {
+		case "query", "operationName":
+			return typ.Field + " must be a string"
+		case "variables", "extensions":
+			return typ.Field + " must be an object"
+		}
+	}
+	return `the body must be a JSON object {"query", "operationName"?, "variables"?}`
+}
+
+func (h *endpoint) write(w http.ResponseWriter, status int, resp *gql.Response) {
+	if resp == nil {
+		writeError(w, http.StatusInternalServerError, codeInternal, "internal error")
+		return
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		h.log.Error("graphql response", "err", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, "internal error")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
 }
 
 // present shapes every error the endpoint returns: domain errors with their code and public
@@ -170,13 +291,31 @@ func present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	if !errors.As(err, &ge) {
 		ge = gql.DefaultErrorPresenter(ctx, err)
 	}
-	if ge.Extensions == nil || ge.Extensions["code"] == nil {
-		if ge.Extensions == nil {
-			ge.Extensions = map[string]any{}
-		}
-		ge.Extensions["code"] = codeBadUserInput
+	out := *ge
+	out.Extensions = maps.Clone(ge.Extensions)
+	if out.Extensions == nil {
+		out.Extensions = map[string]any{}
 	}
-	return ge
+	if out.Extensions["code"] == nil {
+		out.Extensions["code"] = codeBadUserInput
+	}
+	// An error with a path is about a value: a variable's (path "variable", name, ...) or an
+	// argument's. The framework's messages may quote the value, which may be a secret.
+	if len(out.Path) > 0 && !valueFree[out.Message] {
+		out.Message = "the value does not fit its type"
+	}
+	return &out
+}
+
+// valueFree are the framework's messages about a value that never quote it.
+var valueFree = map[string]bool{
+	"must be defined":                             true,
+	"cannot be null":                              true,
+	"must not be null":                            true,
+	"unknown field":                               true,
+	"enums must be strings":                       true,
+	"enums must be ints or strings":               true,
+	"time should be RFC3339Nano formatted string": true,
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

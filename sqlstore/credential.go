@@ -60,9 +60,17 @@ func (r *credentialRow) credential() *keyhaven.Credential {
 	return &c
 }
 
-// CreateCredential implements keyhaven.Store.
+// CreateCredential implements keyhaven.Store. An API key is checked against its tenant's
+// limit of live keys in the transaction that inserts it: an expired key is deleted already.
 func (db *DB) CreateCredential(ctx context.Context, c *keyhaven.Credential) error {
-	return db.tx(ctx, func(tx *sql.Tx) error { return db.createCredential(ctx, tx, c) })
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if c.Kind == keyhaven.KindAPIKey {
+			if err := db.checkAPIKeyLimit(ctx, tx, c.TenantID, c.CreatedAt); err != nil {
+				return err
+			}
+		}
+		return db.createCredential(ctx, tx, c)
+	})
 }
 
 // ResolveCredential implements keyhaven.Store. One indexed read joins the credential to its

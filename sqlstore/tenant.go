@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"keyhaven"
 )
@@ -10,8 +11,9 @@ import (
 // CreateTenant implements keyhaven.Store.
 func (db *DB) CreateTenant(ctx context.Context, t *keyhaven.Tenant, admin *keyhaven.User, key *keyhaven.Credential) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at, max_applications, max_access_keys)
-			VALUES (?, ?, ?, ?, ?)`), t.ID, t.Name, mustDB(t.CreatedAt), t.Limits.Applications, t.Limits.AccessKeysPerApplication); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at, max_applications, max_access_keys, max_api_keys)
+			VALUES (?, ?, ?, ?, ?, ?)`), t.ID, t.Name, mustDB(t.CreatedAt), t.Limits.Applications, t.Limits.AccessKeysPerApplication,
+			t.Limits.APIKeys); err != nil {
 			return db.wrap(err, "a tenant with that name exists")
 		}
 		if err := db.createUser(ctx, tx, admin); err != nil {
@@ -25,9 +27,9 @@ func (db *DB) CreateTenant(ctx context.Context, t *keyhaven.Tenant, admin *keyha
 func (db *DB) TenantByName(ctx context.Context, name string) (*keyhaven.Tenant, error) {
 	var t keyhaven.Tenant
 	var created int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, name, created_at, max_applications, max_access_keys
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, name, created_at, max_applications, max_access_keys, max_api_keys
 		FROM tenants WHERE name = ?`), name).
-		Scan(&t.ID, &t.Name, &created, &t.Limits.Applications, &t.Limits.AccessKeysPerApplication)
+		Scan(&t.ID, &t.Name, &created, &t.Limits.Applications, &t.Limits.AccessKeysPerApplication, &t.Limits.APIKeys)
 	if err != nil {
 		return nil, db.notFound(err, "tenant")
 	}
@@ -46,10 +48,28 @@ func (db *DB) CountTenants(ctx context.Context) (int, error) {
 
 // SetTenantLimits implements keyhaven.Store.
 func (db *DB) SetTenantLimits(ctx context.Context, tenantID string, l keyhaven.Limits) error {
-	n, err := db.exec(ctx, "", `UPDATE tenants SET max_applications = ?, max_access_keys = ? WHERE id = ?`,
-		l.Applications, l.AccessKeysPerApplication, tenantID)
+	n, err := db.exec(ctx, "", `UPDATE tenants SET max_applications = ?, max_access_keys = ?, max_api_keys = ? WHERE id = ?`,
+		l.Applications, l.AccessKeysPerApplication, l.APIKeys, tenantID)
 	if err == nil && n == 0 {
 		return keyhaven.Errorf(keyhaven.ENOTFOUND, "tenant not found")
 	}
 	return err
+}
+
+// checkAPIKeyLimit returns ECONFLICT (reason "limit_reached") when the tenant already holds its
+// limit of API keys. It reads the tenant's row (and on PostgreSQL locks it) in tx, the
+// transaction that then inserts, so racing creations queue behind each other and the limit
+// holds across nodes. Every API key counts until it is deleted; sessions are not API keys.
+func (db *DB) checkAPIKeyLimit(ctx context.Context, tx *sql.Tx, tenantID string, now time.Time) error {
+	var max, n int
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT max_api_keys FROM tenants WHERE id = ?`+db.dialect.ForUpdate), tenantID).Scan(&max); err != nil {
+		return db.notFound(err, "tenant")
+	}
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM credentials WHERE tenant_id = ? AND `+liveAPIKey), tenantID, mustDB(now)).Scan(&n); err != nil {
+		return db.wrap(err, "")
+	}
+	if n >= max {
+		return keyhaven.Reasonf(keyhaven.ECONFLICT, "limit_reached", "the limit of %d API keys is reached", max)
+	}
+	return nil
 }

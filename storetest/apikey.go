@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -137,5 +138,62 @@ func testAPIKeyExpiredIsGone(t *testing.T, s keyhaven.Store) {
 	}
 	if got, err := s.APIKeyByName(ctx, f.tenant.ID, "LATER", fresh.CreatedAt); err != nil || got.ID != fresh.ID {
 		t.Fatalf("APIKeyByName after reuse = %v, %v; want the new key", got, err)
+	}
+}
+
+func testAPIKeyLimitRace(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	if got, _ := s.TenantByName(ctx, f.tenant.Name); got.Limits.APIKeys != keyhaven.DefaultAPIKeyLimit {
+		t.Fatalf("API key limit %d, want the default %d", got.Limits.APIKeys, keyhaven.DefaultAPIKeyLimit)
+	}
+	const max = 10
+	limits := keyhaven.Limits{Applications: keyhaven.DefaultLimit, AccessKeysPerApplication: keyhaven.DefaultLimit, APIKeys: max}
+	if err := s.SetTenantLimits(ctx, f.tenant.ID, limits); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.TenantByName(ctx, f.tenant.Name); got.Limits != limits {
+		t.Fatalf("limits %+v, want %+v", got.Limits, limits)
+	}
+	// An inactive key counts; the bootstrap key counts too.
+	inactive, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "INACTIVE", keyhaven.NewPermissionSet(keyhaven.READ))
+	inactive.Active = false
+	if err := s.CreateCredential(ctx, inactive); err != nil {
+		t.Fatal(err)
+	}
+	ok := race(t, 50, keyhaven.ECONFLICT, func(i int) error {
+		c, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, fmt.Sprintf("K%d", i), keyhaven.NewPermissionSet(keyhaven.READ))
+		return s.CreateCredential(ctx, c)
+	})
+	if ok != max-2 {
+		t.Fatalf("%d of 50 racing CreateCredential calls succeeded, want %d", ok, max-2)
+	}
+	keys, err := s.ListAPIKeys(ctx, f.tenant.ID, base)
+	if err != nil || len(keys) != max {
+		t.Fatalf("%d API keys listed (%v), want %d", len(keys), err, max)
+	}
+	extra, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "EXTRA", keyhaven.NewPermissionSet(keyhaven.READ))
+	err = s.CreateCredential(ctx, extra)
+	if keyhaven.ErrorCode(err) != keyhaven.ECONFLICT || keyhaven.ErrorReason(err) != "limit_reached" {
+		t.Fatalf("API key past the limit: %v, want ECONFLICT limit_reached", err)
+	}
+	// Sessions are not API keys: they neither count nor are refused.
+	for range 3 {
+		sess, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", 0)
+		if err := s.CreateCredential(ctx, sess); err != nil {
+			t.Fatalf("session at the API key limit: %v", err)
+		}
+	}
+	// The limit is per tenant.
+	g := newTenant(t, s)
+	other, _ := newCredential(g.tenant.ID, g.admin.ID, keyhaven.KindAPIKey, "EXTRA", keyhaven.NewPermissionSet(keyhaven.READ))
+	if err := s.CreateCredential(ctx, other); err != nil {
+		t.Fatalf("another tenant's key: %v", err)
+	}
+	// Deleting a key frees its place.
+	if err := s.DeleteCredential(ctx, f.tenant.ID, inactive.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateCredential(ctx, extra); err != nil {
+		t.Fatalf("after a delete: %v", err)
 	}
 }

@@ -39,6 +39,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"AccessKeyCRUD", testAccessKeyCRUD},
 		{"ApplicationLimitRace", testApplicationLimitRace},
 		{"AccessKeyLimitRace", testAccessKeyLimitRace},
+		{"APIKeyLimitRace", testAPIKeyLimitRace},
 		{"DeleteUserRevokesWhatItOwns", testDeleteUserRevokesWhatItOwns},
 		{"APIKeyCRUD", testAPIKeyCRUD},
 		{"APIKeyExpiredIsGone", testAPIKeyExpiredIsGone},
@@ -521,4 +522,4 @@ func testAudit(t *testing.T, s keyhaven.Store) {
 	}
 }
 
-var defaultLimits = keyhaven.Limits{Applications: keyhaven.DefaultLimit, AccessKeysPerApplication: keyhaven.DefaultLimit}
+var defaultLimits = keyhaven.DefaultLimits

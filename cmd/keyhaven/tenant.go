@@ -16,7 +16,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 		return runTenantLimits(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "Usage: keyhaven tenant create NAME --admin-email EMAIL [--output json]\n       keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N]")
+		fmt.Fprintln(stderr, "Usage: keyhaven tenant create NAME --admin-email EMAIL [--output json]\n       keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]")
 		return errors.New("tenant needs a subcommand: create or limits")
 	}
 	fs := newFlags("tenant create", "tenant create NAME --admin-email EMAIL [--output json]", stderr)
@@ -61,10 +61,11 @@ func printCredentials(w io.Writer, c *keyhaven.TenantCreated) {
 
 // runTenantLimits shows or changes a tenant's limits.
 func runTenantLimits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("tenant limits", "tenant limits NAME [--max-applications N] [--max-access-keys N]", stderr)
+	fs := newFlags("tenant limits", "tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]", stderr)
 	db := dbFlag(fs)
 	apps := fs.Int("max-applications", -1, "active applications allowed (unchanged when omitted)")
 	keys := fs.Int("max-access-keys", -1, "active access keys allowed per application (unchanged when omitted)")
+	apiKeys := fs.Int("max-api-keys", -1, "API keys allowed, inactive and expired ones included (unchanged when omitted)")
 	pos, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return helpOK(err)
@@ -88,6 +89,9 @@ func runTenantLimits(ctx context.Context, args []string, getenv func(string) str
 	}
 	if *keys >= 0 {
 		l.AccessKeysPerApplication = *keys
+	}
+	if *apiKeys >= 0 {
+		l.APIKeys = *apiKeys
 	}
 	if l != t.Limits {
 		if err := svc.SetTenantLimits(ctx, t.Name, l); err != nil {

@@ -21,6 +21,9 @@ import (
 	"keyhaven/secret"
 )
 
+// releaseTimeout bounds letting go of a lease when the runner stops.
+const releaseTimeout = 2 * time.Second
+
 // Runner claims and runs batch tasks.
 type Runner struct {
 	Svc *keyhaven.Service
@@ -68,7 +71,8 @@ func (r *Runner) Wake() {
 	}
 }
 
-// Run runs turns until ctx ends.
+// Run runs turns until ctx ends. When ctx ends it stops between two items, drops the chunk
+// it was building and lets go of its lease, so that the next run resumes the task at once.
 func (r *Runner) Run(ctx context.Context) {
 	t := time.NewTicker(r.Poll)
 	defer t.Stop()
@@ -94,10 +98,16 @@ func (r *Runner) Run(ctx context.Context) {
 // RunOnce takes one turn: it claims the task whose turn it is, checks that the task may go
 // on, and builds and stores one chunk of it, or ends it. It keeps the task's lease for the
 // next turn, which the store gives to another task, if one waited longer, or back to this
-// one. It reports whether there was a task to run.
+// one. It reports whether there was a task to run. On an error, ctx's end included, it lets
+// go of the lease.
 func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func() {
+		if err != nil {
+			r.letGo(ctx)
+		}
+	}()
 	now := r.Svc.Now()
 	t, err := r.Svc.Store.ClaimBatchTask(ctx, r.Owner, now, now.Add(r.Lease))
 	if keyhaven.ErrorCode(err) == keyhaven.ENOTFOUND {
@@ -163,7 +173,8 @@ func (r *Runner) turn(ctx context.Context, t *keyhaven.BatchTask) error {
 }
 
 // build makes the next chunk of t, from its stored progress, under turn. It adds items until
-// the chunk holds ChunkSize of them or building them took ChunkWork.
+// the chunk holds ChunkSize of them or building them took ChunkWork, and stops between two
+// items when ctx ends: what it built is dropped, and built again by whoever resumes.
 func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhaven.BatchTurn) (*keyhaven.BatchChunk, error) {
 	began := time.Now()
 	from := t.Processed
@@ -173,6 +184,9 @@ func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhave
 		Accesses: make([]*keyhaven.Access, 0, end-from),
 	}
 	for i := from; i < end; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		var in keyhaven.AccessInput
 		if r.items != nil {
 			in = r.items[i]
@@ -198,11 +212,14 @@ func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state, reaso
 	return nil
 }
 
-// letGo frees the lease of the task the runner holds and forgets the task's items.
+// letGo frees the lease of the task the runner holds, even once ctx has ended, and forgets
+// the task's items.
 func (r *Runner) letGo(ctx context.Context) {
 	if r.held == "" {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
 	if err := r.Svc.Store.ReleaseBatchTask(ctx, r.held, r.Owner); err != nil {
 		// The lease runs out by itself.
 		r.Log.WarnContext(ctx, "batch runner: release lease", "task", r.held, "err", err)

@@ -165,3 +165,69 @@ func TestTenantsTakeTurns(t *testing.T) {
 		})
 	}
 }
+
+// offeringRead tells when a product offering has been read: the runner reads the task's
+// offering right before it builds a chunk.
+type offeringRead struct {
+	keyhaven.Store
+	read chan<- struct{}
+}
+
+func (s offeringRead) ProductOffering(ctx context.Context, tenantID, id string) (*keyhaven.ProductOffering, error) {
+	o, err := s.Store.ProductOffering(ctx, tenantID, id)
+	select {
+	case s.read <- struct{}{}:
+	default:
+	}
+	return o, err
+}
+
+// TestShutdownStopsWithinAnItem cancels the runner while it builds a chunk of expensive
+// items and checks that it stops at once, and that a later run finishes the task with every
+// item created exactly once.
+func TestShutdownStopsWithinAnItem(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := newService(t, open)
+			svc.PasswordParams = secret.OWASP // tens of milliseconds an item
+			p := newTenant(t, svc, "acme")
+			const n = 200
+			b := submit(t, svc, p, keyhaven.BatchInput{Accesses: chosen(n)})
+			r := batch.New(svc, discard)
+			r.ChunkSize = n         // one chunk of several seconds of argon2id...
+			r.ChunkWork = time.Hour // ...not cut short by its cost: the runner must stop inside it
+			building := make(chan struct{}, 1)
+			svc.Store = offeringRead{svc.Store, building}
+			stop := start(t, r)
+			select {
+			case <-building:
+			case <-time.After(60 * time.Second):
+				t.Fatal("the runner did not start the chunk within 60s")
+			}
+			if took := stop(); took > 3*time.Second {
+				t.Errorf("Run returned %v after its context ended, want within 3s", took)
+			}
+			if got := task(t, svc, p.TenantID, b.ID); got.Processed == n {
+				t.Fatalf("the task finished before the runner stopped: nothing was tested")
+			}
+
+			// The next run takes the task over at once: the stopped runner let go of its lease.
+			svc.PasswordParams = apitest.FastPasswords
+			drain(t, batch.New(svc, discard))
+			got := task(t, svc, p.TenantID, b.ID)
+			if got.State != keyhaven.BatchDone || got.Created != n || got.Failed != 0 {
+				t.Fatalf("after the restart: %s, created %d, failed %d; want DONE, %d, 0", got.State, got.Created, got.Failed, n)
+			}
+			accs, err := svc.Store.BatchAccesses(ctx, p.TenantID, b.ID)
+			if err != nil || len(accs) != n {
+				t.Fatalf("%d accesses stored, want %d (%v)", len(accs), n, err)
+			}
+			for i, a := range accs {
+				if a.BatchSeq != i || a.Username != fmt.Sprintf("device-%05d", i) {
+					t.Fatalf("access %d is item %d (%s): an item was lost or made twice", i, a.BatchSeq, a.Username)
+				}
+			}
+		})
+	}
+}

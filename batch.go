@@ -198,13 +198,27 @@ type BatchTurn struct {
 	End, Reason string
 }
 
-// NextBatchTurn decides whether task t may go on with another chunk. Its contract must accept
-// accesses; otherwise the task is REJECTED if nothing was done yet, else it FAILS. An error
-// means the judgement could not be made (the store failed), not that the task must end.
+// NextBatchTurn decides whether task t may go on with another chunk. Its creator must still be
+// allowed to create accesses, judged as a request of theirs would be: a live user holding
+// ACCESS_MANAGEMENT; otherwise the task FAILS. Its contract must accept accesses; otherwise
+// the task is REJECTED if nothing was done yet, else it FAILS. An error means the judgement
+// could not be made (the store failed), not that the task must end.
 func (s *Service) NextBatchTurn(ctx context.Context, t *BatchTask) (*BatchTurn, error) {
 	now := s.now()
 	turn := &BatchTurn{Now: now}
-	var err error
+	u, err := s.Store.User(ctx, t.TenantID, t.CreatedBy)
+	if ErrorCode(err) == ENOTFOUND {
+		turn.End, turn.Reason = BatchFailed, "the batch's creator was deleted"
+		return turn, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	creator := &Principal{TenantID: t.TenantID, UserID: u.ID, UserEmail: u.Email, Permissions: u.Permissions.Expand()}
+	if creator.Require(ACCESS_MANAGEMENT) != nil {
+		turn.End, turn.Reason = BatchFailed, "the batch's creator no longer holds the ACCESS_MANAGEMENT permission"
+		return turn, nil
+	}
 	if turn.Contract, err = s.Store.Contract(ctx, t.TenantID, t.ContractID); err != nil {
 		return nil, err
 	}

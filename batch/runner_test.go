@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +164,73 @@ func TestTenantsTakeTurns(t *testing.T) {
 					before, after.Processed, after.Requested, after.State, 2*r.ChunkSize)
 			}
 		})
+	}
+}
+
+// TestBatchStopsWhenCreatorMayNot checks that a batch stops as FAILED, with the reason, once
+// its creator is deleted or loses ACCESS_MANAGEMENT, before or after its first chunk.
+func TestBatchStopsWhenCreatorMayNot(t *testing.T) {
+	changes := []struct {
+		name, reason string
+		change       func(svc *keyhaven.Service, admin *keyhaven.Principal, userID string) error
+	}{
+		{"deleted", "deleted", func(svc *keyhaven.Service, admin *keyhaven.Principal, id string) error {
+			return svc.DeleteUser(context.Background(), admin, id)
+		}},
+		{"lost ACCESS_MANAGEMENT", "ACCESS_MANAGEMENT", func(svc *keyhaven.Service, admin *keyhaven.Principal, id string) error {
+			perms := []string{"READ"}
+			_, err := svc.UpdateUser(context.Background(), admin, id, keyhaven.UpdateUserInput{Permissions: &perms})
+			return err
+		}},
+	}
+	for name, open := range testdb.Engines() {
+		for _, c := range changes {
+			for _, chunksFirst := range []int{0, 1} {
+				t.Run(fmt.Sprintf("%s/%s after %d chunks", name, c.name, chunksFirst), func(t *testing.T) {
+					ctx := context.Background()
+					svc := newService(t, open)
+					admin := newTenant(t, svc, "acme")
+					pw := "operator-password-1"
+					u, _, err := svc.CreateUser(ctx, admin, keyhaven.CreateUserInput{Email: "operator@acme.test", Password: &pw,
+						Permissions: []string{"ACCESS_MANAGEMENT", "READ"}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					session, err := svc.Login(ctx, "acme", "operator@acme.test", pw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					operator, err := svc.Authenticate(ctx, session.Token)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r := batch.New(svc, discard)
+					r.ChunkSize = 10
+					n := 50
+					b := submit(t, svc, operator, keyhaven.BatchInput{NumberOfAccesses: &n})
+					for range chunksFirst {
+						if ran, err := r.RunOnce(ctx); !ran || err != nil {
+							t.Fatalf("RunOnce = %v, %v", ran, err)
+						}
+					}
+					if err := c.change(svc, admin, u.ID); err != nil {
+						t.Fatal(err)
+					}
+					drain(t, r)
+					got := task(t, svc, admin.TenantID, b.ID)
+					if got.State != keyhaven.BatchFailed || !strings.Contains(got.Reason, c.reason) {
+						t.Fatalf("task %s (%q), want FAILED with a reason naming %q", got.State, got.Reason, c.reason)
+					}
+					if want := chunksFirst * r.ChunkSize; got.Processed != want || got.Created != want {
+						t.Fatalf("processed %d, created %d; want %d: no access after the change", got.Processed, got.Created, want)
+					}
+					accs, err := svc.Store.BatchAccesses(ctx, admin.TenantID, b.ID)
+					if err != nil || len(accs) != got.Created {
+						t.Fatalf("%d accesses stored, want %d (%v)", len(accs), got.Created, err)
+					}
+				})
+			}
+		}
 	}
 }
 

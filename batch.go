@@ -193,8 +193,51 @@ func (s *Service) BuildBatchAccess(t *BatchTask, c *Contract, o *ProductOffering
 	return a
 }
 
-// ContractAccepts returns nil when c accepts new accesses at now.
-func (s *Service) ContractAccepts(c *Contract, now time.Time) error { return c.acceptsAccesses(now) }
+// BatchTurn is what the next chunk of a task is built under, judged at Now.
+type BatchTurn struct {
+	Contract *Contract
+	Offering *ProductOffering
+	Now      time.Time
+	// End, when set, is the state the task must end in instead of going on (REJECTED or
+	// FAILED), and Reason says why.
+	End, Reason string
+}
+
+// NextBatchTurn decides whether task t may go on with another chunk. Its creator must still be
+// allowed to create accesses, judged as a request of theirs would be: a live user holding
+// ACCESS_MANAGEMENT; otherwise the task FAILS. Its contract must accept accesses; otherwise
+// the task is REJECTED if nothing was done yet, else it FAILS. An error means the judgement
+// could not be made (the store failed), not that the task must end.
+func (s *Service) NextBatchTurn(ctx context.Context, t *BatchTask) (*BatchTurn, error) {
+	now := s.now()
+	turn := &BatchTurn{Now: now}
+	u, err := s.Store.User(ctx, t.TenantID, t.CreatedBy)
+	if ErrorCode(err) == ENOTFOUND {
+		turn.End, turn.Reason = BatchFailed, "the batch's creator was deleted"
+		return turn, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	creator := &Principal{TenantID: t.TenantID, UserID: u.ID, UserEmail: u.Email, Permissions: u.Permissions.Expand()}
+	if creator.Require(ACCESS_MANAGEMENT) != nil {
+		turn.End, turn.Reason = BatchFailed, "the batch's creator no longer holds the ACCESS_MANAGEMENT permission"
+		return turn, nil
+	}
+	if turn.Contract, err = s.Store.Contract(ctx, t.TenantID, t.ContractID); err != nil {
+		return nil, err
+	}
+	if turn.Offering, err = s.Store.ProductOffering(ctx, t.TenantID, turn.Contract.ProductOfferingID); err != nil {
+		return nil, err
+	}
+	if err := turn.Contract.acceptsAccesses(now); err != nil {
+		turn.End, turn.Reason = BatchFailed, ErrorMessage(err)
+		if t.Processed == 0 {
+			turn.End = BatchRejected // nothing was done: the batch as a whole cannot run
+		}
+	}
+	return turn, nil
+}
 
 // RecordBatchFinished audits a finished batch as one event with its counts.
 func (s *Service) RecordBatchFinished(ctx context.Context, t *BatchTask) {

@@ -144,14 +144,21 @@ type Store interface {
 	BatchErrors(ctx context.Context, taskID string) ([]BatchError, error)
 	// BatchAccesses returns the accesses a task created, ordered by their index.
 	BatchAccesses(ctx context.Context, tenantID, taskID string) ([]*Access, error)
-	// ClaimBatchTask gives owner the lease, until leaseUntil, of the oldest unfinished task
-	// whose lease is free or has run out at now, and marks it IN_PROGRESS. Returns ENOTFOUND
-	// when there is none. Two owners never hold one task's lease at once.
+	// ClaimBatchTask gives owner the lease, until leaseUntil, of the unfinished task whose
+	// turn it is among those whose lease is free, has run out at now, or is owner's already,
+	// and marks it IN_PROGRESS. Tenants take turns: the task goes to the tenant whose latest
+	// turn (a claim or a stored chunk of any of its tasks) is oldest, then to that tenant's
+	// task whose latest turn is oldest, then to the oldest task. Returns ENOTFOUND when there
+	// is none. Two owners never hold one task's lease at once.
 	ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil time.Time) (*BatchTask, error)
+	// ReleaseBatchTask frees a task's lease if owner holds it, so that any runner may claim
+	// the task at once.
+	ReleaseBatchTask(ctx context.Context, id, owner string) error
 	// SaveBatchChunk stores one chunk of a task's work in one transaction: its accesses
 	// (an item whose username is taken becomes an error "username_taken" instead), its
-	// errors, and the task's progress. Returns how many accesses it created, or ECONFLICT
-	// (reason "lease_lost") and nothing stored if owner no longer holds the lease.
+	// errors, and the task's progress, which counts as a turn. Returns how many accesses it
+	// created, or ECONFLICT (reason "lease_lost") and nothing stored if owner no longer holds
+	// the lease.
 	SaveBatchChunk(ctx context.Context, c *BatchChunk) (int, error)
 	// FinishBatchTask ends a task held by owner in a final state with a reason.
 	FinishBatchTask(ctx context.Context, t *BatchTask, owner string) error

@@ -61,21 +61,28 @@ func (db *DB) BatchAccesses(ctx context.Context, tenantID, taskID string) ([]*ke
 
 const unfinished = `state IN ('ACKNOWLEDGED', 'IN_PROGRESS')`
 
-// ClaimBatchTask implements keyhaven.Store. A candidate is taken with a compare-and-set on its
-// lease, so that of two nodes claiming it at once exactly one wins.
+// nextTurn is the turn number a task takes when it is claimed or makes progress: higher than
+// every other task's.
+const nextTurn = `(SELECT COALESCE(MAX(n.turn), 0) + 1 FROM batch_tasks n)`
+
+// ClaimBatchTask implements keyhaven.Store. Tenants take turns: the candidates are ordered by
+// their tenant's latest turn, then by their own. A candidate is taken with a compare-and-set
+// on its lease, so that of two nodes claiming it at once exactly one wins.
 func (db *DB) ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil time.Time) (*keyhaven.BatchTask, error) {
+	claimable := `(lease_until IS NULL OR lease_until <= ? OR owner = ?)`
 	ids, err := list(ctx, db, func(row scanner) (string, error) {
 		var id string
 		return id, row.Scan(&id)
-	}, `SELECT id FROM batch_tasks WHERE `+unfinished+` AND (lease_until IS NULL OR lease_until <= ?)
-		ORDER BY created_at LIMIT 8`, mustDB(now))
+	}, `SELECT t.id FROM batch_tasks t WHERE `+unfinished+` AND `+claimable+`
+		ORDER BY (SELECT MAX(l.turn) FROM batch_tasks l WHERE l.tenant_id = t.tenant_id), t.turn, t.created_at, t.id
+		LIMIT 8`, mustDB(now), owner)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range ids {
 		n, err := db.exec(ctx, "", `UPDATE batch_tasks SET owner = ?, lease_until = ?, state = 'IN_PROGRESS',
-			started_at = COALESCE(started_at, ?) WHERE id = ? AND `+unfinished+` AND (lease_until IS NULL OR lease_until <= ?)`,
-			owner, mustDB(leaseUntil), mustDB(now), id, mustDB(now))
+			started_at = COALESCE(started_at, ?), turn = `+nextTurn+` WHERE id = ? AND `+unfinished+` AND `+claimable,
+			owner, mustDB(leaseUntil), mustDB(now), id, mustDB(now), owner)
 		if err != nil {
 			return nil, err
 		}
@@ -85,6 +92,12 @@ func (db *DB) ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil 
 		}
 	}
 	return nil, keyhaven.Errorf(keyhaven.ENOTFOUND, "no batch task to run")
+}
+
+// ReleaseBatchTask implements keyhaven.Store.
+func (db *DB) ReleaseBatchTask(ctx context.Context, id, owner string) error {
+	_, err := db.exec(ctx, "", `UPDATE batch_tasks SET owner = '', lease_until = NULL WHERE id = ? AND owner = ?`, id, owner)
+	return err
 }
 
 var errLeaseLost = keyhaven.Reasonf(keyhaven.ECONFLICT, "lease_lost", "another runner holds the task")
@@ -98,7 +111,9 @@ func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, 
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// Taking the task's row first both checks the lease and, on PostgreSQL, locks it
 		// against a runner that would claim it meanwhile.
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE batch_tasks SET lease_until = ? WHERE id = ? AND owner = ? AND state = 'IN_PROGRESS'`),
+		// Progress is a turn: the task goes behind those that waited meanwhile.
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE batch_tasks SET lease_until = ?, turn = `+nextTurn+`
+			WHERE id = ? AND owner = ? AND state = 'IN_PROGRESS'`),
 			mustDB(c.LeaseUntil), c.TaskID, c.Owner)
 		if err != nil {
 			return db.wrap(err, "")

@@ -198,6 +198,106 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	}
 }
 
+// testBatchTurns checks the order in which runners get tasks: tenants take turns, then the
+// tasks of a tenant, whatever their age, and a newer task does not jump its tenant's turn.
+func testBatchTurns(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	cf, cg := newContract(t, s, f), newContract(t, s, g)
+	names := map[string]string{}
+	add := func(fx fixture, c *keyhaven.Contract, name string, at time.Time) {
+		task := newTask(fx, c, 10)
+		task.CreatedAt = at
+		if err := s.CreateBatchTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		names[task.ID] = name
+	}
+	add(f, cf, "f1", base)
+	add(f, cf, "f2", base.Add(time.Second))
+	add(g, cg, "g1", base.Add(2*time.Second))
+	now := base
+	claim := func(want string) {
+		t.Helper()
+		now = now.Add(2 * time.Minute) // every earlier lease has run out
+		got, err := s.ClaimBatchTask(ctx, "runner", now, now.Add(time.Minute))
+		if err != nil {
+			t.Fatalf("claim: %v; want %s", err, want)
+		}
+		if names[got.ID] != want {
+			t.Fatalf("claimed %s, want %s", names[got.ID], want)
+		}
+	}
+	for _, want := range []string{"f1", "g1", "f2", "g1", "f1", "g1", "f2"} {
+		claim(want)
+	}
+	add(f, cf, "f3", now)
+	for _, want := range []string{"g1", "f3", "g1", "f1"} {
+		claim(want)
+	}
+}
+
+// testBatchHolding checks that a runner may claim again the task it holds, that releasing
+// hands it to any runner at once, and that a stored chunk counts as its tenant's turn.
+func testBatchHolding(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	cf, cg := newContract(t, s, f), newContract(t, s, g)
+	a := newTask(f, cf, 10)
+	if err := s.CreateBatchTask(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	until := base.Add(time.Hour)
+	claim := func(owner string) string {
+		t.Helper()
+		got, err := s.ClaimBatchTask(ctx, owner, base, until)
+		if keyhaven.ErrorCode(err) == keyhaven.ENOTFOUND {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.ID
+	}
+	if got := claim("r1"); got != a.ID {
+		t.Fatalf("r1 claimed %q, want %s", got, a.ID)
+	}
+	if got := claim("r2"); got != "" {
+		t.Fatalf("r2 claimed %s held by r1", got)
+	}
+	if got := claim("r1"); got != a.ID {
+		t.Fatalf("r1 claimed %q again, want the task it holds, %s", got, a.ID)
+	}
+	if err := s.ReleaseBatchTask(ctx, a.ID, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("r2"); got != "" {
+		t.Fatalf("r2 claimed %s after releasing what it does not hold", got)
+	}
+	if err := s.ReleaseBatchTask(ctx, a.ID, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("r2"); got != a.ID {
+		t.Fatalf("r2 claimed %q after r1 let go, want %s", got, a.ID)
+	}
+
+	// r2 holds a; b of another tenant takes the next turn, then a's stored chunk puts f
+	// behind g.
+	b := newTask(g, cg, 10)
+	if err := s.CreateBatchTask(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("r2"); got != b.ID {
+		t.Fatalf("r2 claimed %q, want the other tenant's %s", got, b.ID)
+	}
+	ch := &keyhaven.BatchChunk{TaskID: a.ID, TenantID: f.tenant.ID, Owner: "r2", Processed: 1, LeaseUntil: until, Now: base,
+		Accesses: []*keyhaven.Access{newAccess(f, cf, "turn-0", a.ID, 0)}}
+	if _, err := s.SaveBatchChunk(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("r2"); got != b.ID {
+		t.Fatalf("r2 claimed %q after a chunk of %s, want %s", got, a.ID, b.ID)
+	}
+}
+
 func testBatchPurge(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	c := newContract(t, s, f)

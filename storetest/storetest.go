@@ -46,6 +46,8 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"Contracts", testContracts},
 		{"Accesses", testAccesses},
 		{"BatchLeases", testBatchLeases},
+		{"BatchTurns", testBatchTurns},
+		{"BatchHolding", testBatchHolding},
 		{"BatchPurge", testBatchPurge},
 		{"IdempotencyKeys", testIdempotencyKeys},
 	}

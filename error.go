@@ -14,6 +14,7 @@ const (
 	ENOTFOUND     = "not_found"    // no such thing, or it belongs to another tenant
 	ECONFLICT     = "conflict"     // duplicate name, limit reached, state forbids it
 	ERATELIMITED  = "rate_limited" // too many attempts
+	EUNAVAILABLE  = "unavailable"  // the database cannot be reached right now; the same request may succeed later
 	EINTERNAL     = "internal"     // a fault of keyhaven, never the caller's
 )
 

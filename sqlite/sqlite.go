@@ -21,6 +21,7 @@ import (
 var Dialect = sqlstore.Dialect{
 	Goose:             goose.DialectSQLite3,
 	IsUniqueViolation: isUniqueViolation,
+	IsUnavailable:     isUnavailable,
 }
 
 func isUniqueViolation(err error) bool {
@@ -29,6 +30,20 @@ func isUniqueViolation(err error) bool {
 		return false
 	}
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isUnavailable reports whether err is SQLite saying that another connection holds the lock
+// it needs, still, after the busy timeout: the same statement may succeed later.
+func isUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary code of an extended one
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.

@@ -153,6 +153,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Princ
 	if status >= 500 {
 		c.log.ErrorContext(r.Context(), "console", "err", err)
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", api.RetryAfterUnavailable)
+	}
 	c.render(w, r, p, status, "error", http.StatusText(status), "", keyhaven.ErrorMessage(err))
 }
 
@@ -176,6 +179,11 @@ func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyha
 			return
 		}
 		p, err := c.svc.Authenticate(r.Context(), ck.Value)
+		if err != nil && keyhaven.ErrorCode(err) != keyhaven.EUNAUTHORIZED {
+			// Not a verdict on the session (the database may be away): keep it.
+			c.fail(w, r, nil, err)
+			return
+		}
 		if err != nil || p.Kind != keyhaven.KindSession {
 			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, "/login", http.StatusSeeOther)

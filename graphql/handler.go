@@ -41,6 +41,7 @@ const (
 	codeConflict        = "CONFLICT"
 	codeInternal        = "INTERNAL_SERVER_ERROR"
 	codeRateLimited     = "RATE_LIMITED"
+	codeUnavailable     = "UNAVAILABLE"
 )
 
 // codeOf maps a domain error code to a GraphQL error code: the one place this is decided.
@@ -58,6 +59,8 @@ func codeOf(code string) string {
 		return codeConflict
 	case keyhaven.ERATELIMITED:
 		return codeRateLimited
+	case keyhaven.EUNAVAILABLE:
+		return codeUnavailable
 	}
 	return codeInternal
 }

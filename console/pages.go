@@ -12,10 +12,12 @@ import (
 	"keyhaven"
 )
 
+// routes registers the console's pages. Every POST goes through authed or form, which read
+// its form and check its CSRF token.
 func (c *Console) routes() {
 	m := c.mux
 	m.HandleFunc("GET /login", c.loginPage)
-	m.HandleFunc("POST /login", c.login)
+	m.HandleFunc("POST /login", c.form(c.login))
 	m.HandleFunc("POST /logout", c.authed(c.logout))
 	m.HandleFunc("GET /{$}", c.authed(func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)

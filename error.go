@@ -18,6 +18,10 @@ const (
 	EINTERNAL     = "internal"     // a fault of keyhaven, never the caller's
 )
 
+// RetryAfterUnavailable is how many seconds a client told EUNAVAILABLE waits before it tries
+// again, in every transport's Retry-After.
+const RetryAfterUnavailable = "5"
+
 // Error is a domain error. Code and Message are public: they may be shown to the caller.
 // Reason is a stable, more specific machine-readable code (for example "email_taken").
 // Err is internal detail, kept for logs and never shown.

@@ -101,7 +101,7 @@ func newProblem(status int, msg string, errs ...error) *Problem {
 		// Input that parses but breaks the schema is invalid input, like any other.
 		status = http.StatusBadRequest
 	}
-	p := &Problem{Status: status, Title: http.StatusText(status), Code: codeOf(status), Detail: msg}
+	p := &Problem{Status: status, Title: http.StatusText(status), Code: codeOf(status), Detail: msg, headers: headersOf(status)}
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		p.Detail = "internal error"
 		return p
@@ -122,19 +122,30 @@ func newProblem(status int, msg string, errs ...error) *Problem {
 func domainProblem(err error) *Problem {
 	status := statusOf(keyhaven.ErrorCode(err))
 	p := &Problem{
-		Status: status,
-		Title:  http.StatusText(status),
-		Code:   keyhaven.ErrorReason(err),
-		Detail: keyhaven.ErrorMessage(err),
-		Errors: keyhaven.ErrorFields(err),
-	}
-	switch status {
-	case http.StatusUnauthorized:
-		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="keyhaven"`}}
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		p.headers = http.Header{"Retry-After": {"1"}}
+		Status:  status,
+		Title:   http.StatusText(status),
+		Code:    keyhaven.ErrorReason(err),
+		Detail:  keyhaven.ErrorMessage(err),
+		Errors:  keyhaven.ErrorFields(err),
+		headers: headersOf(status),
 	}
 	return p
+}
+
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503.
+const RetryAfterUnavailable = keyhaven.RetryAfterUnavailable
+
+// headersOf returns the headers a problem of status carries.
+func headersOf(status int) http.Header {
+	switch status {
+	case http.StatusUnauthorized:
+		return http.Header{"WWW-Authenticate": {`Bearer realm="keyhaven"`}}
+	case http.StatusTooManyRequests:
+		return http.Header{"Retry-After": {"1"}}
+	case http.StatusServiceUnavailable:
+		return http.Header{"Retry-After": {RetryAfterUnavailable}}
+	}
+	return nil
 }
 
 // fieldName turns a framework location such as "body.permissions[2]" or "query.limit" into

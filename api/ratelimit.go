@@ -15,6 +15,11 @@ import (
 // address, so that guessing secrets or passwords is useless: past the burst, an address gets
 // one more try per second at most, and while it has none left every attempt is refused
 // before it is checked, right or wrong.
+//
+// A key that is an IP address counts for the client that holds it: an IPv4 address alone, an
+// IPv6 address with the rest of its /64 (the least a network is given, so any one client can
+// use all of it), an IPv4-mapped IPv6 address as its IPv4 address. Other keys (a username)
+// count as they are.
 type FailureLimiter struct {
 	limit rate.Limit
 	burst int
@@ -53,12 +58,27 @@ func (l *FailureLimiter) get(addr string, create bool) *rate.Limiter {
 
 // Blocked reports whether addr has used up its failures.
 func (l *FailureLimiter) Blocked(addr string) bool {
-	lim := l.get(addr, false)
+	lim := l.get(limitKey(addr), false)
 	return lim != nil && lim.Tokens() < 1
 }
 
 // Failed counts a failure of addr.
-func (l *FailureLimiter) Failed(addr string) { l.get(addr, true).Allow() }
+func (l *FailureLimiter) Failed(addr string) { l.get(limitKey(addr), true).Allow() }
+
+// limitKey returns the key whose budget a failure of key takes: for an address, the
+// network of the client that holds it.
+func limitKey(key string) string {
+	a, err := netip.ParseAddr(key)
+	if err != nil {
+		return key
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
 
 // clientAddr returns the address of the client that sent r: the peer, or, when the peer is
 // a trusted proxy, the nearest address in X-Forwarded-For that is not.

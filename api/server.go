@@ -153,7 +153,8 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = maxBody
 	}
-	errs := []int{http.StatusBadRequest}
+	// Every operation may find the database unreachable.
+	errs := []int{http.StatusBadRequest, http.StatusServiceUnavailable}
 	if authenticated {
 		o.Security = bearerAuth
 		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
@@ -165,7 +166,7 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 		o.Parameters = append(o.Parameters, &huma.Param{Name: "Idempotency-Key", In: "header",
 			Schema:      &huma.Schema{Type: "string", MaxLength: ptr(255)},
 			Description: "Makes the request safe to retry: a retry with the same key gets the first answer and creates nothing. 422 when the key was used for another request, 409 while the first is still running."})
-		errs = append(errs, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+		errs = append(errs, http.StatusConflict, http.StatusUnprocessableEntity)
 	}
 	o.Errors = append(errs, o.Errors...)
 	return o
@@ -236,6 +237,9 @@ func writeErr(ctx huma.Context, err error) {
 
 func writeProblem(w http.ResponseWriter, p *Problem, requestID string) {
 	p.RequestID = requestID
+	for k, vs := range p.headers {
+		w.Header()[k] = vs
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)

@@ -10,6 +10,8 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -28,8 +30,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 const (
-	sessionCookie = "kh_session"
-	csrfCookie    = "kh_csrf"
+	sessionCookie  = "kh_session"
+	csrfCookieName = "kh_csrf"
 )
 
 // Console is the web console.
@@ -73,14 +75,27 @@ func New(svc *keyhaven.Service, log *slog.Logger, limiter *api.FailureLimiter) *
 	return c
 }
 
-// ServeHTTP serves the console with its protective headers and CSRF check.
+// maxFormBytes bounds the body of every console form: they hold a few short fields.
+const maxFormBytes = 64 << 10
+
+// crossOrigin refuses state-changing requests that a browser says, through Sec-Fetch-Site
+// or Origin, come from another site.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// ServeHTTP serves the console with its protective headers. A POST is checked as far as it
+// can be without its body (a cross-site request, a missing CSRF cookie) before anything
+// reads the body, which is limited to maxFormBytes; the form is read only after the session
+// is known (authed) or for signing in (form).
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
-	if r.Method == http.MethodPost && !c.validCSRF(r) {
-		c.render(w, r, nil, http.StatusForbidden, "error", "Refused", "", "The form was not sent from this console (its security token is missing or wrong). Reload the page and try again.")
-		return
+	if r.Method == http.MethodPost {
+		if crossOrigin.Check(r) != nil || csrfCookie(r) == "" {
+			c.refuseForm(w, r, nil)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	}
 	c.mux.ServeHTTP(w, r)
 }
@@ -88,26 +103,59 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // csrfToken returns the request's CSRF token, setting the cookie that carries it (double
 // submit: a cross-site form can send the cookie but cannot read it to fill the field).
 func csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) == 32 {
-		return ck.Value
+	if tok := csrfCookie(r); tok != "" {
+		return tok
 	}
 	var b [16]byte
 	rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
+	http.SetCookie(w, &http.Cookie{Name: csrfCookieName, Value: tok, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	r.AddCookie(&http.Cookie{Name: csrfCookieName, Value: tok})
 	return tok
 }
 
-func (c *Console) validCSRF(r *http.Request) bool {
-	ck, err := r.Cookie(csrfCookie)
-	if err != nil || len(ck.Value) != 32 {
-		return false
+// csrfCookie returns the CSRF token of the request's cookie, "" when it has none.
+func csrfCookie(r *http.Request) string {
+	if ck, err := r.Cookie(csrfCookieName); err == nil && len(ck.Value) == 32 {
+		return ck.Value
 	}
+	return ""
+}
+
+// readForm reads a posted form, within maxFormBytes, and checks that it carries the CSRF
+// token of the request's cookie. It renders the refusal and returns false when not.
+func (c *Console) readForm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) bool {
 	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			c.render(w, r, p, http.StatusRequestEntityTooLarge, "error", "Form too large", "",
+				fmt.Sprintf("The form is larger than the %d KiB a console form may be.", maxFormBytes>>10))
+			return false
+		}
+		c.render(w, r, p, http.StatusBadRequest, "error", "Bad form", "", "The form could not be read. Reload the page and try again.")
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(ck.Value)) == 1
+	tok := csrfCookie(r)
+	if tok == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(tok)) != 1 {
+		c.refuseForm(w, r, p)
+		return false
+	}
+	return true
+}
+
+// refuseForm renders the refusal of a form that did not come from this console.
+func (c *Console) refuseForm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	c.render(w, r, p, http.StatusForbidden, "error", "Refused", "", "The form was not sent from this console (its security token is missing or wrong). Reload the page and try again.")
+}
+
+// form wraps a form that needs no session (signing in): its POST is read and checked first.
+func (c *Console) form(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && !c.readForm(w, r, nil) {
+			return
+		}
+		h(w, r)
+	}
 }
 
 // view is what every page renders.
@@ -153,6 +201,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Princ
 	if status >= 500 {
 		c.log.ErrorContext(r.Context(), "console", "err", err)
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", api.RetryAfterUnavailable)
+	}
 	c.render(w, r, p, status, "error", http.StatusText(status), "", keyhaven.ErrorMessage(err))
 }
 
@@ -167,7 +218,8 @@ func (c *Console) formError(w http.ResponseWriter, r *http.Request, p *keyhaven.
 	}
 }
 
-// authed wraps a page that needs a signed-in user.
+// authed wraps a page that needs a signed-in user. The session is checked before a POST's
+// form is read.
 func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ck, err := r.Cookie(sessionCookie)
@@ -176,9 +228,17 @@ func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyha
 			return
 		}
 		p, err := c.svc.Authenticate(r.Context(), ck.Value)
+		if err != nil && keyhaven.ErrorCode(err) != keyhaven.EUNAUTHORIZED {
+			// Not a verdict on the session (the database may be away): keep it.
+			c.fail(w, r, nil, err)
+			return
+		}
 		if err != nil || p.Kind != keyhaven.KindSession {
 			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost && !c.readForm(w, r, p) {
 			return
 		}
 		h(w, r, p)

@@ -12,10 +12,12 @@ import (
 	"keyhaven"
 )
 
+// routes registers the console's pages. Every POST goes through authed or form, which read
+// its form and check its CSRF token.
 func (c *Console) routes() {
 	m := c.mux
 	m.HandleFunc("GET /login", c.loginPage)
-	m.HandleFunc("POST /login", c.login)
+	m.HandleFunc("POST /login", c.form(c.login))
 	m.HandleFunc("POST /logout", c.authed(c.logout))
 	m.HandleFunc("GET /{$}", c.authed(func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)
@@ -594,10 +596,23 @@ func (c *Console) batchCSV(w http.ResponseWriter, r *http.Request, p *keyhaven.P
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "username", "password", "deviceName", "contractId", "validFrom", "validUntil"})
 	for i, a := range res.Accesses {
-		cw.Write([]string{a.ID, a.Username, res.Passwords[i], a.DeviceName, a.ContractID,
-			a.ValidFrom.Format(time.RFC3339), a.ValidUntil.Format(time.RFC3339)})
+		cw.Write(csvRow(a.ID, a.Username, res.Passwords[i], a.DeviceName, a.ContractID,
+			a.ValidFrom.Format(time.RFC3339), a.ValidUntil.Format(time.RFC3339)))
 	}
 	cw.Flush()
+}
+
+// csvRow returns cells safe to open in a spreadsheet: a cell that a spreadsheet would take
+// for a formula (it starts with = + - @, a tab or a carriage return) gets a leading ', which
+// makes it text (OWASP's advice against CSV injection). Any cell may be chosen by a caller
+// (device names, passwords), and the person opening the file may not be that caller.
+func csvRow(cells ...string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
 }
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

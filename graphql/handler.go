@@ -138,6 +138,9 @@ func (h *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case keyhaven.ERATELIMITED:
 			status, code = http.StatusTooManyRequests, codeRateLimited
 			w.Header().Set("Retry-After", "1")
+		case keyhaven.EUNAVAILABLE:
+			status, code = http.StatusServiceUnavailable, codeUnavailable
+			w.Header().Set("Retry-After", keyhaven.RetryAfterUnavailable)
 		case keyhaven.EINTERNAL:
 			h.log.ErrorContext(r.Context(), "authenticate", "err", err)
 			status, code = http.StatusInternalServerError, codeInternal

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -20,6 +22,29 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505"
 }
 
+// isUnavailable reports whether err says that the server cannot serve right now: a failed
+// connection attempt (refused, database not accepting connections, authentication
+// unavailable), a connection exception (class 08), the server shutting down (57P01..57P03)
+// or out of connection slots (53300).
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case "57P01", "57P02", "57P03", "53300":
+		return true
+	}
+	return strings.HasPrefix(e.Code, "08")
+}
+
+// defaultConnectTimeout bounds a connection attempt when the DSN sets no connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
 // Open connects to the database at dsn (a postgres:// URL or key=value string) and applies
 // pending migrations; concurrent nodes take turns through an advisory lock.
 func Open(ctx context.Context, dsn string) (*sqlstore.DB, error) {
@@ -31,12 +56,18 @@ func Open(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 		Goose:             goose.DialectPostgres,
 		Numbered:          true,
 		IsUniqueViolation: isUniqueViolation,
+		IsUnavailable:     isUnavailable,
 		ForUpdate:         " FOR UPDATE",
 		SessionLocker:     goose.WithSessionLocker(locker),
 	}
 	cfg, err := pgconnConfig(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ConnectTimeout == 0 {
+		// An unreachable server then fails a request as unavailable within this time,
+		// rather than holding it until the operating system gives up on the connection.
+		cfg.ConnectTimeout = defaultConnectTimeout
 	}
 	pool := stdlib.OpenDB(*cfg)
 	pool.SetMaxOpenConns(32)

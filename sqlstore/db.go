@@ -6,13 +6,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -31,6 +35,11 @@ type Dialect struct {
 	Numbered bool
 	// IsUniqueViolation reports whether err is a unique constraint violation.
 	IsUniqueViolation func(error) bool
+	// IsUnavailable, when set, reports whether err says, in the driver's own terms, that the
+	// database cannot serve right now (it refuses connections, is shutting down, is locked
+	// by another writer past the busy timeout) rather than that the statement is wrong.
+	// Network failures every driver shares are recognized without it.
+	IsUnavailable func(error) bool
 	// ForUpdate is appended to the SELECT that reads the row a limit check depends on, to
 	// lock it until the transaction ends and so serialize concurrent writers, across nodes
 	// too. SQLite needs none: its write transactions are serialized already (BEGIN IMMEDIATE).
@@ -117,11 +126,11 @@ func (db *DB) q(query string) string {
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return keyhaven.Internal(err)
+		return db.wrap(err, "")
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return err
+		return db.wrap(err, "")
 	}
 	if err := tx.Commit(); err != nil {
 		return db.wrap(err, "")
@@ -137,29 +146,49 @@ func (db *DB) exec(ctx context.Context, conflict, query string, args ...any) (in
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, keyhaven.Internal(err)
+		return 0, db.wrap(err, "")
 	}
 	return n, nil
 }
 
-// wrap turns a database error into a domain error: a unique violation becomes ECONFLICT with
-// the given message, no rows ENOTFOUND, anything else EINTERNAL.
+// wrap turns a database error into a domain error: the one place where store errors get
+// their code. Domain errors pass unchanged; no rows becomes ENOTFOUND, a unique violation
+// ECONFLICT with the given message, a database that cannot be reached right now
+// EUNAVAILABLE, anything else EINTERNAL.
 func (db *DB) wrap(err error, conflict string) error {
+	var ke *keyhaven.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &ke):
+		return err
 	case errors.Is(err, sql.ErrNoRows):
 		return keyhaven.Errorf(keyhaven.ENOTFOUND, "not found")
 	case db.dialect.IsUniqueViolation(err) && conflict != "":
 		return keyhaven.Reasonf(keyhaven.ECONFLICT, "duplicate", "%s", conflict)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &keyhaven.Error{Code: keyhaven.EINTERNAL, Message: "request cancelled", Err: err}
-	}
-	var ke *keyhaven.Error
-	if errors.As(err, &ke) {
-		return err
+	case db.unavailable(err):
+		return &keyhaven.Error{Code: keyhaven.EUNAVAILABLE, Message: "the database is unavailable; try again shortly", Err: err}
 	}
 	return keyhaven.Internal(err)
+}
+
+// unavailable reports whether err means the database cannot be reached or cannot serve right
+// now: the connection was refused, reset or broken, timed out, or the driver says so.
+func (db *DB) unavailable(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.EPIPE),
+		errors.As(err, &ne):
+		return true
+	}
+	return db.dialect.IsUnavailable != nil && db.dialect.IsUnavailable(err)
 }
 
 // notFound returns ENOTFOUND naming what for sql.ErrNoRows, or wraps err.

@@ -20,12 +20,18 @@ import (
 // Invalidate. An entry remembers the generations it was read under and is used only while
 // they are all current. A resolution is cached only if no invalidation happened while it was
 // read from the store, so a read that raced a change can never outlive it.
+//
+// Only ids that a cached entry depends on have a generation: an invalidation of any other id
+// has nothing to make stale, and a resolution read across it is not cached anyway. So the
+// generations number at most four per entry, however many ids are invalidated.
 type Cache struct {
 	store keyhaven.CredentialResolver
 	lru   *lru.Cache[string, *entry]
 
-	mu    sync.RWMutex
-	gens  map[string]uint64
+	// mu guards gens and the generations' refs, and is held around every change of lru but
+	// Get (lru calls release from within Add and Remove).
+	mu    sync.Mutex
+	gens  map[string]*generation
 	bumps atomic.Uint64 // every Invalidate adds one
 	epoch atomic.Uint64 // Flush adds one: every entry is stale
 	// enabled is false while invalidations may be missed (a lost notification
@@ -35,10 +41,17 @@ type Cache struct {
 	hits, misses atomic.Uint64
 }
 
+// generation counts the invalidations of one id while cached entries depend on it.
+type generation struct {
+	n    atomic.Uint64
+	refs int // entries in the LRU that depend on it
+}
+
 type entry struct {
 	res   *keyhaven.Resolution
 	ids   [4]string
-	gens  [4]uint64
+	gens  [4]*generation // nil for an empty id
+	seen  [4]uint64      // gens[i].n when the entry was made
 	epoch uint64
 	until int64 // unix nanoseconds after which the entry is read again regardless
 }
@@ -51,11 +64,12 @@ var _ keyhaven.CredentialResolver = (*Cache)(nil)
 
 // NewCache returns a cache of at most size resolutions in front of store.
 func NewCache(store keyhaven.CredentialResolver, size int) *Cache {
-	l, err := lru.New[string, *entry](size)
+	c := &Cache{store: store, gens: map[string]*generation{}}
+	l, err := lru.NewWithEvict(size, func(_ string, e *entry) { c.release(e) })
 	if err != nil {
 		panic(err)
 	}
-	c := &Cache{store: store, lru: l, gens: map[string]uint64{}}
+	c.lru = l
 	c.enabled.Store(true)
 	return c
 }
@@ -81,7 +95,9 @@ func (c *Cache) Invalidate(ids ...string) {
 	c.bumps.Add(1)
 	c.mu.Lock()
 	for _, id := range ids {
-		c.gens[id]++
+		if g := c.gens[id]; g != nil {
+			g.n.Add(1)
+		}
 	}
 	c.mu.Unlock()
 }
@@ -90,19 +106,55 @@ func ids(r *keyhaven.Resolution) [4]string {
 	return [4]string{r.Credential.ID, r.Credential.OwnerID, r.Credential.ApplicationID, r.Tenant.ID}
 }
 
-// current reports whether e's generations are all current.
+// current reports whether e's generations are all current. An entry evicted meanwhile keeps
+// its generations, which later invalidations no longer bump: it was current when it was
+// found, and it is not found again.
 func (c *Cache) current(e *entry) bool {
 	if e.epoch != c.epoch.Load() || time.Now().UnixNano() > e.until {
 		return false
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for i, id := range e.ids {
-		if id != "" && c.gens[id] != e.gens[i] {
+	for i, g := range e.gens {
+		if g != nil && g.n.Load() != e.seen[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// add caches e under hash unless an invalidation or flush happened since bumps was read.
+func (c *Cache) add(hash string, e *entry, bumps uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bumps.Load() != bumps {
+		return
+	}
+	for i, id := range e.ids {
+		if id == "" {
+			continue
+		}
+		g := c.gens[id]
+		if g == nil {
+			g = &generation{}
+			c.gens[id] = g
+		}
+		g.refs++
+		e.gens[i], e.seen[i] = g, g.n.Load()
+	}
+	c.lru.Remove(hash) // Add would replace an entry without releasing it
+	c.lru.Add(hash, e)
+}
+
+// release forgets the generations that only e depended on. lru calls it, with c.mu held,
+// when e leaves the cache.
+func (c *Cache) release(e *entry) {
+	for i, g := range e.gens {
+		if g == nil {
+			continue
+		}
+		if g.refs--; g.refs == 0 {
+			delete(c.gens, e.ids[i])
+		}
+	}
 }
 
 // ResolveCredential implements keyhaven.CredentialResolver.
@@ -120,15 +172,7 @@ func (c *Cache) ResolveCredential(ctx context.Context, hash string) (*keyhaven.R
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{res: r, ids: ids(r), epoch: epoch, until: time.Now().Add(MaxAge).UnixNano()}
-	c.mu.RLock()
-	for i, id := range e.ids {
-		e.gens[i] = c.gens[id]
-	}
-	c.mu.RUnlock()
-	if c.bumps.Load() == bumps {
-		c.lru.Add(hash, e)
-	}
+	c.add(hash, &entry{res: r, ids: ids(r), epoch: epoch, until: time.Now().Add(MaxAge).UnixNano()}, bumps)
 	return r, nil
 }
 

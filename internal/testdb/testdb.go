@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,12 +47,7 @@ func SQLitePath(t testing.TB) string { return filepath.Join(t.TempDir(), "keyhav
 // Postgres returns a store on a new, empty PostgreSQL database.
 func Postgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return PostgresAt(PostgresDSN(t))(t)
 }
 
 var seq atomic.Int64
@@ -96,4 +92,54 @@ func PostgresDSN(t testing.TB) string {
 // Name returns a short unique name for test fixtures.
 func Name(prefix string) string {
 	return strings.ToLower(fmt.Sprintf("%s-%d", prefix, seq.Add(1)))
+}
+
+// Outage makes the PostgreSQL database at dsn (one PostgresDSN made) unreachable, as if its
+// server were down, without touching the server the other tests share: the database stops
+// accepting connections and its open ones are ended. It returns the function that ends the
+// outage; the test's end ends it too.
+func Outage(t testing.TB, dsn string) (end func()) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := sql.Open("pgx", os.Getenv("KEYHAVEN_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false"); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	end = func() {
+		once.Do(func() {
+			defer admin.Close()
+			if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true"); err != nil {
+				t.Errorf("end the outage: %v", err)
+			}
+		})
+	}
+	t.Cleanup(end)
+	return end
+}
+
+// PostgresAt returns an opener of the store on the database at dsn, for tests that need to
+// know which database their server uses.
+func PostgresAt(dsn string) Opener {
+	return func(t testing.TB) *sqlstore.DB {
+		t.Helper()
+		db, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
 }

@@ -148,14 +148,35 @@ func (s *Service) activeApplication(ctx context.Context, tenantID, id string) (*
 	return app, err
 }
 
-// application returns an active application for p to read or change. Reading applications
-// needs VIEW_APPLICATIONS (implied by creating, editing and revoking them); access key
-// permissions do not imply it.
+// application returns an active application for p to read or change. VIEW_APPLICATIONS
+// (implied by creating, editing and revoking them) reaches every application; an access key
+// permission reaches only the applications p's owner created, whatever its _ANY form reaches
+// among keys. Another application is ENOTFOUND to such a caller.
 func (s *Service) application(ctx context.Context, p *Principal, id string) (*Application, error) {
-	if err := p.Require(VIEW_APPLICATIONS); err != nil {
-		return nil, err
+	all, own := applicationScope(p)
+	if !all && !own {
+		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the VIEW_APPLICATIONS permission")
 	}
-	return s.activeApplication(ctx, p.TenantID, id)
+	app, err := s.activeApplication(ctx, p.TenantID, id)
+	if err == nil && !all && app.CreatedBy != p.UserID {
+		return nil, errNoApplication
+	}
+	return app, err
+}
+
+// applicationScope says which applications p may list and read: all of them (with
+// VIEW_APPLICATIONS), only those its owner created (with an access key permission, which
+// reaches keys, not other users' applications), or none.
+func applicationScope(p *Principal) (all, own bool) {
+	if p.Permissions.Has(VIEW_APPLICATIONS) {
+		return true, false
+	}
+	for _, k := range []keyAction{viewKeys, createKeys, editKeys, revokeKeys} {
+		if p.Permissions.Has(k.own) {
+			return false, true
+		}
+	}
+	return false, false
 }
 
 // keyApplication returns an active application whose keys p may take action k on: _ANY
@@ -222,17 +243,22 @@ func nameDetail(name *string) map[string]any {
 	return map[string]any{"name": *name}
 }
 
-// Application returns an active application; it needs VIEW_APPLICATIONS.
+// Application returns an active application p may read (see application).
 func (s *Service) Application(ctx context.Context, p *Principal, id string) (*Application, error) {
 	return s.application(ctx, p, id)
 }
 
-// ListApplications lists the tenant's active applications; it needs VIEW_APPLICATIONS.
+// ListApplications lists the active applications p may read (see application).
 func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page) ([]*Application, error) {
-	if err := p.Require(VIEW_APPLICATIONS); err != nil {
-		return nil, err
+	all, own := applicationScope(p)
+	if !all && !own {
+		return nil, Reasonf(EFORBIDDEN, "missing_permission", "this needs the VIEW_APPLICATIONS permission")
 	}
-	return s.Store.ListApplications(ctx, p.TenantID, "", page)
+	createdBy := ""
+	if !all {
+		createdBy = p.UserID
+	}
+	return s.Store.ListApplications(ctx, p.TenantID, createdBy, page)
 }
 
 // UpdateApplication changes an application's name or description; it needs EDIT_APPLICATION.

@@ -180,17 +180,20 @@ func (s *Service) BatchTask(ctx context.Context, p *Principal, id string) (*Batc
 }
 
 // BuildBatchAccess makes item index of task t under contract c and offering o at now,
-// sealing its password for the retention window.
-func (s *Service) BuildBatchAccess(t *BatchTask, c *Contract, o *ProductOffering, in AccessInput, index int, now time.Time) *Access {
+// sealing its password for the retention window. A chosen password waits its turn for a slow
+// hash rather than being shed; it returns an error only when ctx ends while it waits.
+func (s *Service) BuildBatchAccess(ctx context.Context, t *BatchTask, c *Contract, o *ProductOffering, in AccessInput, index int, now time.Time) (*Access, error) {
 	if in.Password != nil {
-		// Background work waits its turn for a slow hash rather than being shed.
-		release, _ := s.Hashes.acquire(context.Background(), true)
+		release, err := s.Hashes.acquire(ctx, true)
+		if err != nil {
+			return nil, err
+		}
 		defer release()
 	}
 	a, password := s.buildAccess(c, o, in, now, t.ID)
 	a.BatchSeq = index
 	a.BatchSecret = s.Sealer.Seal([]byte(password), []byte(a.ID))
-	return a
+	return a, nil
 }
 
 // BatchTurn is what the next chunk of a task is built under, judged at Now.

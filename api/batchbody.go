@@ -99,7 +99,7 @@ func decodeBatch(r io.Reader) (keyhaven.BatchInput, error) {
 		case "accesses":
 			in.Accesses, err = decodeItems(dec)
 		default:
-			return fail(keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "unknown field " + quote(field)}))
+			return fail(keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "holds a field other than contractId, numberOfAccesses and accesses"}))
 		}
 		if err != nil {
 			return fail(err)
@@ -147,13 +147,6 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 		return errBatchBody
 	}
 	return nil
-}
-
-func quote(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	return fmt.Sprintf("%q", s)
 }
 
 // utf8Reader passes r through, failing on the first byte sequence that is not UTF-8: the

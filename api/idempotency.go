@@ -73,14 +73,15 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.EINVALID, "idempotency_key_reused",
 				"this Idempotency-Key was used for another request")).withStatus(http.StatusUnprocessableEntity), reqID)
 			return
-		case !fresh && keyhaven.CheckReplay(p, stored) != nil:
-			writeProblem(w, domainProblem(keyhaven.CheckReplay(p, stored)), reqID)
-			return
 		case !fresh && stored.Status == 0:
 			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.ECONFLICT, "idempotency_key_in_progress",
 				"the first request with this Idempotency-Key is still running")), reqID)
 			return
 		case !fresh:
+			if err := keyhaven.CheckReplay(p, stored); err != nil {
+				writeProblem(w, domainProblem(err), reqID)
+				return
+			}
 			raw, err := s.svc.Sealer.Open(stored.Response, ad)
 			var resp storedResponse
 			if err == nil {

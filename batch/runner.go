@@ -191,7 +191,11 @@ func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhave
 		if r.items != nil {
 			in = r.items[i]
 		}
-		chunk.Accesses = append(chunk.Accesses, r.Svc.BuildBatchAccess(t, turn.Contract, turn.Offering, in, i, turn.Now))
+		a, err := r.Svc.BuildBatchAccess(ctx, t, turn.Contract, turn.Offering, in, i, turn.Now)
+		if err != nil {
+			return nil, err
+		}
+		chunk.Accesses = append(chunk.Accesses, a)
 		if r.ChunkWork > 0 && time.Since(began) >= r.ChunkWork {
 			break
 		}

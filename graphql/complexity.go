@@ -62,18 +62,18 @@ func (l *sizeLimit) MutateOperationContext(ctx context.Context, oc *gql.Operatio
 	if err != nil {
 		return &gqlerror.Error{Message: keyhaven.ErrorMessage(err), Err: err}
 	}
-	max := l.max
+	limit := l.max
 	for name, size := range listSizes {
-		max = add(max, add(1, mul(size(limits), l.itemCosts[name])))
+		limit = add(limit, add(1, mul(size(limits), l.itemCosts[name])))
 	}
 	cost := complexity.Calculate(ctx, sized{l.es, limits}, oc.Operation, oc.Variables)
-	if cost <= max {
+	if cost <= limit {
 		return nil
 	}
 	return &gqlerror.Error{
-		Message: fmt.Sprintf("operation has complexity %d, which exceeds the limit of %d; a list counts once per item it can return", cost, max),
+		Message: fmt.Sprintf("operation has complexity %d, which exceeds the limit of %d; a list counts once per item it can return", cost, limit),
 		Extensions: map[string]any{
-			"code": codeTooComplex, "complexity": cost, "limit": max,
+			"code": codeTooComplex, "complexity": cost, "limit": limit,
 		},
 	}
 }

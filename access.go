@@ -156,13 +156,8 @@ func (s *Service) contractFor(ctx context.Context, tenantID, field, id string) (
 // CreateAccess creates one access synchronously and returns it with its password, the only
 // time the password is shown. It needs ACCESS_MANAGEMENT.
 func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID string, in AccessInput) (a *Access, password string, err error) {
-	defer func() {
-		id := ""
-		if a != nil {
-			id = a.ID
-		}
-		s.record(ctx, p.TenantID, p, "access.create", "access", id, err, map[string]any{"contractId": contractID, "username": in.Username})
-	}()
+	e := s.event(ctx, p.TenantID, p, "access.create", "access", "", map[string]any{"contractId": contractID, "username": in.Username})
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, "", err
 	}
@@ -185,7 +180,8 @@ func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID str
 		defer release()
 	}
 	a, password = s.buildAccess(c, o, in, now, p.UserID)
-	if err := s.Store.CreateAccess(ctx, a); err != nil {
+	e.TargetID = a.ID
+	if err := s.Store.CreateAccess(ctx, a, e); err != nil {
 		return nil, "", err
 	}
 	return a, password, nil
@@ -210,15 +206,16 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 	return s.Store.ListAccesses(ctx, p.TenantID, f)
 }
 
-// UpdateAccess changes an access's password or status. TERMINATED is final.
+// UpdateAccess changes an access's password or status. TERMINATED is final, also against a
+// terminate that commits while the change is under way: the rule is judged on the access as
+// the store holds it for the write.
 func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in AccessUpdate) (a *Access, err error) {
-	defer func() {
-		d := map[string]any{"passwordChanged": in.Password != nil}
-		if in.Status != nil {
-			d["status"] = *in.Status
-		}
-		s.record(ctx, p.TenantID, p, "access.update", "access", id, err, d)
-	}()
+	d := map[string]any{"passwordChanged": in.Password != nil}
+	if in.Status != nil {
+		d["status"] = *in.Status
+	}
+	e := s.event(ctx, p.TenantID, p, "access.update", "access", id, d)
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
@@ -228,30 +225,37 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 	if in.Status != nil && *in.Status != AccessActive && *in.Status != AccessSuspended && *in.Status != AccessTerminated {
 		return nil, Invalid(FieldError{Field: "status", Message: "must be ACTIVE, SUSPENDED or TERMINATED"})
 	}
+	if !ValidID("acc", id) {
+		return nil, Errorf(ENOTFOUND, "access not found")
+	}
+	var hash string
 	if in.Password != nil {
 		if err := ValidatePassword("password", *in.Password); err != nil {
 			return nil, err
 		}
-	}
-	if a, err = s.Access(ctx, p, id); err != nil {
-		return nil, err
-	}
-	if a.Status == AccessTerminated {
-		return nil, Reasonf(ECONFLICT, "access_terminated", "a terminated access cannot change")
-	}
-	if in.Status != nil {
-		a.Status = *in.Status
-	}
-	if in.Password != nil {
-		if a.PasswordHash, err = s.hashPassword(ctx, *in.Password); err != nil {
+		// Hashing takes a while: it happens before the row is held, and only for an access
+		// that exists.
+		if _, err := s.Store.Access(ctx, p.TenantID, id); err != nil {
+			return nil, err
+		}
+		if hash, err = s.hashPassword(ctx, *in.Password); err != nil {
 			return nil, err
 		}
 	}
-	a.UpdatedAt = s.now()
-	if err := s.Store.UpdateAccess(ctx, a); err != nil {
-		return nil, err
-	}
-	return a, nil
+	now := s.now()
+	return s.Store.UpdateAccess(ctx, p.TenantID, id, func(a *Access) error {
+		if a.Status == AccessTerminated {
+			return Reasonf(ECONFLICT, "access_terminated", "a terminated access cannot change")
+		}
+		if in.Status != nil {
+			a.Status = *in.Status
+		}
+		if in.Password != nil {
+			a.PasswordHash = hash
+		}
+		a.UpdatedAt = now
+		return nil
+	}, e)
 }
 
 // AccessVerification is the outcome of a device's authentication.

@@ -61,9 +61,8 @@ func (s *Service) checkExpires(field string, t *time.Time) (time.Time, error) {
 // CreateAPIKey creates a tenant-wide API key bound to p's owner user, with permissions p
 // holds. The secret is returned once. It needs KEY_MANAGEMENT.
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput) (c *Credential, key string, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "api_key.create", "api_key", credID(c), err, map[string]any{"name": in.Name})
-	}()
+	e := s.event(ctx, p.TenantID, p, "api_key.create", "api_key", "", map[string]any{"name": in.Name})
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, "", err
 	}
@@ -84,7 +83,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput
 		Hash: secret.Hash(key), Display: secret.Display(key), Permissions: perms,
 		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: s.now(),
 	}
-	if err := s.Store.CreateCredential(ctx, c); err != nil {
+	e.TargetID = c.ID
+	if err := s.Store.CreateCredential(ctx, c, e); err != nil {
 		if ErrorReason(err) == "duplicate" {
 			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", in.Name)
 		}
@@ -93,16 +93,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput
 	return c, key, nil
 }
 
-func credID(c *Credential) string {
-	if c == nil {
-		return ""
-	}
-	return c.ID
-}
-
-// apiKey returns the API key of p's tenant named name, if p may manage it: p needs
-// KEY_MANAGEMENT, may not act on the key it is calling with, and must hold every permission
-// of the key (nobody manages a credential more privileged than themselves).
+// apiKey returns the API key of p's tenant named name, if p may manage it (see
+// manageAPIKey).
 func (s *Service) apiKey(ctx context.Context, p *Principal, name string) (*Credential, error) {
 	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, err
@@ -111,19 +103,34 @@ func (s *Service) apiKey(ctx context.Context, p *Principal, name string) (*Crede
 		return nil, Errorf(ENOTFOUND, "no API key named %s", quoteShort(name))
 	}
 	c, err := s.Store.APIKeyByName(ctx, p.TenantID, name, s.now())
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, Errorf(ENOTFOUND, "no API key named %s", name)
-	}
 	if err != nil {
+		return nil, noAPIKey(err, name)
+	}
+	if err := manageAPIKey(p, c); err != nil {
 		return nil, err
 	}
+	return c, nil
+}
+
+// noAPIKey names the key a store's ENOTFOUND is about.
+func noAPIKey(err error, name string) error {
+	if ErrorCode(err) == ENOTFOUND {
+		return Errorf(ENOTFOUND, "no API key named %s", name)
+	}
+	return err
+}
+
+// manageAPIKey returns EFORBIDDEN unless p may manage c: p needs KEY_MANAGEMENT, may not act
+// on the key it is calling with, and must hold every permission of the key (nobody manages a
+// credential more privileged than themselves).
+func manageAPIKey(p *Principal, c *Credential) error {
 	if c.ID == p.CredentialID {
-		return nil, Reasonf(EFORBIDDEN, "own_key", "a key cannot change or delete itself")
+		return Reasonf(EFORBIDDEN, "own_key", "a key cannot change or delete itself")
 	}
 	if missing := c.Permissions.Missing(p.Permissions); missing != 0 {
-		return nil, Reasonf(EFORBIDDEN, "key_more_privileged", "cannot manage a key holding permissions you do not hold")
+		return Reasonf(EFORBIDDEN, "key_more_privileged", "cannot manage a key holding permissions you do not hold")
 	}
-	return c, nil
+	return nil
 }
 
 // checkOwnerGrants returns EFORBIDDEN unless every permission perms adds to c's is held by
@@ -146,42 +153,60 @@ func (s *Service) checkOwnerGrants(ctx context.Context, c *Credential, perms Per
 }
 
 // UpdateAPIKey changes an API key's name, permissions (within p's own), active flag or expiry.
+// Who may change it is judged on the key as the store holds it for the write.
 func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, in APIKeyUpdate) (c *Credential, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "api_key.update", "api_key", credID(c), err, apiKeyUpdateDetail(name, in))
-	}()
-	if c, err = s.apiKey(ctx, p, name); err != nil {
+	e := s.event(ctx, p.TenantID, p, "api_key.update", "api_key", "", apiKeyUpdateDetail(name, in))
+	defer func() { s.failed(ctx, e, err) }()
+	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, err
+	}
+	if err := validateAPIKeyName("name", name); err != nil {
+		return nil, Errorf(ENOTFOUND, "no API key named %s", quoteShort(name))
 	}
 	if in.Name != nil {
 		if err := validateAPIKeyName("api_key.name", *in.Name); err != nil {
 			return nil, err
 		}
-		c.Name = *in.Name
 	}
+	var perms PermissionSet
 	if in.Permissions != nil {
-		perms, err := s.apiKeyPermissions(p, "api_key.permissions", *in.Permissions)
-		if err != nil {
+		if perms, err = s.apiKeyPermissions(p, "api_key.permissions", *in.Permissions); err != nil {
 			return nil, err
 		}
-		if err := s.checkOwnerGrants(ctx, c, perms); err != nil {
-			return nil, err
-		}
-		c.Permissions = perms
 	}
-	if in.Active != nil {
-		c.Active = *in.Active
-	}
+	var expires time.Time
 	if in.Expires != nil {
-		if c.ExpiresAt, err = s.checkExpires("api_key.expires", in.Expires); err != nil {
+		if expires, err = s.checkExpires("api_key.expires", in.Expires); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.Store.UpdateAPIKey(ctx, c, s.now()); err != nil {
-		if ErrorCode(err) == ECONFLICT {
-			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", c.Name)
+	c, err = s.Store.UpdateAPIKey(ctx, p.TenantID, name, s.now(), func(c *Credential) error {
+		e.TargetID = c.ID
+		if err := manageAPIKey(p, c); err != nil {
+			return err
 		}
-		return nil, err
+		if in.Name != nil {
+			c.Name = *in.Name
+		}
+		if in.Permissions != nil {
+			if err := s.checkOwnerGrants(ctx, c, perms); err != nil {
+				return err
+			}
+			c.Permissions = perms
+		}
+		if in.Active != nil {
+			c.Active = *in.Active
+		}
+		if in.Expires != nil {
+			c.ExpiresAt = expires
+		}
+		return nil
+	}, e)
+	switch {
+	case ErrorCode(err) == ECONFLICT && ErrorReason(err) == "duplicate" && in.Name != nil:
+		return nil, Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", *in.Name)
+	case err != nil:
+		return nil, noAPIKey(err, name)
 	}
 	s.invalidate(ctx, c.ID)
 	return c, nil
@@ -206,14 +231,14 @@ func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
 
 // DeleteAPIKey deletes an API key fully; it stops working at once.
 func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (err error) {
-	var c *Credential
-	defer func() {
-		s.record(ctx, p.TenantID, p, "api_key.delete", "api_key", credID(c), err, map[string]any{"name": name})
-	}()
-	if c, err = s.apiKey(ctx, p, name); err != nil {
+	e := s.event(ctx, p.TenantID, p, "api_key.delete", "api_key", "", map[string]any{"name": name})
+	defer func() { s.failed(ctx, e, err) }()
+	c, err := s.apiKey(ctx, p, name)
+	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteCredential(ctx, p.TenantID, c.ID); err != nil {
+	e.TargetID = c.ID
+	if err := s.Store.DeleteCredential(ctx, p.TenantID, c.ID, e); err != nil {
 		return err
 	}
 	s.invalidate(ctx, c.ID)

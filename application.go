@@ -134,7 +134,10 @@ func (k keyAction) reaches(p *Principal, app *Application) bool {
 	return p.Permissions.Has(k.any) || p.Permissions.Has(k.own) && app.CreatedBy == p.UserID
 }
 
-var errNoApplication = Errorf(ENOTFOUND, "application not found")
+var (
+	errNoApplication = Errorf(ENOTFOUND, "application not found")
+	errNoAccessKey   = Errorf(ENOTFOUND, "access key not found")
+)
 
 // activeApplication returns an active application of the tenant, or ENOTFOUND.
 func (s *Service) activeApplication(ctx context.Context, tenantID, id string) (*Application, error) {
@@ -202,9 +205,8 @@ func (s *Service) keyApplication(ctx context.Context, p *Principal, id string, k
 // CreateApplication creates an application bound to p's owner user. It needs
 // CREATE_APPLICATION; the tenant's limit of active applications holds under concurrency.
 func (s *Service) CreateApplication(ctx context.Context, p *Principal, in ApplicationInput) (app *Application, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "application.create", "application", idOf(app), err, nameDetail(in.Name))
-	}()
+	e := s.event(ctx, p.TenantID, p, "application.create", "application", "", nameDetail(in.Name))
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(CREATE_APPLICATION); err != nil {
 		return nil, err
 	}
@@ -223,17 +225,11 @@ func (s *Service) CreateApplication(ctx context.Context, p *Principal, in Applic
 	}
 	now := s.now()
 	app = &Application{ID: NewID("app"), TenantID: p.TenantID, Name: name, Description: desc, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.CreateApplication(ctx, app); err != nil {
+	e.TargetID = app.ID
+	if err := s.Store.CreateApplication(ctx, app, e); err != nil {
 		return nil, err
 	}
 	return app, nil
-}
-
-func idOf(app *Application) string {
-	if app == nil {
-		return ""
-	}
-	return app.ID
 }
 
 func nameDetail(name *string) map[string]any {
@@ -263,49 +259,63 @@ func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page)
 
 // UpdateApplication changes an application's name or description; it needs EDIT_APPLICATION.
 func (s *Service) UpdateApplication(ctx context.Context, p *Principal, id string, in ApplicationInput) (app *Application, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "application.update", "application", id, err, nameDetail(in.Name))
-	}()
+	e := s.event(ctx, p.TenantID, p, "application.update", "application", id, nameDetail(in.Name))
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(EDIT_APPLICATION); err != nil {
 		return nil, err
 	}
 	if in.Name == nil && in.Description == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of name, description"})
 	}
-	if app, err = s.application(ctx, p, id); err != nil {
-		return nil, err
-	}
 	if in.Name != nil {
 		if err := validateName("name", *in.Name); err != nil {
 			return nil, err
 		}
-		app.Name = *in.Name
 	}
 	if in.Description != nil {
 		if err := validateDescription("description", *in.Description); err != nil {
 			return nil, err
 		}
-		app.Description = *in.Description
 	}
-	app.UpdatedAt = s.now()
-	if err := s.Store.UpdateApplication(ctx, app); err != nil {
+	if _, err = s.application(ctx, p, id); err != nil {
 		return nil, err
 	}
-	return app, nil
+	now := s.now()
+	return s.Store.UpdateApplication(ctx, p.TenantID, id, func(app *Application) error {
+		if !app.RevokedAt.IsZero() {
+			return errNoApplication
+		}
+		if in.Name != nil {
+			app.Name = *in.Name
+		}
+		if in.Description != nil {
+			app.Description = *in.Description
+		}
+		app.UpdatedAt = now
+		return nil
+	}, e)
 }
 
 // RevokeApplication revokes an application and, with it, every one of its keys. It needs
 // REVOKE_APPLICATION.
 func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string) (app *Application, err error) {
-	defer func() { s.record(ctx, p.TenantID, p, "application.revoke", "application", id, err, nil) }()
+	e := s.event(ctx, p.TenantID, p, "application.revoke", "application", id, nil)
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(REVOKE_APPLICATION); err != nil {
 		return nil, err
 	}
-	if app, err = s.application(ctx, p, id); err != nil {
+	if _, err = s.application(ctx, p, id); err != nil {
 		return nil, err
 	}
-	app.RevokedAt = s.now()
-	if err := s.Store.RevokeApplication(ctx, p.TenantID, id, app.RevokedAt); err != nil {
+	now := s.now()
+	app, err = s.Store.UpdateApplication(ctx, p.TenantID, id, func(app *Application) error {
+		if !app.RevokedAt.IsZero() {
+			return errNoApplication
+		}
+		app.RevokedAt = now
+		return nil
+	}, e)
+	if err != nil {
 		return nil, err
 	}
 	s.invalidate(ctx, app.ID)
@@ -316,14 +326,9 @@ func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string
 // scopes must be held by p and never change; the application's limit of active keys holds
 // under concurrency. The secret is returned once.
 func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID string, in AccessKeyInput) (c *Credential, key string, err error) {
-	defer func() {
-		id := ""
-		if c != nil {
-			id = c.ID
-		}
-		s.record(ctx, p.TenantID, p, "access_key.create", "access_key", id, err,
-			map[string]any{"application": appID, "name": in.Name, "scopes": in.Scopes})
-	}()
+	e := s.event(ctx, p.TenantID, p, "access_key.create", "access_key", "",
+		map[string]any{"application": appID, "name": in.Name, "scopes": in.Scopes})
+	defer func() { s.failed(ctx, e, err) }()
 	app, err := s.keyApplication(ctx, p, appID, createKeys)
 	if err != nil {
 		return nil, "", err
@@ -354,7 +359,8 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 		Description: in.Description, ApplicationID: app.ID, Hash: secret.Hash(key), Display: secret.Display(key),
 		Permissions: scopes, Active: true, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now,
 	}
-	if err := s.Store.CreateAccessKey(ctx, c, now); err != nil {
+	e.TargetID = c.ID
+	if err := s.Store.CreateAccessKey(ctx, c, now, e); err != nil {
 		return nil, "", err
 	}
 	return c, key, nil
@@ -371,13 +377,12 @@ func (s *Service) accessKey(ctx context.Context, p *Principal, appID, id string,
 	if err != nil {
 		return nil, nil, err
 	}
-	notFound := Errorf(ENOTFOUND, "access key not found")
 	if !ValidID("akey", id) {
-		return nil, nil, notFound
+		return nil, nil, errNoAccessKey
 	}
 	c, err := s.Store.AccessKey(ctx, p.TenantID, app.ID, id)
 	if ErrorCode(err) == ENOTFOUND || err == nil && !c.RevokedAt.IsZero() {
-		return nil, nil, notFound
+		return nil, nil, errNoAccessKey
 	}
 	return app, c, err
 }
@@ -393,26 +398,37 @@ func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string
 
 // UpdateAccessKey changes an access key's name or description.
 func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id string, in AccessKeyUpdate) (c *Credential, err error) {
-	defer func() { s.record(ctx, p.TenantID, p, "access_key.update", "access_key", id, err, nameDetail(in.Name)) }()
+	e := s.event(ctx, p.TenantID, p, "access_key.update", "access_key", id, nameDetail(in.Name))
+	defer func() { s.failed(ctx, e, err) }()
 	if in.Name == nil && in.Description == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of name, description"})
-	}
-	if _, c, err = s.accessKey(ctx, p, appID, id, editKeys); err != nil {
-		return nil, err
 	}
 	if in.Name != nil {
 		if err := validateName("name", *in.Name); err != nil {
 			return nil, err
 		}
-		c.Name = *in.Name
 	}
 	if in.Description != nil {
 		if err := validateDescription("description", *in.Description); err != nil {
 			return nil, err
 		}
-		c.Description = *in.Description
 	}
-	if err := s.Store.UpdateAccessKey(ctx, c); err != nil {
+	if _, _, err = s.accessKey(ctx, p, appID, id, editKeys); err != nil {
+		return nil, err
+	}
+	c, err = s.Store.UpdateAccessKey(ctx, p.TenantID, appID, id, func(c *Credential) error {
+		if !c.RevokedAt.IsZero() {
+			return errNoAccessKey
+		}
+		if in.Name != nil {
+			c.Name = *in.Name
+		}
+		if in.Description != nil {
+			c.Description = *in.Description
+		}
+		return nil
+	}, e)
+	if err != nil {
 		return nil, err
 	}
 	s.invalidate(ctx, c.ID)
@@ -421,14 +437,20 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 
 // RevokeAccessKey revokes an access key: it never works again and leaves the listings.
 func (s *Service) RevokeAccessKey(ctx context.Context, p *Principal, appID, id string) (c *Credential, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "access_key.revoke", "access_key", id, err, map[string]any{"application": appID})
-	}()
-	if _, c, err = s.accessKey(ctx, p, appID, id, revokeKeys); err != nil {
+	e := s.event(ctx, p.TenantID, p, "access_key.revoke", "access_key", id, map[string]any{"application": appID})
+	defer func() { s.failed(ctx, e, err) }()
+	if _, _, err = s.accessKey(ctx, p, appID, id, revokeKeys); err != nil {
 		return nil, err
 	}
-	c.RevokedAt = s.now()
-	if err := s.Store.RevokeAccessKey(ctx, p.TenantID, appID, id, c.RevokedAt); err != nil {
+	now := s.now()
+	c, err = s.Store.UpdateAccessKey(ctx, p.TenantID, appID, id, func(c *Credential) error {
+		if !c.RevokedAt.IsZero() {
+			return errNoAccessKey
+		}
+		c.RevokedAt = now
+		return nil
+	}, e)
+	if err != nil {
 		return nil, err
 	}
 	s.invalidate(ctx, c.ID)

@@ -49,9 +49,9 @@ func outcomeOf(err error) string {
 	return OutcomeFailure
 }
 
-// record appends an audit event for an operation by p (nil for the system) that ended with
-// err. A failure to record is logged; the operation's own result stands.
-func (s *Service) record(ctx context.Context, tenantID string, p *Principal, action, targetType, targetID string, err error, detail map[string]any) {
+// event returns the audit event of a change by p (nil for the system), to be stored by the
+// store in the change's own transaction. Its outcome is success until failed says otherwise.
+func (s *Service) event(ctx context.Context, tenantID string, p *Principal, action, targetType, targetID string, detail map[string]any) *AuditEvent {
 	info := RequestInfoFrom(ctx)
 	e := &AuditEvent{
 		ID:         NewID("evt"),
@@ -61,7 +61,7 @@ func (s *Service) record(ctx context.Context, tenantID string, p *Principal, act
 		Action:     action,
 		TargetType: targetType,
 		TargetID:   targetID,
-		Outcome:    outcomeOf(err),
+		Outcome:    OutcomeSuccess,
 		RemoteAddr: info.RemoteAddr,
 		RequestID:  info.RequestID,
 		Detail:     detail,
@@ -69,13 +69,36 @@ func (s *Service) record(ctx context.Context, tenantID string, p *Principal, act
 	if p != nil {
 		e.ActorKind, e.ActorID, e.ActorUserID = string(p.Kind), p.CredentialID, p.UserID
 	}
-	if err != nil {
-		if e.Detail == nil {
-			e.Detail = map[string]any{}
-		}
-		e.Detail["error"] = ErrorReason(err)
+	return e
+}
+
+// failed records e on its own when the change it describes ended with err instead of
+// happening: a refused or failed change changed nothing, so its record stands alone. A
+// change that happened was recorded with it. A failure to record a refusal is logged; the
+// operation's own result stands.
+func (s *Service) failed(ctx context.Context, e *AuditEvent, err error) {
+	if err == nil {
+		return
 	}
+	e.Outcome = outcomeOf(err)
+	if e.Detail == nil {
+		e.Detail = map[string]any{}
+	}
+	e.Detail["error"] = ErrorReason(err)
 	if werr := s.Store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
-		s.Log.ErrorContext(ctx, "audit write failed", "action", action, "err", werr)
+		s.Log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", werr)
 	}
+}
+
+// record appends an audit event that goes with no change (a refused sign-in, a burst of
+// failed verifications) for an operation by p (nil for the system) that ended with err.
+func (s *Service) record(ctx context.Context, tenantID string, p *Principal, action, targetType, targetID string, err error, detail map[string]any) {
+	e := s.event(ctx, tenantID, p, action, targetType, targetID, detail)
+	if err == nil {
+		if werr := s.Store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
+			s.Log.ErrorContext(ctx, "audit write failed", "action", action, "err", werr)
+		}
+		return
+	}
+	s.failed(ctx, e, err)
 }

@@ -60,15 +60,8 @@ type BatchInput struct {
 // accesses rejects the batch as a whole: the task is recorded as REJECTED. It needs
 // ACCESS_MANAGEMENT.
 func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) (t *BatchTask, err error) {
-	defer func() {
-		d := map[string]any{"contractId": in.ContractID}
-		id := ""
-		if t != nil {
-			id = t.ID
-			d["requested"], d["state"] = t.Requested, t.State
-		}
-		s.record(ctx, p.TenantID, p, "access.batch.submit", "batch_task", id, err, d)
-	}()
+	e := s.event(ctx, p.TenantID, p, "access.batch.submit", "batch_task", "", map[string]any{"contractId": in.ContractID})
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
@@ -112,7 +105,9 @@ func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) 
 		}
 		t.Input = s.Sealer.Seal(raw, []byte(t.ID))
 	}
-	if err := s.Store.CreateBatchTask(ctx, t); err != nil {
+	e.TargetID = t.ID
+	e.Detail["requested"], e.Detail["state"] = t.Requested, t.State
+	if err := s.Store.CreateBatchTask(ctx, t, e); err != nil {
 		return nil, err
 	}
 	if t.State == BatchAcknowledged && s.BatchSubmitted != nil {
@@ -242,14 +237,16 @@ func (s *Service) NextBatchTurn(ctx context.Context, t *BatchTask) (*BatchTurn, 
 	return turn, nil
 }
 
-// RecordBatchFinished audits a finished batch as one event with its counts.
-func (s *Service) RecordBatchFinished(ctx context.Context, t *BatchTask) {
-	var err error
-	if t.State != BatchDone {
-		err = Reasonf(ECONFLICT, "batch_"+t.State, "%s", t.Reason)
-	}
-	s.record(ctx, t.TenantID, &Principal{Kind: "batch", CredentialID: t.ID, UserID: t.CreatedBy}, "access.batch.finish", "batch_task", t.ID, err,
+// BatchFinishedEvent returns the audit event of t's end, with its final state and counts:
+// the store appends it with the write that ends the task. A batch that did not end DONE is
+// recorded as a failure with its reason.
+func (s *Service) BatchFinishedEvent(ctx context.Context, t *BatchTask) *AuditEvent {
+	e := s.event(ctx, t.TenantID, &Principal{Kind: "batch", CredentialID: t.ID, UserID: t.CreatedBy}, "access.batch.finish", "batch_task", t.ID,
 		map[string]any{"state": t.State, "requested": t.Requested, "created": t.Created, "failed": t.Failed})
+	if t.State != BatchDone {
+		e.Outcome, e.Detail["error"] = OutcomeFailure, "batch_"+t.State
+	}
+	return e
 }
 
 // PurgeBatchPasswords purges the passwords of batches finished longer ago than the
@@ -268,6 +265,9 @@ type BatchChunk struct {
 	Owner    string
 	Accesses []*Access // each with its BatchSeq
 	Errors   []BatchError
+	// Finished, when the chunk ends the task, gives the audit event of its end from the
+	// task's final counts; the store appends it in the chunk's transaction.
+	Finished func(created, failed int) *AuditEvent
 	// Processed is the task's progress once this chunk is stored.
 	Processed int
 	// Done ends the task (DONE) with this chunk.

@@ -109,14 +109,14 @@ type ContractFilter struct {
 
 // CreateProductOffering creates a product offering; it needs CONTRACT_MANAGEMENT.
 func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in ProductOfferingInput) (o *ProductOffering, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "product_offering.create", "product_offering", in.ID, err, map[string]any{"name": in.Name})
-	}()
+	e := s.event(ctx, p.TenantID, p, "product_offering.create", "product_offering", in.ID, map[string]any{"name": in.Name})
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(CONTRACT_MANAGEMENT); err != nil {
 		return nil, err
 	}
 	if in.ID == "" {
 		in.ID = NewID("po")
+		e.TargetID = in.ID
 	}
 	if err := validateCallerID("id", in.ID); err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in Pr
 		return nil, Invalid(FieldError{Field: "accessValidityDays", Message: "must be between 1 and 36500"})
 	}
 	o = &ProductOffering{ID: in.ID, TenantID: p.TenantID, Name: in.Name, AccessValidityDays: in.AccessValidityDays, CreatedAt: s.now()}
-	if err := s.Store.CreateProductOffering(ctx, o); err != nil {
+	if err := s.Store.CreateProductOffering(ctx, o, e); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -181,9 +181,8 @@ func validateContractStatus(field, status string) error {
 // CreateContract creates a contract with an id chosen by the caller; it needs
 // CONTRACT_MANAGEMENT.
 func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractInput) (c *Contract, err error) {
-	defer func() {
-		s.record(ctx, p.TenantID, p, "contract.create", "contract", in.ID, err, map[string]any{"productOfferingId": in.ProductOfferingID})
-	}()
+	e := s.event(ctx, p.TenantID, p, "contract.create", "contract", in.ID, map[string]any{"productOfferingId": in.ProductOfferingID})
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(CONTRACT_MANAGEMENT); err != nil {
 		return nil, err
 	}
@@ -217,7 +216,7 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 		StartDate: in.StartDate.UTC().Truncate(time.Microsecond), EndDate: in.EndDate.UTC().Truncate(time.Microsecond),
 		Status: in.Status, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Store.CreateContract(ctx, c); err != nil {
+	if err := s.Store.CreateContract(ctx, c, e); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -240,40 +239,41 @@ func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFil
 }
 
 // UpdateContract changes a contract's status or dates; it needs CONTRACT_MANAGEMENT.
+// TERMINATED is final, judged on the contract as the store holds it for the write.
 func (s *Service) UpdateContract(ctx context.Context, p *Principal, id string, in ContractUpdate) (c *Contract, err error) {
-	defer func() { s.record(ctx, p.TenantID, p, "contract.update", "contract", id, err, contractUpdateDetail(in)) }()
+	e := s.event(ctx, p.TenantID, p, "contract.update", "contract", id, contractUpdateDetail(in))
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(CONTRACT_MANAGEMENT); err != nil {
 		return nil, err
 	}
 	if in.Status == nil && in.StartDate == nil && in.EndDate == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of status, startDate, endDate"})
 	}
-	if c, err = s.Store.Contract(ctx, p.TenantID, id); err != nil {
-		return nil, err
-	}
 	if in.Status != nil {
 		if err := validateContractStatus("status", *in.Status); err != nil {
 			return nil, err
 		}
-		if c.Status == ContractTerminated && *in.Status != ContractTerminated {
-			return nil, Reasonf(ECONFLICT, "contract_terminated", "a terminated contract cannot change status")
+	}
+	now := s.now()
+	return s.Store.UpdateContract(ctx, p.TenantID, id, func(c *Contract) error {
+		if in.Status != nil {
+			if c.Status == ContractTerminated && *in.Status != ContractTerminated {
+				return Reasonf(ECONFLICT, "contract_terminated", "a terminated contract cannot change status")
+			}
+			c.Status = *in.Status
 		}
-		c.Status = *in.Status
-	}
-	if in.StartDate != nil {
-		c.StartDate = in.StartDate.UTC().Truncate(time.Microsecond)
-	}
-	if in.EndDate != nil {
-		c.EndDate = in.EndDate.UTC().Truncate(time.Microsecond)
-	}
-	if err := validateContractDates(c.StartDate, c.EndDate); err != nil {
-		return nil, err
-	}
-	c.UpdatedAt = s.now()
-	if err := s.Store.UpdateContract(ctx, c); err != nil {
-		return nil, err
-	}
-	return c, nil
+		if in.StartDate != nil {
+			c.StartDate = in.StartDate.UTC().Truncate(time.Microsecond)
+		}
+		if in.EndDate != nil {
+			c.EndDate = in.EndDate.UTC().Truncate(time.Microsecond)
+		}
+		if err := validateContractDates(c.StartDate, c.EndDate); err != nil {
+			return err
+		}
+		c.UpdatedAt = now
+		return nil
+	}, e)
 }
 
 func contractUpdateDetail(in ContractUpdate) map[string]any {

@@ -81,10 +81,10 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 		Hash: secret.Hash(key), Display: secret.Display(key), Permissions: AllPermissions,
 		Active: true, CreatedAt: now,
 	}
-	if err := s.Store.CreateTenant(ctx, t, admin, cred); err != nil {
+	e := s.event(ctx, t.ID, nil, "tenant.create", "tenant", t.ID, map[string]any{"name": name, "adminUserId": admin.ID, "apiKeyId": cred.ID})
+	if err := s.Store.CreateTenant(ctx, t, admin, cred, e); err != nil {
 		return nil, err
 	}
-	s.record(ctx, t.ID, nil, "tenant.create", "tenant", t.ID, nil, map[string]any{"name": name, "adminUserId": admin.ID, "apiKeyId": cred.ID})
 	return &TenantCreated{Tenant: t, Name: name, AdminEmail: email, AdminPassword: password, APIKey: key}, nil
 }
 
@@ -109,8 +109,9 @@ func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) er
 	if err != nil {
 		return err
 	}
-	err = s.Store.SetTenantLimits(ctx, t.ID, l)
-	s.record(ctx, t.ID, nil, "tenant.update", "tenant", t.ID, err, map[string]any{"limits": l})
+	e := s.event(ctx, t.ID, nil, "tenant.update", "tenant", t.ID, map[string]any{"limits": l})
+	err = s.Store.SetTenantLimits(ctx, t.ID, l, e)
+	s.failed(ctx, e, err)
 	return err
 }
 
@@ -247,10 +248,10 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 		Hash: secret.Hash(token), Display: secret.Display(token), Permissions: AllPermissions,
 		Active: true, ExpiresAt: now.Add(s.SessionTTL), CreatedAt: now,
 	}
-	if err := s.Store.CreateCredential(ctx, c); err != nil {
+	e := s.event(ctx, t.ID, &Principal{Kind: KindSession, CredentialID: c.ID, UserID: u.ID}, "session.create", "session", c.ID, nil)
+	if err := s.Store.CreateCredential(ctx, c, e); err != nil {
 		return nil, err
 	}
-	s.record(ctx, t.ID, &Principal{Kind: KindSession, CredentialID: c.ID, UserID: u.ID}, "session.create", "session", c.ID, nil, nil)
 	return &Session{Token: token, ExpiresAt: c.ExpiresAt}, nil
 }
 
@@ -259,11 +260,12 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	if p.Kind != KindSession {
 		return Reasonf(EINVALID, "not_a_session", "only a session token can log out")
 	}
-	err := s.Store.DeleteCredential(ctx, p.TenantID, p.CredentialID)
+	e := s.event(ctx, p.TenantID, p, "session.delete", "session", p.CredentialID, nil)
+	err := s.Store.DeleteCredential(ctx, p.TenantID, p.CredentialID, e)
 	if err == nil {
 		s.invalidate(ctx, p.CredentialID)
 	}
-	s.record(ctx, p.TenantID, p, "session.delete", "session", p.CredentialID, err, nil)
+	s.failed(ctx, e, err)
 	return err
 }
 

@@ -18,6 +18,18 @@ type EndSessions struct{ Keep string }
 // Store is keyhaven's storage. Every implementation passes the conformance suite in storetest.
 // Methods that take a tenant id only ever see that tenant's rows: another tenant's id answers
 // ENOTFOUND exactly like an unknown one.
+//
+// Every method that changes something takes the change's audit event (nil for the system's
+// own housekeeping) and appends it in the change's own transaction: a change and its record
+// commit together or not at all.
+//
+// A state change is one method that reads the row, hands it to the domain's change function
+// and writes what that function left, in one transaction that holds the row against every
+// other writer until it commits (a row lock on PostgreSQL, a write transaction begun at once
+// on SQLite), the way dex's UpdateClient does. The change function runs once, must be quick
+// (no password hashing) and must not call the store's writing methods; its error aborts the
+// change and is returned unchanged. So a rule the function checks ("TERMINATED is final")
+// holds against every concurrent writer.
 type Store interface {
 	// Ping reports whether the database can be reached.
 	Ping(ctx context.Context) error
@@ -26,30 +38,31 @@ type Store interface {
 
 	// CreateTenant creates t with its first admin user and the admin's bootstrap API key, in
 	// one transaction. Returns ECONFLICT if the name is taken.
-	CreateTenant(ctx context.Context, t *Tenant, admin *User, key *Credential) error
+	CreateTenant(ctx context.Context, t *Tenant, admin *User, key *Credential, e *AuditEvent) error
 	// TenantByName returns ENOTFOUND if there is no such tenant.
 	TenantByName(ctx context.Context, name string) (*Tenant, error)
 	// CountTenants returns how many tenants exist.
 	CountTenants(ctx context.Context) (int, error)
 	// SetTenantLimits changes a tenant's limits. Returns ENOTFOUND if there is no such tenant.
-	SetTenantLimits(ctx context.Context, tenantID string, l Limits) error
+	SetTenantLimits(ctx context.Context, tenantID string, l Limits, e *AuditEvent) error
 
 	// CreateUser returns ECONFLICT if a live user of the tenant has the same email.
-	CreateUser(ctx context.Context, u *User) error
+	CreateUser(ctx context.Context, u *User, e *AuditEvent) error
 	// User returns a live user, ENOTFOUND if there is none with that id in the tenant.
 	User(ctx context.Context, tenantID, id string) (*User, error)
 	// UserByEmail returns a live user, ENOTFOUND if there is none.
 	UserByEmail(ctx context.Context, tenantID, email string) (*User, error)
 	// ListUsers returns live users ordered by id.
 	ListUsers(ctx context.Context, tenantID string, page Page) ([]*User, error)
-	// UpdateUser stores u's permissions, password hash and UpdatedAt and, when end is set,
-	// deletes in the same transaction every session of the user but end.Keep. Returns
-	// ENOTFOUND if the user is gone.
-	UpdateUser(ctx context.Context, u *User, end *EndSessions) error
-	// DeleteUser marks the user deleted at the given time and, in the same transaction,
-	// revokes the applications it created (with all their keys) and the access keys it owns,
-	// and deletes its sessions and API keys. Returns ENOTFOUND if there is no live user with that id.
-	DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error
+	// UpdateUser changes a live user (see Store): it stores the permissions, password hash
+	// and UpdatedAt change left and, when end is set, deletes every session of the user but
+	// end.Keep. Returns ENOTFOUND if the user is gone.
+	UpdateUser(ctx context.Context, tenantID, id string, change func(*User) error, end *EndSessions, e *AuditEvent) (*User, error)
+	// DeleteUser marks a live user deleted at the given time when check, given the user held
+	// against concurrent changes, allows it and, in the same transaction, revokes the
+	// applications it created (with all their keys) and the access keys it owns, and deletes
+	// its sessions and API keys. Returns ENOTFOUND if there is no live user with that id.
+	DeleteUser(ctx context.Context, tenantID, id string, check func(*User) error, at time.Time, e *AuditEvent) error
 	// CountOwnedCredentials returns how many credentials a user owns that could still work.
 	CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error)
 
@@ -58,13 +71,13 @@ type Store interface {
 	// or (reason "limit_reached") when c is an API key and the tenant already has its limit of
 	// live API keys (sessions do not count). The check and the insert are atomic across
 	// processes.
-	CreateCredential(ctx context.Context, c *Credential) error
+	CreateCredential(ctx context.Context, c *Credential, e *AuditEvent) error
 	// ResolveCredential returns the credential with that hash, its tenant and owner, or
 	// ENOTFOUND. It is the verification path's read: it fills what judging a credential
 	// needs (not its description, display prefix or creation time).
 	ResolveCredential(ctx context.Context, hash string) (*Resolution, error)
 	// DeleteCredential deletes a credential. Returns ENOTFOUND if there is none.
-	DeleteCredential(ctx context.Context, tenantID, id string) error
+	DeleteCredential(ctx context.Context, tenantID, id string, e *AuditEvent) error
 	// DeleteExpiredCredentials deletes sessions and API keys that expired before now and
 	// returns how many it deleted.
 	DeleteExpiredCredentials(ctx context.Context, now time.Time) (int, error)
@@ -72,32 +85,31 @@ type Store interface {
 	// CreateApplication stores a. Returns ECONFLICT (reason "limit_reached") when the tenant
 	// already has its limit of active applications, or (reason "duplicate") when an active
 	// application has the same name. The check and the insert are atomic across processes.
-	CreateApplication(ctx context.Context, a *Application) error
+	CreateApplication(ctx context.Context, a *Application, e *AuditEvent) error
 	// Application returns an application, revoked or not, or ENOTFOUND.
 	Application(ctx context.Context, tenantID, id string) (*Application, error)
 	// ListApplications returns active applications ordered by id; when createdBy is set, only
 	// those that user created.
 	ListApplications(ctx context.Context, tenantID, createdBy string, page Page) ([]*Application, error)
-	// UpdateApplication stores a's name, description and UpdatedAt. Returns ENOTFOUND unless
-	// the application is active, ECONFLICT on a duplicate name.
-	UpdateApplication(ctx context.Context, a *Application) error
-	// RevokeApplication revokes an active application and all its keys at once. Returns
-	// ENOTFOUND unless the application is active.
-	RevokeApplication(ctx context.Context, tenantID, id string, at time.Time) error
+	// UpdateApplication changes an application, revoked or not (see Store): it stores the
+	// name, description, UpdatedAt and RevokedAt change left; when change revokes it, every
+	// one of its keys is revoked at the same instant in the same transaction. Returns
+	// ENOTFOUND if there is no such application, ECONFLICT on a duplicate name.
+	UpdateApplication(ctx context.Context, tenantID, id string, change func(*Application) error, e *AuditEvent) (*Application, error)
 
 	// CreateAccessKey stores c in its application. Returns ENOTFOUND unless the application
 	// is active, ECONFLICT (reason "limit_reached") when it already has its limit of active
 	// keys (neither revoked nor expired at now), ECONFLICT (reason "duplicate") on a name taken
 	// by another of its keys. The check and the insert are atomic across processes.
-	CreateAccessKey(ctx context.Context, c *Credential, now time.Time) error
+	CreateAccessKey(ctx context.Context, c *Credential, now time.Time, e *AuditEvent) error
 	// AccessKey returns an access key of an application, revoked or not, or ENOTFOUND.
 	AccessKey(ctx context.Context, tenantID, appID, id string) (*Credential, error)
 	// ListAccessKeys returns an application's keys that are not revoked, ordered by id.
 	ListAccessKeys(ctx context.Context, tenantID, appID string, page Page) ([]*Credential, error)
-	// UpdateAccessKey stores c's name and description. Returns ENOTFOUND if it is revoked.
-	UpdateAccessKey(ctx context.Context, c *Credential) error
-	// RevokeAccessKey revokes a key. Returns ENOTFOUND if it is revoked already.
-	RevokeAccessKey(ctx context.Context, tenantID, appID, id string, at time.Time) error
+	// UpdateAccessKey changes an access key of an application, revoked or not (see Store):
+	// it stores the name, description and RevokedAt change left. Returns ENOTFOUND if there
+	// is no such key, ECONFLICT if another key of the application has the name.
+	UpdateAccessKey(ctx context.Context, tenantID, appID, id string, change func(*Credential) error, e *AuditEvent) (*Credential, error)
 
 	// APIKeyByName returns the tenant's API key with that name, or ENOTFOUND, also for one
 	// expired at now: an expired API key is deleted, whether or not garbage collection has
@@ -105,39 +117,42 @@ type Store interface {
 	APIKeyByName(ctx context.Context, tenantID, name string, now time.Time) (*Credential, error)
 	// ListAPIKeys returns every API key of the tenant not expired at now, ordered by name.
 	ListAPIKeys(ctx context.Context, tenantID string, now time.Time) ([]*Credential, error)
-	// UpdateAPIKey stores c's name, permissions, active flag and expiry. Returns ENOTFOUND if
-	// it is gone or expired at now, ECONFLICT if another live key has the name.
-	UpdateAPIKey(ctx context.Context, c *Credential, now time.Time) error
+	// UpdateAPIKey changes the API key named name (see Store): it stores the name,
+	// permissions, active flag and expiry change left. Returns ENOTFOUND if it is gone or
+	// expired at now, ECONFLICT if another live key has the new name.
+	UpdateAPIKey(ctx context.Context, tenantID, name string, now time.Time, change func(*Credential) error, e *AuditEvent) (*Credential, error)
 
 	// CreateProductOffering returns ECONFLICT if the id is taken.
-	CreateProductOffering(ctx context.Context, o *ProductOffering) error
+	CreateProductOffering(ctx context.Context, o *ProductOffering, e *AuditEvent) error
 	// ProductOffering returns ENOTFOUND if there is none.
 	ProductOffering(ctx context.Context, tenantID, id string) (*ProductOffering, error)
 	// ListProductOfferings returns offerings ordered by id.
 	ListProductOfferings(ctx context.Context, tenantID string, page Page) ([]*ProductOffering, error)
 	// CreateContract returns ECONFLICT if the id is taken.
-	CreateContract(ctx context.Context, c *Contract) error
+	CreateContract(ctx context.Context, c *Contract, e *AuditEvent) error
 	// Contract returns ENOTFOUND if there is none.
 	Contract(ctx context.Context, tenantID, id string) (*Contract, error)
 	// ListContracts returns contracts ordered by id.
 	ListContracts(ctx context.Context, tenantID string, f ContractFilter) ([]*Contract, error)
-	// UpdateContract stores c's status, dates and UpdatedAt.
-	UpdateContract(ctx context.Context, c *Contract) error
+	// UpdateContract changes a contract (see Store): it stores the status, dates and
+	// UpdatedAt change left. Returns ENOTFOUND if there is none.
+	UpdateContract(ctx context.Context, tenantID, id string, change func(*Contract) error, e *AuditEvent) (*Contract, error)
 
 	// CreateAccess returns ECONFLICT (reason "username_taken") if the tenant has an access
 	// with the same username.
-	CreateAccess(ctx context.Context, a *Access) error
+	CreateAccess(ctx context.Context, a *Access, e *AuditEvent) error
 	// Access returns an access with its offering's name and contract's status, or ENOTFOUND.
 	Access(ctx context.Context, tenantID, id string) (*Access, error)
 	// AccessByUsername returns an access by username, like Access.
 	AccessByUsername(ctx context.Context, tenantID, username string) (*Access, error)
 	// ListAccesses returns accesses ordered by id.
 	ListAccesses(ctx context.Context, tenantID string, f AccessFilter) ([]*Access, error)
-	// UpdateAccess stores a's password hash, status and UpdatedAt.
-	UpdateAccess(ctx context.Context, a *Access) error
+	// UpdateAccess changes an access (see Store): it stores the password hash, status and
+	// UpdatedAt change left. Returns ENOTFOUND if there is none.
+	UpdateAccess(ctx context.Context, tenantID, id string, change func(*Access) error, e *AuditEvent) (*Access, error)
 
 	// CreateBatchTask stores a new task.
-	CreateBatchTask(ctx context.Context, t *BatchTask) error
+	CreateBatchTask(ctx context.Context, t *BatchTask, e *AuditEvent) error
 	// BatchTask returns a task of the tenant, or ENOTFOUND.
 	BatchTask(ctx context.Context, tenantID, id string) (*BatchTask, error)
 	// BatchErrors returns a task's item errors ordered by index.
@@ -161,7 +176,7 @@ type Store interface {
 	// the lease.
 	SaveBatchChunk(ctx context.Context, c *BatchChunk) (int, error)
 	// FinishBatchTask ends a task held by owner in a final state with a reason.
-	FinishBatchTask(ctx context.Context, t *BatchTask, owner string) error
+	FinishBatchTask(ctx context.Context, t *BatchTask, owner string, e *AuditEvent) error
 	// ReleaseBatchLeases frees every lease; for a single node starting up, whose earlier
 	// leases died with its earlier process.
 	ReleaseBatchLeases(ctx context.Context) error
@@ -179,7 +194,8 @@ type Store interface {
 	// DeleteIdempotencyKeys forgets keys stored before cutoff.
 	DeleteIdempotencyKeys(ctx context.Context, cutoff time.Time) (int, error)
 
-	// AppendAudit appends an event to the audit log.
+	// AppendAudit appends an event to the audit log on its own: for outcomes that changed
+	// nothing (a refusal, a failure). A change's own event goes with the change.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns a tenant's audit events, newest first.
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter) ([]*AuditEvent, error)

@@ -38,13 +38,8 @@ func checkManage(p *Principal, target *User) error {
 // CreateUser creates a user of p's tenant holding at most p's permissions. When no password
 // is given one is generated and returned, once.
 func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInput) (u *User, generated string, err error) {
-	defer func() {
-		id := ""
-		if u != nil {
-			id = u.ID
-		}
-		s.record(ctx, p.TenantID, p, "user.create", "user", id, err, map[string]any{"email": in.Email})
-	}()
+	e := s.event(ctx, p.TenantID, p, "user.create", "user", "", map[string]any{"email": in.Email})
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(USER_MANAGEMENT); err != nil {
 		return nil, "", err
 	}
@@ -78,7 +73,8 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInp
 		ID: NewID("usr"), TenantID: p.TenantID, Email: email, PasswordHash: hash,
 		Permissions: perms, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Store.CreateUser(ctx, u); err != nil {
+	e.TargetID = u.ID
+	if err := s.Store.CreateUser(ctx, u, e); err != nil {
 		return nil, "", err
 	}
 	return u, generated, nil
@@ -114,7 +110,8 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*Us
 // permissions, and new permissions within them. A password change ends every session of the
 // user but the one making it.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in UpdateUserInput) (u *User, err error) {
-	defer func() { s.record(ctx, p.TenantID, p, "user.update", "user", id, err, updateDetail(in)) }()
+	e := s.event(ctx, p.TenantID, p, "user.update", "user", id, updateDetail(in))
+	defer func() { s.failed(ctx, e, err) }()
 	if in.Permissions == nil && in.Password == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of permissions, password"})
 	}
@@ -125,7 +122,8 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 		return nil, Errorf(ENOTFOUND, "user not found")
 	}
 	self := id == p.UserID
-	if !self || in.Permissions != nil {
+	manage := !self || in.Permissions != nil
+	if manage {
 		if err := p.Require(USER_MANAGEMENT); err != nil {
 			return nil, err
 		}
@@ -138,42 +136,43 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 			return nil, Invalid(FieldError{Field: "currentPassword", Message: "is required to change your own password"})
 		}
 	}
-	if in.Password != nil {
-		if err := ValidatePassword("password", *in.Password); err != nil {
-			return nil, err
-		}
-	}
-	u, err = s.Store.User(ctx, p.TenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	if self && in.Password != nil {
-		ok, err := s.checkPassword(ctx, *in.CurrentPassword, u.PasswordHash)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, Reasonf(EFORBIDDEN, "wrong_current_password", "the current password is wrong")
-		}
-	}
-	if !self || in.Permissions != nil {
-		if err := checkManage(p, u); err != nil {
-			return nil, err
-		}
-	}
+	var perms PermissionSet
 	if in.Permissions != nil {
-		perms, err := ParsePermissions("permissions", *in.Permissions)
-		if err != nil {
+		if perms, err = ParsePermissions("permissions", *in.Permissions); err != nil {
 			return nil, err
 		}
 		if err := p.CheckGrant(perms); err != nil {
 			return nil, err
 		}
-		u.Permissions = perms
 	}
+	// Password checks and hashing take a while: they happen before the user's row is held,
+	// and the change then holds only if the password is still the one that was checked.
+	var checked, hash string
 	var end *EndSessions
 	if in.Password != nil {
-		if u.PasswordHash, err = s.hashPassword(ctx, *in.Password); err != nil {
+		if err := ValidatePassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+		u, err := s.Store.User(ctx, p.TenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		if manage {
+			if err := checkManage(p, u); err != nil {
+				return nil, err
+			}
+		}
+		if self {
+			ok, err := s.checkPassword(ctx, *in.CurrentPassword, u.PasswordHash)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, Reasonf(EFORBIDDEN, "wrong_current_password", "the current password is wrong")
+			}
+			checked = u.PasswordHash
+		}
+		if hash, err = s.hashPassword(ctx, *in.Password); err != nil {
 			return nil, err
 		}
 		end = &EndSessions{}
@@ -181,8 +180,26 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 			end.Keep = p.CredentialID
 		}
 	}
-	u.UpdatedAt = s.now()
-	if err := s.Store.UpdateUser(ctx, u, end); err != nil {
+	now := s.now()
+	u, err = s.Store.UpdateUser(ctx, p.TenantID, id, func(u *User) error {
+		if manage {
+			if err := checkManage(p, u); err != nil {
+				return err
+			}
+		}
+		if checked != "" && u.PasswordHash != checked {
+			return Reasonf(ECONFLICT, "password_changed", "the password changed meanwhile; try again with the current one")
+		}
+		if in.Permissions != nil {
+			u.Permissions = perms
+		}
+		if in.Password != nil {
+			u.PasswordHash = hash
+		}
+		u.UpdatedAt = now
+		return nil
+	}, end, e)
+	if err != nil {
 		return nil, err
 	}
 	s.invalidate(ctx, u.ID)
@@ -200,7 +217,8 @@ func updateDetail(in UpdateUserInput) map[string]any {
 // DeleteUser deletes a user; every credential and application it owns stops working at once.
 // Nobody deletes themselves or a user more privileged than themselves.
 func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err error) {
-	defer func() { s.record(ctx, p.TenantID, p, "user.delete", "user", id, err, nil) }()
+	e := s.event(ctx, p.TenantID, p, "user.delete", "user", id, nil)
+	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(USER_MANAGEMENT); err != nil {
 		return err
 	}
@@ -210,14 +228,7 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err 
 	if !ValidID("usr", id) {
 		return Errorf(ENOTFOUND, "user not found")
 	}
-	u, err := s.Store.User(ctx, p.TenantID, id)
-	if err != nil {
-		return err
-	}
-	if err := checkManage(p, u); err != nil {
-		return err
-	}
-	if err := s.Store.DeleteUser(ctx, p.TenantID, id, s.now()); err != nil {
+	if err := s.Store.DeleteUser(ctx, p.TenantID, id, func(u *User) error { return checkManage(p, u) }, s.now(), e); err != nil {
 		return err
 	}
 	// The tenant too: keys of the user's applications owned by other users were revoked.

@@ -20,7 +20,7 @@ func newAPIKey(t *testing.T, e *apitest.Env, owner string, perms ...keyhaven.Per
 		ID: keyhaven.NewID("key"), TenantID: e.Acme.Tenant.ID, Kind: keyhaven.KindAPIKey, OwnerID: owner,
 		Name: strings.ReplaceAll(testdb.Name("key"), "-", "_"), Hash: secret.Hash(key), Display: secret.Display(key),
 		Permissions: keyhaven.NewPermissionSet(perms...), Active: true, CreatedAt: e.Clock.Now(),
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

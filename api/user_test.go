@@ -152,7 +152,7 @@ func TestOwnerDeletedStopsEveryCredential(t *testing.T) {
 				ID: keyhaven.NewID("key"), TenantID: e.Acme.Tenant.ID, Kind: keyhaven.KindAPIKey, OwnerID: id, Name: "owned",
 				Hash: secret.Hash(apiKey), Display: secret.Display(apiKey), Permissions: keyhaven.AllPermissions,
 				Active: true, CreatedAt: e.Clock.Now(),
-			})
+			}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

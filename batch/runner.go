@@ -156,6 +156,13 @@ func (r *Runner) turn(ctx context.Context, t *keyhaven.BatchTask) error {
 		return err
 	}
 	chunk.LeaseUntil = r.Svc.Now().Add(r.Lease)
+	if chunk.Done {
+		chunk.Finished = func(created, failed int) *keyhaven.AuditEvent {
+			done := *t
+			done.State, done.Created, done.Failed = keyhaven.BatchDone, created, failed
+			return r.Svc.BatchFinishedEvent(ctx, &done)
+		}
+	}
 	created, err := r.Svc.Store.SaveBatchChunk(ctx, chunk)
 	if err != nil {
 		return err
@@ -166,7 +173,6 @@ func (r *Runner) turn(ctx context.Context, t *keyhaven.BatchTask) error {
 	if chunk.Done {
 		t.State = keyhaven.BatchDone
 		log.InfoContext(ctx, "batch task done", "created", t.Created, "failed", t.Failed)
-		r.Svc.RecordBatchFinished(ctx, t)
 		r.forget()
 	}
 	return nil
@@ -207,11 +213,10 @@ func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhave
 
 func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state, reason string) error {
 	t.State, t.Reason, t.FinishedAt = state, reason, r.Svc.Now()
-	if err := r.Svc.Store.FinishBatchTask(ctx, t, r.Owner); err != nil {
+	if err := r.Svc.Store.FinishBatchTask(ctx, t, r.Owner, r.Svc.BatchFinishedEvent(ctx, t)); err != nil {
 		return err
 	}
 	r.Log.InfoContext(ctx, "batch task ended", "task", t.ID, "state", state, "reason", reason)
-	r.Svc.RecordBatchFinished(ctx, t)
 	r.forget()
 	return nil
 }

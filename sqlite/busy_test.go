@@ -47,12 +47,12 @@ func TestBusyIsUnavailable(t *testing.T) {
 	now := time.Now()
 	for name, write := range map[string]func() error{
 		"statement": func() error {
-			return store.DeleteCredential(ctx, "tnt_1", "key_1")
+			return store.DeleteCredential(ctx, "tnt_1", "key_1", nil)
 		},
 		"transaction": func() error {
 			return store.CreateTenant(ctx, &keyhaven.Tenant{ID: "tnt_1", Name: "acme", CreatedAt: now},
 				&keyhaven.User{ID: "usr_1", TenantID: "tnt_1", Email: "a@acme.test", CreatedAt: now, UpdatedAt: now},
-				&keyhaven.Credential{ID: "akey_1", TenantID: "tnt_1", OwnerID: "usr_1", Kind: keyhaven.KindAPIKey, Name: "bootstrap", Hash: "h", CreatedAt: now})
+				&keyhaven.Credential{ID: "akey_1", TenantID: "tnt_1", OwnerID: "usr_1", Kind: keyhaven.KindAPIKey, Name: "bootstrap", Hash: "h", CreatedAt: now}, nil)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -27,7 +27,7 @@ func TestFilesPrivate(t *testing.T) {
 	now := time.Now()
 	if err := db.CreateTenant(ctx, &keyhaven.Tenant{ID: "tnt_1", Name: "acme", CreatedAt: now},
 		&keyhaven.User{ID: "usr_1", TenantID: "tnt_1", Email: "a@acme.test", CreatedAt: now, UpdatedAt: now},
-		&keyhaven.Credential{ID: "akey_1", TenantID: "tnt_1", OwnerID: "usr_1", Kind: keyhaven.KindAPIKey, Name: "bootstrap", Hash: "h", CreatedAt: now}); err != nil {
+		&keyhaven.Credential{ID: "akey_1", TenantID: "tnt_1", OwnerID: "usr_1", Kind: keyhaven.KindAPIKey, Name: "bootstrap", Hash: "h", CreatedAt: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {

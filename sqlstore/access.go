@@ -44,12 +44,14 @@ func scanAccess(row scanner) (*keyhaven.Access, error) {
 }
 
 // CreateAccess implements keyhaven.Store.
-func (db *DB) CreateAccess(ctx context.Context, a *keyhaven.Access) error {
-	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO accesses (`+accessInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), accessArgs(a)...)
-	if err != nil && db.dialect.IsUniqueViolation(err) {
-		return keyhaven.Reasonf(keyhaven.ECONFLICT, "username_taken", "the username %s is taken", a.Username)
-	}
-	return db.wrap(err, "")
+func (db *DB) CreateAccess(ctx context.Context, a *keyhaven.Access, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO accesses (`+accessInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), accessArgs(a)...)
+		if err != nil && db.dialect.IsUniqueViolation(err) {
+			return keyhaven.Reasonf(keyhaven.ECONFLICT, "username_taken", "the username %s is taken", a.Username)
+		}
+		return db.wrap(err, "")
+	})
 }
 
 // Access implements keyhaven.Store.
@@ -90,14 +92,28 @@ func (db *DB) ListAccesses(ctx context.Context, tenantID string, f keyhaven.Acce
 	return list(ctx, db, scanAccess, `SELECT `+accessColumns+accessFrom+w.String()+` ORDER BY a.id LIMIT ?`, append(w.args, limit(f.Page))...)
 }
 
-// UpdateAccess implements keyhaven.Store.
-func (db *DB) UpdateAccess(ctx context.Context, a *keyhaven.Access) error {
-	n, err := db.exec(ctx, "", `UPDATE accesses SET password_hash = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
-		a.PasswordHash, a.Status, mustDB(a.UpdatedAt), a.TenantID, a.ID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "access not found")
-	}
-	return err
+// UpdateAccess implements keyhaven.Store. The access's own row is locked first: PostgreSQL
+// locks no row on the nullable side of the joins that read it.
+func (db *DB) UpdateAccess(ctx context.Context, tenantID, id string, change func(*keyhaven.Access) error, e *keyhaven.AuditEvent) (*keyhaven.Access, error) {
+	return update(ctx, db, e, func(tx *sql.Tx) (*keyhaven.Access, error) {
+		if err := db.lock(ctx, tx, "accesses", "access", tenantID, id); err != nil {
+			return nil, err
+		}
+		a, err := scanAccess(tx.QueryRowContext(ctx, db.q(`SELECT `+accessColumns+accessFrom+`
+			WHERE a.tenant_id = ? AND a.id = ?`), tenantID, id))
+		return a, db.notFound(err, "access")
+	}, change, func(tx *sql.Tx, a *keyhaven.Access) error {
+		return db.execOne(ctx, tx, "access", "", `UPDATE accesses SET password_hash = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+			a.PasswordHash, a.Status, mustDB(a.UpdatedAt), tenantID, id)
+	})
+}
+
+// lock holds the row of table with that tenant and id until tx ends (on SQLite the write
+// transaction holds the whole database already), or returns ENOTFOUND naming what.
+func (db *DB) lock(ctx context.Context, tx *sql.Tx, table, what, tenantID, id string) error {
+	var got string
+	err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM `+table+` WHERE tenant_id = ? AND id = ?`+db.dialect.ForUpdate), tenantID, id).Scan(&got)
+	return db.notFound(err, what)
 }
 
 // where builds a WHERE clause from conditions and their arguments.

@@ -28,8 +28,8 @@ func limitReached(what string, n int) error {
 // CreateApplication implements keyhaven.Store. The tenant's row is read (and on PostgreSQL
 // locked) in the transaction that counts and inserts, so racing creations queue behind each
 // other and the limit holds across nodes.
-func (db *DB) CreateApplication(ctx context.Context, a *keyhaven.Application) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+func (db *DB) CreateApplication(ctx context.Context, a *keyhaven.Application, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
 		var max, n int
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT max_applications FROM tenants WHERE id = ?`+db.dialect.ForUpdate), a.TenantID).Scan(&max); err != nil {
 			return db.notFound(err, "tenant")
@@ -64,37 +64,35 @@ func (db *DB) ListApplications(ctx context.Context, tenantID, createdBy string, 
 }
 
 // UpdateApplication implements keyhaven.Store.
-func (db *DB) UpdateApplication(ctx context.Context, a *keyhaven.Application) error {
-	n, err := db.exec(ctx, "an active application with that name exists", `UPDATE applications
-		SET name = ?, description = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL`,
-		a.Name, a.Description, mustDB(a.UpdatedAt), a.TenantID, a.ID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "application not found")
-	}
-	return err
-}
-
-// RevokeApplication implements keyhaven.Store.
-func (db *DB) RevokeApplication(ctx context.Context, tenantID, id string, at time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE applications SET revoked_at = ?
-			WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL`), mustDB(at), tenantID, id)
+func (db *DB) UpdateApplication(ctx context.Context, tenantID, id string, change func(*keyhaven.Application) error, e *keyhaven.AuditEvent) (*keyhaven.Application, error) {
+	var wasRevoked bool
+	return update(ctx, db, e, func(tx *sql.Tx) (*keyhaven.Application, error) {
+		a, err := scanApplication(tx.QueryRowContext(ctx, db.q(`SELECT `+applicationColumns+` FROM applications
+			WHERE tenant_id = ? AND id = ?`+db.dialect.ForUpdate), tenantID, id))
 		if err != nil {
-			return db.wrap(err, "")
+			return nil, db.notFound(err, "application")
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return keyhaven.Errorf(keyhaven.ENOTFOUND, "application not found")
+		wasRevoked = !a.RevokedAt.IsZero()
+		return a, nil
+	}, change, func(tx *sql.Tx, a *keyhaven.Application) error {
+		if err := db.execOne(ctx, tx, "application", "an active application with that name exists", `UPDATE applications
+			SET name = ?, description = ?, updated_at = ?, revoked_at = ? WHERE tenant_id = ? AND id = ?`,
+			a.Name, a.Description, mustDB(a.UpdatedAt), toDB(a.RevokedAt), tenantID, id); err != nil {
+			return err
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE credentials SET revoked_at = ?
-			WHERE tenant_id = ? AND application_id = ? AND revoked_at IS NULL`), mustDB(at), tenantID, id)
+		if wasRevoked || a.RevokedAt.IsZero() {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, db.q(`UPDATE credentials SET revoked_at = ?
+			WHERE tenant_id = ? AND application_id = ? AND revoked_at IS NULL`), mustDB(a.RevokedAt), tenantID, id)
 		return db.wrap(err, "")
 	})
 }
 
 // CreateAccessKey implements keyhaven.Store. The application's row is read (and on
 // PostgreSQL locked) in the transaction that counts and inserts.
-func (db *DB) CreateAccessKey(ctx context.Context, c *keyhaven.Credential, now time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+func (db *DB) CreateAccessKey(ctx context.Context, c *keyhaven.Credential, now time.Time, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
 		var revoked sql.NullInt64
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT revoked_at FROM applications WHERE tenant_id = ? AND id = ?`+db.dialect.ForUpdate),
 			c.TenantID, c.ApplicationID).Scan(&revoked); err != nil || revoked.Valid {
@@ -136,22 +134,14 @@ func (db *DB) ListAccessKeys(ctx context.Context, tenantID, appID string, page k
 }
 
 // UpdateAccessKey implements keyhaven.Store.
-func (db *DB) UpdateAccessKey(ctx context.Context, c *keyhaven.Credential) error {
-	n, err := db.exec(ctx, "another key of this application has that name", `UPDATE credentials SET name = ?, description = ?
-		WHERE tenant_id = ? AND id = ? AND kind = 'access_key' AND revoked_at IS NULL`, c.Name, c.Description, c.TenantID, c.ID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "access key not found")
-	}
-	return err
-}
-
-// RevokeAccessKey implements keyhaven.Store.
-func (db *DB) RevokeAccessKey(ctx context.Context, tenantID, appID, id string, at time.Time) error {
-	n, err := db.exec(ctx, "", `UPDATE credentials SET revoked_at = ?
-		WHERE tenant_id = ? AND application_id = ? AND id = ? AND kind = 'access_key' AND revoked_at IS NULL`,
-		mustDB(at), tenantID, appID, id)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "access key not found")
-	}
-	return err
+func (db *DB) UpdateAccessKey(ctx context.Context, tenantID, appID, id string, change func(*keyhaven.Credential) error, e *keyhaven.AuditEvent) (*keyhaven.Credential, error) {
+	return update(ctx, db, e, func(tx *sql.Tx) (*keyhaven.Credential, error) {
+		c, err := scanCredential(tx.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+			WHERE c.tenant_id = ? AND c.application_id = ? AND c.id = ? AND c.kind = 'access_key'`+db.dialect.ForUpdate), tenantID, appID, id))
+		return c, db.notFound(err, "access key")
+	}, change, func(tx *sql.Tx, c *keyhaven.Credential) error {
+		return db.execOne(ctx, tx, "access key", "another key of this application has that name", `UPDATE credentials
+			SET name = ?, description = ?, revoked_at = ? WHERE tenant_id = ? AND id = ?`,
+			c.Name, c.Description, toDB(c.RevokedAt), tenantID, id)
+	})
 }

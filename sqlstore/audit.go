@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -10,6 +11,14 @@ import (
 
 // AppendAudit implements keyhaven.Store.
 func (db *DB) AppendAudit(ctx context.Context, e *keyhaven.AuditEvent) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.appendAudit(ctx, tx, e) })
+}
+
+// appendAudit appends e, when set, in tx.
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, e *keyhaven.AuditEvent) error {
+	if e == nil {
+		return nil
+	}
 	detail := []byte("{}")
 	if len(e.Detail) > 0 {
 		var err error
@@ -17,12 +26,12 @@ func (db *DB) AppendAudit(ctx context.Context, e *keyhaven.AuditEvent) error {
 			return keyhaven.Internal(err)
 		}
 	}
-	_, err := db.exec(ctx, "", `INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, actor_user_id,
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, actor_user_id,
 		action, target_type, target_id, outcome, remote_addr, request_id, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, e.TenantID, mustDB(e.At), e.ActorKind, e.ActorID, e.ActorUserID, e.Action, e.TargetType,
 		e.TargetID, e.Outcome, e.RemoteAddr, e.RequestID, string(detail))
-	return err
+	return db.wrap(err, "")
 }
 
 // ListAudit implements keyhaven.Store. Events come newest first; Page.After is the last id of

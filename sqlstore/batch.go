@@ -27,11 +27,10 @@ func scanBatchTask(row scanner) (*keyhaven.BatchTask, error) {
 }
 
 // CreateBatchTask implements keyhaven.Store.
-func (db *DB) CreateBatchTask(ctx context.Context, t *keyhaven.BatchTask) error {
-	_, err := db.exec(ctx, "a task with that id exists", `INSERT INTO batch_tasks (`+batchColumns+`)
+func (db *DB) CreateBatchTask(ctx context.Context, t *keyhaven.BatchTask, e *keyhaven.AuditEvent) error {
+	return db.insert(ctx, e, "a task with that id exists", `INSERT INTO batch_tasks (`+batchColumns+`)
 		VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, '', NULL, ?, NULL, ?, NULL)`,
 		t.ID, t.TenantID, t.ContractID, t.CreatedBy, t.Requested, t.State, t.Reason, t.Input, mustDB(t.CreatedAt), toDB(t.FinishedAt))
-	return err
 }
 
 // BatchTask implements keyhaven.Store.
@@ -146,9 +145,14 @@ func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, 
 			// The sealed input may hold passwords: it goes when the work is done.
 			state, finished, input = keyhaven.BatchDone, mustDB(c.Now), "''"
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE batch_tasks SET processed = ?, created = created + ?, failed = failed + ?,
-			state = ?, finished_at = ?, input = `+input+` WHERE id = ?`), c.Processed, created, len(errs), state, finished, c.TaskID)
-		return db.wrap(err, "")
+		var total, failed int
+		err = tx.QueryRowContext(ctx, db.q(`UPDATE batch_tasks SET processed = ?, created = created + ?, failed = failed + ?,
+			state = ?, finished_at = ?, input = `+input+` WHERE id = ? RETURNING created, failed`),
+			c.Processed, created, len(errs), state, finished, c.TaskID).Scan(&total, &failed)
+		if err != nil || !c.Done || c.Finished == nil {
+			return db.wrap(err, "")
+		}
+		return db.appendAudit(ctx, tx, c.Finished(total, failed))
 	})
 	return created, err
 }
@@ -182,13 +186,15 @@ func (db *DB) insertAccesses(ctx context.Context, tx *sql.Tx, part []*keyhaven.A
 }
 
 // FinishBatchTask implements keyhaven.Store.
-func (db *DB) FinishBatchTask(ctx context.Context, t *keyhaven.BatchTask, owner string) error {
-	n, err := db.exec(ctx, "", `UPDATE batch_tasks SET state = ?, reason = ?, finished_at = ?, input = '', owner = '', lease_until = NULL
-		WHERE id = ? AND owner = ?`, t.State, t.Reason, mustDB(t.FinishedAt), t.ID, owner)
-	if err == nil && n == 0 {
-		return errLeaseLost
-	}
-	return err
+func (db *DB) FinishBatchTask(ctx context.Context, t *keyhaven.BatchTask, owner string, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
+		err := db.execOne(ctx, tx, "batch task", "", `UPDATE batch_tasks SET state = ?, reason = ?, finished_at = ?, input = '', owner = '', lease_until = NULL
+			WHERE id = ? AND owner = ?`, t.State, t.Reason, mustDB(t.FinishedAt), t.ID, owner)
+		if keyhaven.ErrorCode(err) == keyhaven.ENOTFOUND {
+			return errLeaseLost
+		}
+		return err
+	})
 }
 
 // ReleaseBatchLeases implements keyhaven.Store.

@@ -2,17 +2,17 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"keyhaven"
 )
 
 // CreateProductOffering implements keyhaven.Store.
-func (db *DB) CreateProductOffering(ctx context.Context, o *keyhaven.ProductOffering) error {
-	_, err := db.exec(ctx, "a product offering with that id exists", `INSERT INTO product_offerings
+func (db *DB) CreateProductOffering(ctx context.Context, o *keyhaven.ProductOffering, e *keyhaven.AuditEvent) error {
+	return db.insert(ctx, e, "a product offering with that id exists", `INSERT INTO product_offerings
 		(tenant_id, id, name, access_validity_days, created_at) VALUES (?, ?, ?, ?, ?)`,
 		o.TenantID, o.ID, o.Name, o.AccessValidityDays, mustDB(o.CreatedAt))
-	return err
 }
 
 const offeringColumns = `tenant_id, id, name, access_validity_days, created_at`
@@ -75,11 +75,10 @@ func scanContract(row scanner) (*keyhaven.Contract, error) {
 }
 
 // CreateContract implements keyhaven.Store.
-func (db *DB) CreateContract(ctx context.Context, c *keyhaven.Contract) error {
-	_, err := db.exec(ctx, "a contract with that id exists", `INSERT INTO contracts (`+contractColumns+`)
+func (db *DB) CreateContract(ctx context.Context, c *keyhaven.Contract, e *keyhaven.AuditEvent) error {
+	return db.insert(ctx, e, "a contract with that id exists", `INSERT INTO contracts (`+contractColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.TenantID, c.ID, c.ProductOfferingID, c.CustomerName,
 		mustDB(c.StartDate), mustDB(c.EndDate), c.Status, mustDB(c.CreatedAt), mustDB(c.UpdatedAt))
-	return err
 }
 
 // Contract implements keyhaven.Store.
@@ -100,11 +99,13 @@ func (db *DB) ListContracts(ctx context.Context, tenantID string, f keyhaven.Con
 }
 
 // UpdateContract implements keyhaven.Store.
-func (db *DB) UpdateContract(ctx context.Context, c *keyhaven.Contract) error {
-	n, err := db.exec(ctx, "", `UPDATE contracts SET status = ?, start_at = ?, end_at = ?, updated_at = ?
-		WHERE tenant_id = ? AND id = ?`, c.Status, mustDB(c.StartDate), mustDB(c.EndDate), mustDB(c.UpdatedAt), c.TenantID, c.ID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "contract not found")
-	}
-	return err
+func (db *DB) UpdateContract(ctx context.Context, tenantID, id string, change func(*keyhaven.Contract) error, e *keyhaven.AuditEvent) (*keyhaven.Contract, error) {
+	return update(ctx, db, e, func(tx *sql.Tx) (*keyhaven.Contract, error) {
+		c, err := scanContract(tx.QueryRowContext(ctx, db.q(`SELECT `+contractColumns+` FROM contracts
+			WHERE tenant_id = ? AND id = ?`+db.dialect.ForUpdate), tenantID, id))
+		return c, db.notFound(err, "contract")
+	}, change, func(tx *sql.Tx, c *keyhaven.Contract) error {
+		return db.execOne(ctx, tx, "contract", "", `UPDATE contracts SET status = ?, start_at = ?, end_at = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`, c.Status, mustDB(c.StartDate), mustDB(c.EndDate), mustDB(c.UpdatedAt), tenantID, id)
+	})
 }

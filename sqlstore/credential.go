@@ -62,8 +62,8 @@ func (r *credentialRow) credential() *keyhaven.Credential {
 
 // CreateCredential implements keyhaven.Store. An API key is checked against its tenant's
 // limit of live keys in the transaction that inserts it: an expired key is deleted already.
-func (db *DB) CreateCredential(ctx context.Context, c *keyhaven.Credential) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+func (db *DB) CreateCredential(ctx context.Context, c *keyhaven.Credential, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
 		if c.Kind == keyhaven.KindAPIKey {
 			if err := db.checkAPIKeyLimit(ctx, tx, c.TenantID, c.CreatedAt); err != nil {
 				return err
@@ -102,12 +102,10 @@ func (db *DB) ResolveCredential(ctx context.Context, hash string) (*keyhaven.Res
 }
 
 // DeleteCredential implements keyhaven.Store.
-func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string) error {
-	n, err := db.exec(ctx, "", `DELETE FROM credentials WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "credential not found")
-	}
-	return err
+func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
+		return db.execOne(ctx, tx, "credential", "", `DELETE FROM credentials WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	})
 }
 
 // DeleteExpiredCredentials implements keyhaven.Store. Access keys are kept when they expire:
@@ -156,23 +154,23 @@ func (db *DB) ListAPIKeys(ctx context.Context, tenantID string, now time.Time) (
 		WHERE c.tenant_id = ? AND `+liveAPIKey+` ORDER BY c.name`, tenantID, mustDB(now))
 }
 
-// UpdateAPIKey implements keyhaven.Store. The condition on expiry is part of the write, so
-// that a key that expires between the caller's read and this write stays expired.
-func (db *DB) UpdateAPIKey(ctx context.Context, c *keyhaven.Credential, now time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.deleteExpiredAPIKey(ctx, tx, c.TenantID, c.Name, now); err != nil {
-			return err
+// UpdateAPIKey implements keyhaven.Store. The key is read live at now and held, so that a key
+// that expires or changes meanwhile is judged as it is; an expired key holding the new name
+// is deleted to free it.
+func (db *DB) UpdateAPIKey(ctx context.Context, tenantID, name string, now time.Time, change func(*keyhaven.Credential) error, e *keyhaven.AuditEvent) (*keyhaven.Credential, error) {
+	return update(ctx, db, e, func(tx *sql.Tx) (*keyhaven.Credential, error) {
+		c, err := scanCredential(tx.QueryRowContext(ctx, db.q(`SELECT `+credentialColumns+` FROM credentials c
+			WHERE c.tenant_id = ? AND c.name = ? AND `+liveAPIKey+db.dialect.ForUpdate), tenantID, name, mustDB(now)))
+		return c, db.notFound(err, "API key")
+	}, change, func(tx *sql.Tx, c *keyhaven.Credential) error {
+		if c.Name != name {
+			if err := db.deleteExpiredAPIKey(ctx, tx, tenantID, c.Name, now); err != nil {
+				return err
+			}
 		}
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE credentials
-			SET name = ?, permissions = ?, active = ?, expires_at = ? WHERE tenant_id = ? AND id = ? AND `+liveAPIKey),
-			c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), c.TenantID, c.ID, mustDB(now))
-		if err != nil {
-			return db.wrap(err, "an API key with that name exists")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return keyhaven.Errorf(keyhaven.ENOTFOUND, "API key not found")
-		}
-		return nil
+		return db.execOne(ctx, tx, "API key", "an API key with that name exists", `UPDATE credentials
+			SET name = ?, permissions = ?, active = ?, expires_at = ? WHERE tenant_id = ? AND id = ?`,
+			c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), tenantID, c.ID)
 	})
 }
 

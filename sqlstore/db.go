@@ -138,6 +138,65 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// change runs fn in a write transaction and appends e, when set, in the same transaction: a
+// change and its audit record commit together or not at all.
+func (db *DB) change(ctx context.Context, e *keyhaven.AuditEvent, fn func(*sql.Tx) error) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, e)
+	})
+}
+
+// insert runs one write statement and appends e in the same transaction; a unique violation
+// becomes ECONFLICT with the given message.
+func (db *DB) insert(ctx context.Context, e *keyhaven.AuditEvent, conflict, query string, args ...any) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(query), args...)
+		return db.wrap(err, conflict)
+	})
+}
+
+// update is a state change (see keyhaven.Store): in one write transaction it reads the row
+// with read, which holds it against other writers (FOR UPDATE on PostgreSQL; on SQLite the
+// transaction began IMMEDIATE and so holds the database's write lock), hands it to change,
+// writes what change left with write and appends e.
+func update[T any](ctx context.Context, db *DB, e *keyhaven.AuditEvent, read func(*sql.Tx) (T, error), change func(T) error, write func(*sql.Tx, T) error) (T, error) {
+	var out, zero T
+	err := db.change(ctx, e, func(tx *sql.Tx) error {
+		v, err := read(tx)
+		if err != nil {
+			return err
+		}
+		if err := change(v); err != nil {
+			return err
+		}
+		if err := write(tx, v); err != nil {
+			return err
+		}
+		out = v
+		return nil
+	})
+	if err != nil {
+		return zero, err
+	}
+	return out, nil
+}
+
+// execOne runs a write statement in tx that must affect a row, else returns ENOTFOUND
+// naming what.
+func (db *DB) execOne(ctx context.Context, tx *sql.Tx, what, conflict, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, db.q(query), args...)
+	if err != nil {
+		return db.wrap(err, conflict)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return db.notFound(errors.Join(sql.ErrNoRows, err), what)
+	}
+	return nil
+}
+
 // exec runs one write statement and returns the rows it affected.
 func (db *DB) exec(ctx context.Context, conflict, query string, args ...any) (int64, error) {
 	res, err := db.w.ExecContext(ctx, db.q(query), args...)

@@ -9,8 +9,8 @@ import (
 )
 
 // CreateTenant implements keyhaven.Store.
-func (db *DB) CreateTenant(ctx context.Context, t *keyhaven.Tenant, admin *keyhaven.User, key *keyhaven.Credential) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+func (db *DB) CreateTenant(ctx context.Context, t *keyhaven.Tenant, admin *keyhaven.User, key *keyhaven.Credential, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at, max_applications, max_access_keys, max_api_keys)
 			VALUES (?, ?, ?, ?, ?, ?)`), t.ID, t.Name, mustDB(t.CreatedAt), t.Limits.Applications, t.Limits.AccessKeysPerApplication,
 			t.Limits.APIKeys); err != nil {
@@ -47,13 +47,11 @@ func (db *DB) CountTenants(ctx context.Context) (int, error) {
 }
 
 // SetTenantLimits implements keyhaven.Store.
-func (db *DB) SetTenantLimits(ctx context.Context, tenantID string, l keyhaven.Limits) error {
-	n, err := db.exec(ctx, "", `UPDATE tenants SET max_applications = ?, max_access_keys = ?, max_api_keys = ? WHERE id = ?`,
-		l.Applications, l.AccessKeysPerApplication, l.APIKeys, tenantID)
-	if err == nil && n == 0 {
-		return keyhaven.Errorf(keyhaven.ENOTFOUND, "tenant not found")
-	}
-	return err
+func (db *DB) SetTenantLimits(ctx context.Context, tenantID string, l keyhaven.Limits, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
+		return db.execOne(ctx, tx, "tenant", "", `UPDATE tenants SET max_applications = ?, max_access_keys = ?, max_api_keys = ? WHERE id = ?`,
+			l.Applications, l.AccessKeysPerApplication, l.APIKeys, tenantID)
+	})
 }
 
 // checkAPIKeyLimit returns ECONFLICT (reason "limit_reached") when the tenant already holds its

@@ -31,8 +31,8 @@ func scanUser(row scanner) (*keyhaven.User, error) {
 }
 
 // CreateUser implements keyhaven.Store.
-func (db *DB) CreateUser(ctx context.Context, u *keyhaven.User) error {
-	return db.tx(ctx, func(tx *sql.Tx) error { return db.createUser(ctx, tx, u) })
+func (db *DB) CreateUser(ctx context.Context, u *keyhaven.User, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error { return db.createUser(ctx, tx, u) })
 }
 
 // User implements keyhaven.Store.
@@ -61,37 +61,44 @@ func (db *DB) ListUsers(ctx context.Context, tenantID string, page keyhaven.Page
 		WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`, tenantID, page.After, limit(page))
 }
 
+// liveUser reads a live user in tx and holds its row.
+func (db *DB) liveUser(ctx context.Context, tx *sql.Tx, tenantID, id string) (*keyhaven.User, error) {
+	u, err := scanUser(tx.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users
+		WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`+db.dialect.ForUpdate), tenantID, id))
+	return u, db.notFound(err, "user")
+}
+
 // UpdateUser implements keyhaven.Store.
-func (db *DB) UpdateUser(ctx context.Context, u *keyhaven.User, end *keyhaven.EndSessions) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET permissions = ?, password_hash = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`),
-			u.Permissions.String(), u.PasswordHash, mustDB(u.UpdatedAt), u.TenantID, u.ID)
-		if err != nil {
-			return db.wrap(err, "")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
+func (db *DB) UpdateUser(ctx context.Context, tenantID, id string, change func(*keyhaven.User) error, end *keyhaven.EndSessions, e *keyhaven.AuditEvent) (*keyhaven.User, error) {
+	return update(ctx, db, e, func(tx *sql.Tx) (*keyhaven.User, error) {
+		return db.liveUser(ctx, tx, tenantID, id)
+	}, change, func(tx *sql.Tx, u *keyhaven.User) error {
+		if err := db.execOne(ctx, tx, "user", "", `UPDATE users SET permissions = ?, password_hash = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`, u.Permissions.String(), u.PasswordHash, mustDB(u.UpdatedAt), tenantID, id); err != nil {
+			return err
 		}
 		if end == nil {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM credentials WHERE tenant_id = ? AND owner_id = ? AND kind = 'session' AND id <> ?`),
-			u.TenantID, u.ID, end.Keep)
+		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM credentials WHERE tenant_id = ? AND owner_id = ? AND kind = 'session' AND id <> ?`),
+			tenantID, id, end.Keep)
 		return db.wrap(err, "")
 	})
 }
 
 // DeleteUser implements keyhaven.Store.
-func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, at time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET deleted_at = ? WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`),
-			mustDB(at), tenantID, id)
+func (db *DB) DeleteUser(ctx context.Context, tenantID, id string, check func(*keyhaven.User) error, at time.Time, e *keyhaven.AuditEvent) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
+		u, err := db.liveUser(ctx, tx, tenantID, id)
 		if err != nil {
-			return db.wrap(err, "")
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return keyhaven.Errorf(keyhaven.ENOTFOUND, "user not found")
+		if err := check(u); err != nil {
+			return err
+		}
+		if err := db.execOne(ctx, tx, "user", "", `UPDATE users SET deleted_at = ? WHERE tenant_id = ? AND id = ?`,
+			mustDB(at), tenantID, id); err != nil {
+			return err
 		}
 		// The keys of the user's applications, whoever owns them, and the user's own keys; then
 		// the applications; then the sessions.

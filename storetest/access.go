@@ -11,12 +11,12 @@ import (
 func newContract(t *testing.T, s keyhaven.Store, f fixture) *keyhaven.Contract {
 	t.Helper()
 	o := &keyhaven.ProductOffering{ID: "gold", TenantID: f.tenant.ID, Name: "Gold", AccessValidityDays: 30, CreatedAt: base}
-	if err := s.CreateProductOffering(ctx, o); err != nil {
+	if err := s.CreateProductOffering(ctx, o, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := &keyhaven.Contract{ID: "contract-001", TenantID: f.tenant.ID, ProductOfferingID: "gold", CustomerName: "Acme",
 		StartDate: base, EndDate: base.Add(365 * 24 * time.Hour), Status: keyhaven.ContractActive, CreatedAt: base, UpdatedAt: base}
-	if err := s.CreateContract(ctx, c); err != nil {
+	if err := s.CreateContract(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -33,7 +33,7 @@ func newAccess(f fixture, c *keyhaven.Contract, username, createdBy string, seq 
 func testContracts(t *testing.T, s keyhaven.Store) {
 	f, g := newTenant(t, s), newTenant(t, s)
 	c := newContract(t, s, f)
-	wantCode(t, s.CreateContract(ctx, c), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateContract(ctx, c, nil), keyhaven.ECONFLICT)
 	got, err := s.Contract(ctx, f.tenant.ID, c.ID)
 	if err != nil || got.ProductOfferingID != "gold" || !got.EndDate.Equal(c.EndDate) || got.Status != keyhaven.ContractActive || got.CustomerName != "Acme" {
 		t.Fatalf("Contract = %+v, %v", got, err)
@@ -44,7 +44,7 @@ func testContracts(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("ProductOffering = %+v, %v", o, err)
 	}
 	c.Status, c.UpdatedAt = keyhaven.ContractSuspended, base.Add(time.Hour)
-	if err := s.UpdateContract(ctx, c); err != nil {
+	if _, err := s.UpdateContract(ctx, c.TenantID, c.ID, to(c), nil); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := s.ListContracts(ctx, f.tenant.ID, keyhaven.ContractFilter{Status: keyhaven.ContractSuspended}); len(l) != 1 {
@@ -62,11 +62,11 @@ func testAccesses(t *testing.T, s keyhaven.Store) {
 	f, g := newTenant(t, s), newTenant(t, s)
 	c := newContract(t, s, f)
 	a := newAccess(f, c, "device-one", f.admin.ID, 0)
-	if err := s.CreateAccess(ctx, a); err != nil {
+	if err := s.CreateAccess(ctx, a, nil); err != nil {
 		t.Fatal(err)
 	}
 	dup := newAccess(f, c, "device-one", f.admin.ID, 0)
-	if err := s.CreateAccess(ctx, dup); keyhaven.ErrorReason(err) != "username_taken" {
+	if err := s.CreateAccess(ctx, dup, nil); keyhaven.ErrorReason(err) != "username_taken" {
 		t.Fatalf("duplicate username: %v", err)
 	}
 	got, err := s.Access(ctx, f.tenant.ID, a.ID)
@@ -80,7 +80,7 @@ func testAccesses(t *testing.T, s keyhaven.Store) {
 	_, err = s.AccessByUsername(ctx, g.tenant.ID, "device-one")
 	wantCode(t, err, keyhaven.ENOTFOUND)
 	a.Status, a.PasswordHash = keyhaven.AccessSuspended, "$sha256$y"
-	if err := s.UpdateAccess(ctx, a); err != nil {
+	if _, err := s.UpdateAccess(ctx, a.TenantID, a.ID, to(a), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Access(ctx, f.tenant.ID, a.ID); got.Status != keyhaven.AccessSuspended || got.PasswordHash != "$sha256$y" {
@@ -103,7 +103,7 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	c := newContract(t, s, f)
 	task := newTask(f, c, 4)
-	if err := s.CreateBatchTask(ctx, task); err != nil {
+	if err := s.CreateBatchTask(ctx, task, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Many runners claim at once: exactly one gets the task.
@@ -134,7 +134,7 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	if l, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID); len(l) != 0 {
 		t.Fatalf("a lost lease stored %d accesses", len(l))
 	}
-	if err := s.CreateAccess(ctx, newAccess(f, c, "b-taken", f.admin.ID, 0)); err != nil {
+	if err := s.CreateAccess(ctx, newAccess(f, c, "b-taken", f.admin.ID, 0), nil); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.SaveBatchChunk(ctx, chunk(owner, 0, 2, false, "b-0", "b-taken"))
@@ -175,7 +175,7 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	// Finishing and releasing.
 	other := newTask(f, c, 1)
 	other.CreatedAt = base.Add(time.Second)
-	if err := s.CreateBatchTask(ctx, other); err != nil {
+	if err := s.CreateBatchTask(ctx, other, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ClaimBatchTask(ctx, "runner-z", base, base.Add(time.Hour)); err != nil {
@@ -189,8 +189,8 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("claim after release: %v, %v", claimed, err)
 	}
 	claimed.State, claimed.Reason, claimed.FinishedAt = keyhaven.BatchRejected, "contract suspended", base
-	wantCode(t, s.FinishBatchTask(ctx, claimed, "runner-z"), keyhaven.ECONFLICT)
-	if err := s.FinishBatchTask(ctx, claimed, "runner-w"); err != nil {
+	wantCode(t, s.FinishBatchTask(ctx, claimed, "runner-z", nil), keyhaven.ECONFLICT)
+	if err := s.FinishBatchTask(ctx, claimed, "runner-w", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.BatchTask(ctx, f.tenant.ID, other.ID); got.State != keyhaven.BatchRejected || got.Reason != "contract suspended" {
@@ -207,7 +207,7 @@ func testBatchTurns(t *testing.T, s keyhaven.Store) {
 	add := func(fx fixture, c *keyhaven.Contract, name string, at time.Time) {
 		task := newTask(fx, c, 10)
 		task.CreatedAt = at
-		if err := s.CreateBatchTask(ctx, task); err != nil {
+		if err := s.CreateBatchTask(ctx, task, nil); err != nil {
 			t.Fatal(err)
 		}
 		names[task.ID] = name
@@ -242,7 +242,7 @@ func testBatchHolding(t *testing.T, s keyhaven.Store) {
 	f, g := newTenant(t, s), newTenant(t, s)
 	cf, cg := newContract(t, s, f), newContract(t, s, g)
 	a := newTask(f, cf, 10)
-	if err := s.CreateBatchTask(ctx, a); err != nil {
+	if err := s.CreateBatchTask(ctx, a, nil); err != nil {
 		t.Fatal(err)
 	}
 	until := base.Add(time.Hour)
@@ -282,7 +282,7 @@ func testBatchHolding(t *testing.T, s keyhaven.Store) {
 	// r2 holds a; b of another tenant takes the next turn, then a's stored chunk puts f
 	// behind g.
 	b := newTask(g, cg, 10)
-	if err := s.CreateBatchTask(ctx, b); err != nil {
+	if err := s.CreateBatchTask(ctx, b, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim("r2"); got != b.ID {
@@ -303,7 +303,7 @@ func testBatchPurge(t *testing.T, s keyhaven.Store) {
 	c := newContract(t, s, f)
 	task := newTask(f, c, 1)
 	task.Input = "sealed-input"
-	if err := s.CreateBatchTask(ctx, task); err != nil {
+	if err := s.CreateBatchTask(ctx, task, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ClaimBatchTask(ctx, "r", base, base.Add(time.Hour)); err != nil {

@@ -14,12 +14,12 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 	zeta, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "ZETA", keyhaven.NewPermissionSet(keyhaven.READ))
 	alpha, alphaSecret := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "ALPHA", keyhaven.NewPermissionSet(keyhaven.WRITE))
 	for _, c := range []*keyhaven.Credential{zeta, alpha} {
-		if err := s.CreateCredential(ctx, c); err != nil {
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sess, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", 0)
-	if err := s.CreateCredential(ctx, sess); err != nil {
+	if err := s.CreateCredential(ctx, sess, nil); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := s.ListAPIKeys(ctx, f.tenant.ID, base)
@@ -42,7 +42,7 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 
 	alpha.Name, alpha.Active, alpha.Permissions = "BETA", false, keyhaven.NewPermissionSet(keyhaven.READ, keyhaven.WRITE)
 	alpha.ExpiresAt = base.Add(time.Hour)
-	if err := s.UpdateAPIKey(ctx, alpha, base); err != nil {
+	if err := putAPIKey(s, "ALPHA", alpha, base); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.ResolveCredential(ctx, secret.Hash(alphaSecret))
@@ -56,10 +56,10 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("inactive key judged %s, want %s", code, keyhaven.CodeDisabled)
 	}
 	alpha.Name = "ZETA"
-	wantCode(t, s.UpdateAPIKey(ctx, alpha, base), keyhaven.ECONFLICT)
+	wantCode(t, putAPIKey(s, "BETA", alpha, base), keyhaven.ECONFLICT)
 	alpha.Name = "BETA"
 	alpha.ExpiresAt = time.Time{}
-	if err := s.UpdateAPIKey(ctx, alpha, base); err != nil {
+	if err := putAPIKey(s, "BETA", alpha, base); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.APIKeyByName(ctx, f.tenant.ID, "BETA", base); !got.ExpiresAt.IsZero() {
@@ -67,18 +67,18 @@ func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {
 	}
 	other := *alpha
 	other.TenantID = g.tenant.ID
-	wantCode(t, s.UpdateAPIKey(ctx, &other, base), keyhaven.ENOTFOUND)
+	wantCode(t, putAPIKey(s, "BETA", &other, base), keyhaven.ENOTFOUND)
 
 	// Deleting the owner deletes its API keys.
 	u := newUser(f.tenant, "keyowner@example.com", keyhaven.AllPermissions)
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	owned, _ := newCredential(f.tenant.ID, u.ID, keyhaven.KindAPIKey, "OWNED", 0)
-	if err := s.CreateCredential(ctx, owned); err != nil {
+	if err := s.CreateCredential(ctx, owned, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, base); err != nil {
+	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.APIKeyByName(ctx, f.tenant.ID, "OWNED", base)
@@ -94,7 +94,7 @@ func testAPIKeyExpiredIsGone(t *testing.T, s keyhaven.Store) {
 	expiring.ExpiresAt = base.Add(time.Hour)
 	other, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "OTHER", keyhaven.NewPermissionSet(keyhaven.READ))
 	for _, c := range []*keyhaven.Credential{expiring, other} {
-		if err := s.CreateCredential(ctx, c); err != nil {
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,25 +115,25 @@ func testAPIKeyExpiredIsGone(t *testing.T, s keyhaven.Store) {
 	}
 	revived := *expiring
 	revived.ExpiresAt = time.Time{}
-	wantCode(t, s.UpdateAPIKey(ctx, &revived, at), keyhaven.ENOTFOUND)
+	wantCode(t, putAPIKey(s, "EXPIRING", &revived, at), keyhaven.ENOTFOUND)
 
 	// Its name is free: for a rename, then for a new key.
 	other.Name = "EXPIRING"
-	if err := s.UpdateAPIKey(ctx, other, at); err != nil {
+	if err := putAPIKey(s, "OTHER", other, at); err != nil {
 		t.Fatalf("rename onto an expired key's name: %v", err)
 	}
 	again, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "OTHER", 0)
-	if err := s.CreateCredential(ctx, again); err != nil {
+	if err := s.CreateCredential(ctx, again, nil); err != nil {
 		t.Fatalf("create with a live key's old name: %v", err)
 	}
 	expiring2, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "LATER", 0)
 	expiring2.ExpiresAt = base.Add(time.Minute)
-	if err := s.CreateCredential(ctx, expiring2); err != nil {
+	if err := s.CreateCredential(ctx, expiring2, nil); err != nil {
 		t.Fatal(err)
 	}
 	fresh, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "LATER", 0)
 	fresh.CreatedAt = base.Add(time.Hour)
-	if err := s.CreateCredential(ctx, fresh); err != nil {
+	if err := s.CreateCredential(ctx, fresh, nil); err != nil {
 		t.Fatalf("create with an expired key's name: %v", err)
 	}
 	if got, err := s.APIKeyByName(ctx, f.tenant.ID, "LATER", fresh.CreatedAt); err != nil || got.ID != fresh.ID {
@@ -148,7 +148,7 @@ func testAPIKeyLimitRace(t *testing.T, s keyhaven.Store) {
 	}
 	const max = 10
 	limits := keyhaven.Limits{Applications: keyhaven.DefaultLimit, AccessKeysPerApplication: keyhaven.DefaultLimit, APIKeys: max}
-	if err := s.SetTenantLimits(ctx, f.tenant.ID, limits); err != nil {
+	if err := s.SetTenantLimits(ctx, f.tenant.ID, limits, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.TenantByName(ctx, f.tenant.Name); got.Limits != limits {
@@ -157,12 +157,12 @@ func testAPIKeyLimitRace(t *testing.T, s keyhaven.Store) {
 	// An inactive key counts; the bootstrap key counts too.
 	inactive, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "INACTIVE", keyhaven.NewPermissionSet(keyhaven.READ))
 	inactive.Active = false
-	if err := s.CreateCredential(ctx, inactive); err != nil {
+	if err := s.CreateCredential(ctx, inactive, nil); err != nil {
 		t.Fatal(err)
 	}
 	ok := race(t, 50, keyhaven.ECONFLICT, func(i int) error {
 		c, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, fmt.Sprintf("K%d", i), keyhaven.NewPermissionSet(keyhaven.READ))
-		return s.CreateCredential(ctx, c)
+		return s.CreateCredential(ctx, c, nil)
 	})
 	if ok != max-2 {
 		t.Fatalf("%d of 50 racing CreateCredential calls succeeded, want %d", ok, max-2)
@@ -172,28 +172,28 @@ func testAPIKeyLimitRace(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("%d API keys listed (%v), want %d", len(keys), err, max)
 	}
 	extra, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "EXTRA", keyhaven.NewPermissionSet(keyhaven.READ))
-	err = s.CreateCredential(ctx, extra)
+	err = s.CreateCredential(ctx, extra, nil)
 	if keyhaven.ErrorCode(err) != keyhaven.ECONFLICT || keyhaven.ErrorReason(err) != "limit_reached" {
 		t.Fatalf("API key past the limit: %v, want ECONFLICT limit_reached", err)
 	}
 	// Sessions are not API keys: they neither count nor are refused.
 	for range 3 {
 		sess, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", 0)
-		if err := s.CreateCredential(ctx, sess); err != nil {
+		if err := s.CreateCredential(ctx, sess, nil); err != nil {
 			t.Fatalf("session at the API key limit: %v", err)
 		}
 	}
 	// The limit is per tenant.
 	g := newTenant(t, s)
 	other, _ := newCredential(g.tenant.ID, g.admin.ID, keyhaven.KindAPIKey, "EXTRA", keyhaven.NewPermissionSet(keyhaven.READ))
-	if err := s.CreateCredential(ctx, other); err != nil {
+	if err := s.CreateCredential(ctx, other, nil); err != nil {
 		t.Fatalf("another tenant's key: %v", err)
 	}
 	// Deleting a key frees its place.
-	if err := s.DeleteCredential(ctx, f.tenant.ID, inactive.ID); err != nil {
+	if err := s.DeleteCredential(ctx, f.tenant.ID, inactive.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateCredential(ctx, extra); err != nil {
+	if err := s.CreateCredential(ctx, extra, nil); err != nil {
 		t.Fatalf("after a delete: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func newAccessKey(app *keyhaven.Application, owner, name string, expires time.Ti
 func mustCreateApp(t *testing.T, s keyhaven.Store, f fixture, name, createdBy string) *keyhaven.Application {
 	t.Helper()
 	a := newApp(f, name, createdBy)
-	if err := s.CreateApplication(ctx, a); err != nil {
+	if err := s.CreateApplication(ctx, a, nil); err != nil {
 		t.Fatalf("CreateApplication %s: %v", name, err)
 	}
 	return a
@@ -37,7 +37,7 @@ func mustCreateApp(t *testing.T, s keyhaven.Store, f fixture, name, createdBy st
 func testApplicationCRUD(t *testing.T, s keyhaven.Store) {
 	f, g := newTenant(t, s), newTenant(t, s)
 	other := newUser(f.tenant, "other@example.com", keyhaven.AllPermissions)
-	if err := s.CreateUser(ctx, other); err != nil {
+	if err := s.CreateUser(ctx, other, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := mustCreateApp(t, s, f, "billing", f.admin.ID)
@@ -48,8 +48,8 @@ func testApplicationCRUD(t *testing.T, s keyhaven.Store) {
 	}
 	_, err = s.Application(ctx, g.tenant.ID, a.ID)
 	wantCode(t, err, keyhaven.ENOTFOUND)
-	wantCode(t, s.CreateApplication(ctx, newApp(f, "billing", f.admin.ID)), keyhaven.ECONFLICT)
-	if err := s.CreateApplication(ctx, newApp(g, "billing", g.admin.ID)); err != nil {
+	wantCode(t, s.CreateApplication(ctx, newApp(f, "billing", f.admin.ID), nil), keyhaven.ECONFLICT)
+	if err := s.CreateApplication(ctx, newApp(g, "billing", g.admin.ID), nil); err != nil {
 		t.Fatalf("same name in another tenant: %v", err)
 	}
 	all, _ := s.ListApplications(ctx, f.tenant.ID, "", keyhaven.Page{})
@@ -58,24 +58,24 @@ func testApplicationCRUD(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("ListApplications: all %d, created by other %v", len(all), mine)
 	}
 	a.Name, a.UpdatedAt = "billing-v2", base.Add(time.Minute)
-	if err := s.UpdateApplication(ctx, a); err != nil {
+	if _, err := s.UpdateApplication(ctx, a.TenantID, a.ID, to(a), nil); err != nil {
 		t.Fatal(err)
 	}
 	b.Name = "billing-v2"
-	wantCode(t, s.UpdateApplication(ctx, b), keyhaven.ECONFLICT)
+	_, err = s.UpdateApplication(ctx, b.TenantID, b.ID, to(b), nil)
+	wantCode(t, err, keyhaven.ECONFLICT)
 
 	k1, sec1 := newAccessKey(a, f.admin.ID, "k1", time.Time{})
 	k2, _ := newAccessKey(a, other.ID, "k2", time.Time{})
 	for _, k := range []*keyhaven.Credential{k1, k2} {
-		if err := s.CreateAccessKey(ctx, k, base); err != nil {
+		if err := s.CreateAccessKey(ctx, k, base, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RevokeApplication(ctx, f.tenant.ID, a.ID, base.Add(time.Hour)); err != nil {
+	if err := revokeApp(s, f.tenant.ID, a.ID, base.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.RevokeApplication(ctx, f.tenant.ID, a.ID, base), keyhaven.ENOTFOUND)
-	wantCode(t, s.UpdateApplication(ctx, a), keyhaven.ENOTFOUND)
+	wantCode(t, revokeApp(s, f.tenant.ID, a.ID, base), keyhaven.ENOTFOUND)
 	got, _ = s.Application(ctx, f.tenant.ID, a.ID)
 	if got.Status() != keyhaven.StatusRevoked {
 		t.Fatalf("revoked application has status %s", got.Status())
@@ -88,7 +88,7 @@ func testApplicationCRUD(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("revoked application lists %d keys", len(keys))
 	}
 	k3, _ := newAccessKey(a, f.admin.ID, "k3", time.Time{})
-	wantCode(t, s.CreateAccessKey(ctx, k3, base), keyhaven.ENOTFOUND)
+	wantCode(t, s.CreateAccessKey(ctx, k3, base, nil), keyhaven.ENOTFOUND)
 	if all, _ := s.ListApplications(ctx, f.tenant.ID, "", keyhaven.Page{}); len(all) != 1 {
 		t.Fatalf("ListApplications after revoke: %d, want 1", len(all))
 	}
@@ -102,13 +102,13 @@ func testAccessKeyCRUD(t *testing.T, s keyhaven.Store) {
 	b := mustCreateApp(t, s, f, "other", f.admin.ID)
 	k, _ := newAccessKey(a, f.admin.ID, "deploy", base.Add(time.Hour))
 	k.Description = "CI deploys"
-	if err := s.CreateAccessKey(ctx, k, base); err != nil {
+	if err := s.CreateAccessKey(ctx, k, base, nil); err != nil {
 		t.Fatal(err)
 	}
 	dup, _ := newAccessKey(a, f.admin.ID, "deploy", time.Time{})
-	wantCode(t, s.CreateAccessKey(ctx, dup, base), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateAccessKey(ctx, dup, base, nil), keyhaven.ECONFLICT)
 	same, _ := newAccessKey(b, f.admin.ID, "deploy", time.Time{})
-	if err := s.CreateAccessKey(ctx, same, base); err != nil {
+	if err := s.CreateAccessKey(ctx, same, base, nil); err != nil {
 		t.Fatalf("same key name in another application: %v", err)
 	}
 	got, err := s.AccessKey(ctx, f.tenant.ID, a.ID, k.ID)
@@ -121,24 +121,25 @@ func testAccessKeyCRUD(t *testing.T, s keyhaven.Store) {
 	_, err = s.AccessKey(ctx, g.tenant.ID, a.ID, k.ID)
 	wantCode(t, err, keyhaven.ENOTFOUND)
 	k.Name, k.Description = "deploy-2", ""
-	if err := s.UpdateAccessKey(ctx, k); err != nil {
+	if _, err := s.UpdateAccessKey(ctx, k.TenantID, k.ApplicationID, k.ID, to(k), nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.AccessKey(ctx, f.tenant.ID, a.ID, k.ID)
 	if got.Name != "deploy-2" || got.Description != "" {
 		t.Fatalf("after update: %+v", got)
 	}
-	if err := s.RevokeAccessKey(ctx, f.tenant.ID, a.ID, k.ID, base); err != nil {
+	if err := revokeKey(s, f.tenant.ID, a.ID, k.ID, base); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.RevokeAccessKey(ctx, f.tenant.ID, a.ID, k.ID, base), keyhaven.ENOTFOUND)
-	wantCode(t, s.UpdateAccessKey(ctx, k), keyhaven.ENOTFOUND)
+	wantCode(t, revokeKey(s, f.tenant.ID, a.ID, k.ID, base), keyhaven.ENOTFOUND)
+	_, err = s.UpdateAccessKey(ctx, f.tenant.ID, b.ID, k.ID, to(k), nil)
+	wantCode(t, err, keyhaven.ENOTFOUND)
 	if keys, _ := s.ListAccessKeys(ctx, f.tenant.ID, a.ID, keyhaven.Page{}); len(keys) != 0 {
 		t.Fatalf("revoked key listed: %d keys", len(keys))
 	}
 	// A revoked key's name is free again.
 	again, _ := newAccessKey(a, f.admin.ID, "deploy-2", time.Time{})
-	if err := s.CreateAccessKey(ctx, again, base); err != nil {
+	if err := s.CreateAccessKey(ctx, again, base, nil); err != nil {
 		t.Fatalf("name of a revoked key: %v", err)
 	}
 }
@@ -146,7 +147,7 @@ func testAccessKeyCRUD(t *testing.T, s keyhaven.Store) {
 func testApplicationLimitRace(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	ok := race(t, 50, keyhaven.ECONFLICT, func(i int) error {
-		return s.CreateApplication(ctx, newApp(f, fmt.Sprintf("app-%d", i), f.admin.ID))
+		return s.CreateApplication(ctx, newApp(f, fmt.Sprintf("app-%d", i), f.admin.ID), nil)
 	})
 	if ok != keyhaven.DefaultLimit {
 		t.Fatalf("%d of 50 racing CreateApplication calls succeeded, want %d", ok, keyhaven.DefaultLimit)
@@ -156,13 +157,13 @@ func testApplicationLimitRace(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("%d active applications, want %d", len(apps), keyhaven.DefaultLimit)
 	}
 	// Revoked applications do not count.
-	if err := s.RevokeApplication(ctx, f.tenant.ID, apps[0].ID, base); err != nil {
+	if err := revokeApp(s, f.tenant.ID, apps[0].ID, base); err != nil {
 		t.Fatal(err)
 	}
 	mustCreateApp(t, s, f, "after-revoke", f.admin.ID)
-	wantCode(t, s.CreateApplication(ctx, newApp(f, "one-too-many", f.admin.ID)), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateApplication(ctx, newApp(f, "one-too-many", f.admin.ID), nil), keyhaven.ECONFLICT)
 	// The limit is the tenant's setting.
-	if err := s.SetTenantLimits(ctx, f.tenant.ID, keyhaven.Limits{Applications: 11, AccessKeysPerApplication: 2}); err != nil {
+	if err := s.SetTenantLimits(ctx, f.tenant.ID, keyhaven.Limits{Applications: 11, AccessKeysPerApplication: 2}, nil); err != nil {
 		t.Fatal(err)
 	}
 	mustCreateApp(t, s, f, "eleventh", f.admin.ID)
@@ -177,12 +178,12 @@ func testAccessKeyLimitRace(t *testing.T, s keyhaven.Store) {
 	a := mustCreateApp(t, s, f, "app", f.admin.ID)
 	// An expired key does not count.
 	expired, _ := newAccessKey(a, f.admin.ID, "expired", base.Add(-time.Second))
-	if err := s.CreateAccessKey(ctx, expired, base); err != nil {
+	if err := s.CreateAccessKey(ctx, expired, base, nil); err != nil {
 		t.Fatal(err)
 	}
 	ok := race(t, 50, keyhaven.ECONFLICT, func(i int) error {
 		k, _ := newAccessKey(a, f.admin.ID, fmt.Sprintf("k%d", i), time.Time{})
-		return s.CreateAccessKey(ctx, k, base)
+		return s.CreateAccessKey(ctx, k, base, nil)
 	})
 	if ok != keyhaven.DefaultLimit {
 		t.Fatalf("%d of 50 racing CreateAccessKey calls succeeded, want %d", ok, keyhaven.DefaultLimit)
@@ -192,22 +193,22 @@ func testAccessKeyLimitRace(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("%d keys listed, want %d active and the expired one", len(keys), keyhaven.DefaultLimit)
 	}
 	// Revoked keys do not count.
-	if err := s.RevokeAccessKey(ctx, f.tenant.ID, a.ID, keys[len(keys)-1].ID, base); err != nil {
+	if err := revokeKey(s, f.tenant.ID, a.ID, keys[len(keys)-1].ID, base); err != nil {
 		t.Fatal(err)
 	}
 	k, _ := newAccessKey(a, f.admin.ID, "after-revoke", time.Time{})
-	if err := s.CreateAccessKey(ctx, k, base); err != nil {
+	if err := s.CreateAccessKey(ctx, k, base, nil); err != nil {
 		t.Fatalf("after a revoke: %v", err)
 	}
 	// Keys that expire later count until they do.
 	extra, _ := newAccessKey(a, f.admin.ID, "extra", time.Time{})
-	wantCode(t, s.CreateAccessKey(ctx, extra, base), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateAccessKey(ctx, extra, base, nil), keyhaven.ECONFLICT)
 }
 
 func testDeleteUserRevokesWhatItOwns(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	u := newUser(f.tenant, "leaver@example.com", keyhaven.AllPermissions)
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	mine := mustCreateApp(t, s, f, "leavers-app", u.ID)
@@ -216,18 +217,18 @@ func testDeleteUserRevokesWhatItOwns(t *testing.T, s keyhaven.Store) {
 	ownInTheirs, _ := newAccessKey(theirs, u.ID, "leavers-key", time.Time{})
 	adminsOwn, adminSecret := newAccessKey(theirs, f.admin.ID, "admins-key", time.Time{})
 	for _, k := range []*keyhaven.Credential{inMine, ownInTheirs, adminsOwn} {
-		if err := s.CreateAccessKey(ctx, k, base); err != nil {
+		if err := s.CreateAccessKey(ctx, k, base, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sess, sessSecret := newCredential(f.tenant.ID, u.ID, keyhaven.KindSession, "", keyhaven.AllPermissions)
-	if err := s.CreateCredential(ctx, sess); err != nil {
+	if err := s.CreateCredential(ctx, sess, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountOwnedCredentials(ctx, f.tenant.ID, u.ID, base); n != 3 {
 		t.Fatalf("CountOwnedCredentials = %d, want 3 (session, own key, key in own application)", n)
 	}
-	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, base); err != nil {
+	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base, nil); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := s.Application(ctx, f.tenant.ID, mine.ID); a.Status() != keyhaven.StatusRevoked {

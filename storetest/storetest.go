@@ -50,6 +50,14 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"BatchHolding", testBatchHolding},
 		{"BatchPurge", testBatchPurge},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"AccessChangeRace", testAccessChangeRace},
+		{"ContractChangeRace", testContractChangeRace},
+		{"ApplicationChangeRace", testApplicationChangeRace},
+		{"AccessKeyChangeRace", testAccessKeyChangeRace},
+		{"APIKeyChangeRace", testAPIKeyChangeRace},
+		{"UserChangeRace", testUserChangeRace},
+		{"ChangeRefused", testChangeRefused},
+		{"ChangeWithItsRecord", testChangeWithItsRecord},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +97,7 @@ func newTenant(t *testing.T, s keyhaven.Store) fixture {
 	f := fixture{tenant: &keyhaven.Tenant{ID: keyhaven.NewID("tnt"), Name: fmt.Sprintf("tenant-%d", n), CreatedAt: base, Limits: defaultLimits}}
 	f.admin = newUser(f.tenant, fmt.Sprintf("admin%d@example.com", n), keyhaven.AllPermissions)
 	f.key, f.secret = newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "bootstrap", keyhaven.AllPermissions)
-	if err := s.CreateTenant(ctx, f.tenant, f.admin, f.key); err != nil {
+	if err := s.CreateTenant(ctx, f.tenant, f.admin, f.key, nil); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	return f
@@ -139,7 +147,7 @@ func testTenantCreate(t *testing.T, s keyhaven.Store) {
 	dup := &keyhaven.Tenant{ID: keyhaven.NewID("tnt"), Name: f.tenant.Name, CreatedAt: base}
 	admin := newUser(dup, "other@example.com", keyhaven.AllPermissions)
 	key, sec := newCredential(dup.ID, admin.ID, keyhaven.KindAPIKey, "bootstrap", keyhaven.AllPermissions)
-	wantCode(t, s.CreateTenant(ctx, dup, admin, key), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateTenant(ctx, dup, admin, key, nil), keyhaven.ECONFLICT)
 	_, err = s.ResolveCredential(ctx, secret.Hash(sec))
 	wantCode(t, err, keyhaven.ENOTFOUND)
 }
@@ -176,7 +184,7 @@ func testTenantDuplicateRace(t *testing.T, s keyhaven.Store) {
 		tn := &keyhaven.Tenant{ID: keyhaven.NewID("tnt"), Name: "contested", CreatedAt: base}
 		admin := newUser(tn, "admin@example.com", keyhaven.AllPermissions)
 		key, _ := newCredential(tn.ID, admin.ID, keyhaven.KindAPIKey, "bootstrap", keyhaven.AllPermissions)
-		return s.CreateTenant(ctx, tn, admin, key)
+		return s.CreateTenant(ctx, tn, admin, key, nil)
 	})
 	if ok != 1 {
 		t.Fatalf("%d racing CreateTenant calls succeeded, want 1", ok)
@@ -186,7 +194,7 @@ func testTenantDuplicateRace(t *testing.T, s keyhaven.Store) {
 func testUserCRUD(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	u := newUser(f.tenant, "bob@example.com", keyhaven.NewPermissionSet(keyhaven.READ, keyhaven.WRITE))
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.User(ctx, f.tenant.ID, u.ID)
@@ -204,20 +212,20 @@ func testUserCRUD(t *testing.T, s keyhaven.Store) {
 	u.Permissions = keyhaven.NewPermissionSet(keyhaven.READ)
 	u.PasswordHash = "$argon2id$new"
 	u.UpdatedAt = base.Add(time.Hour)
-	if err := s.UpdateUser(ctx, u, nil); err != nil {
+	if err := putUser(s, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.User(ctx, f.tenant.ID, u.ID)
 	if got.Permissions != u.Permissions || got.PasswordHash != "$argon2id$new" || !got.UpdatedAt.Equal(u.UpdatedAt) {
 		t.Fatalf("after update User = %+v", got)
 	}
-	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, base.Add(2*time.Hour)); err != nil {
+	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base.Add(2*time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.User(ctx, f.tenant.ID, u.ID)
 	wantCode(t, err, keyhaven.ENOTFOUND)
-	wantCode(t, s.DeleteUser(ctx, f.tenant.ID, u.ID, base), keyhaven.ENOTFOUND)
-	wantCode(t, s.UpdateUser(ctx, u, nil), keyhaven.ENOTFOUND)
+	wantCode(t, s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base, nil), keyhaven.ENOTFOUND)
+	wantCode(t, putUser(s, u, nil), keyhaven.ENOTFOUND)
 	users, err := s.ListUsers(ctx, f.tenant.ID, keyhaven.Page{})
 	if err != nil || len(users) != 1 || users[0].ID != f.admin.ID {
 		t.Fatalf("ListUsers after delete = %v, %v; want only the admin", users, err)
@@ -227,20 +235,20 @@ func testUserCRUD(t *testing.T, s keyhaven.Store) {
 func testUserEmailUnique(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	u := newUser(f.tenant, "dup@example.com", 0)
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.CreateUser(ctx, newUser(f.tenant, "dup@example.com", 0)), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateUser(ctx, newUser(f.tenant, "dup@example.com", 0), nil), keyhaven.ECONFLICT)
 	// Another tenant may use the same email.
 	g := newTenant(t, s)
-	if err := s.CreateUser(ctx, newUser(g.tenant, "dup@example.com", 0)); err != nil {
+	if err := s.CreateUser(ctx, newUser(g.tenant, "dup@example.com", 0), nil); err != nil {
 		t.Fatalf("same email in another tenant: %v", err)
 	}
 	// A deleted user's email is free again.
-	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, base); err != nil {
+	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateUser(ctx, newUser(f.tenant, "dup@example.com", 0)); err != nil {
+	if err := s.CreateUser(ctx, newUser(f.tenant, "dup@example.com", 0), nil); err != nil {
 		t.Fatalf("email of a deleted user: %v", err)
 	}
 }
@@ -248,7 +256,7 @@ func testUserEmailUnique(t *testing.T, s keyhaven.Store) {
 func testUserEmailRace(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	ok := race(t, 20, keyhaven.ECONFLICT, func(int) error {
-		return s.CreateUser(ctx, newUser(f.tenant, "racer@example.com", 0))
+		return s.CreateUser(ctx, newUser(f.tenant, "racer@example.com", 0), nil)
 	})
 	if ok != 1 {
 		t.Fatalf("%d racing CreateUser calls succeeded, want 1", ok)
@@ -261,11 +269,11 @@ func testUserTenantIsolation(t *testing.T, s keyhaven.Store) {
 	wantCode(t, err, keyhaven.ENOTFOUND)
 	_, err = s.UserByEmail(ctx, g.tenant.ID, f.admin.Email)
 	wantCode(t, err, keyhaven.ENOTFOUND)
-	wantCode(t, s.DeleteUser(ctx, g.tenant.ID, f.admin.ID, base), keyhaven.ENOTFOUND)
+	wantCode(t, s.DeleteUser(ctx, g.tenant.ID, f.admin.ID, allow[keyhaven.User], base, nil), keyhaven.ENOTFOUND)
 	other := *f.admin
 	other.TenantID = g.tenant.ID
-	wantCode(t, s.UpdateUser(ctx, &other, &keyhaven.EndSessions{}), keyhaven.ENOTFOUND)
-	wantCode(t, s.DeleteCredential(ctx, g.tenant.ID, f.key.ID), keyhaven.ENOTFOUND)
+	wantCode(t, putUser(s, &other, &keyhaven.EndSessions{}), keyhaven.ENOTFOUND)
+	wantCode(t, s.DeleteCredential(ctx, g.tenant.ID, f.key.ID, nil), keyhaven.ENOTFOUND)
 	if _, err := s.User(ctx, f.tenant.ID, f.admin.ID); err != nil {
 		t.Fatalf("the admin was touched through another tenant: %v", err)
 	}
@@ -277,13 +285,13 @@ func testUserTenantIsolation(t *testing.T, s keyhaven.Store) {
 func testUserPasswordChangeEndsSessions(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	bob := newUser(f.tenant, "bob@example.com", keyhaven.AllPermissions)
-	if err := s.CreateUser(ctx, bob); err != nil {
+	if err := s.CreateUser(ctx, bob, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sessions []string
 	for range 3 {
 		c, sec := newCredential(f.tenant.ID, bob.ID, keyhaven.KindSession, "", keyhaven.AllPermissions)
-		if err := s.CreateCredential(ctx, c); err != nil {
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
 		sessions = append(sessions, sec)
@@ -291,7 +299,7 @@ func testUserPasswordChangeEndsSessions(t *testing.T, s keyhaven.Store) {
 	key, keySecret := newCredential(f.tenant.ID, bob.ID, keyhaven.KindAPIKey, "BOBS", keyhaven.AllPermissions)
 	adminSession, adminSecret := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", keyhaven.AllPermissions)
 	for _, c := range []*keyhaven.Credential{key, adminSession} {
-		if err := s.CreateCredential(ctx, c); err != nil {
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,7 +308,7 @@ func testUserPasswordChangeEndsSessions(t *testing.T, s keyhaven.Store) {
 		t.Fatal(err)
 	}
 	bob.PasswordHash = "$argon2id$changed"
-	if err := s.UpdateUser(ctx, bob, &keyhaven.EndSessions{Keep: kept.Credential.ID}); err != nil {
+	if err := putUser(s, bob, &keyhaven.EndSessions{Keep: kept.Credential.ID}); err != nil {
 		t.Fatal(err)
 	}
 	alive := func(sec string) bool {
@@ -319,10 +327,10 @@ func testUserPasswordChangeEndsSessions(t *testing.T, s keyhaven.Store) {
 		t.Error("a password change ended an API key or another user's session")
 	}
 	// Without a kept session, every session ends; without end, none does.
-	if err := s.UpdateUser(ctx, bob, nil); err != nil || !alive(sessions[0]) {
+	if err := putUser(s, bob, nil); err != nil || !alive(sessions[0]) {
 		t.Fatalf("UpdateUser without end: %v, kept session alive %v", err, alive(sessions[0]))
 	}
-	if err := s.UpdateUser(ctx, bob, &keyhaven.EndSessions{}); err != nil || alive(sessions[0]) {
+	if err := putUser(s, bob, &keyhaven.EndSessions{}); err != nil || alive(sessions[0]) {
 		t.Fatalf("UpdateUser ending all: %v, session alive %v", err, alive(sessions[0]))
 	}
 }
@@ -332,7 +340,7 @@ func testUserPagination(t *testing.T, s keyhaven.Store) {
 	want := map[string]bool{f.admin.ID: true}
 	for i := range 7 {
 		u := newUser(f.tenant, fmt.Sprintf("u%d@example.com", i), 0)
-		if err := s.CreateUser(ctx, u); err != nil {
+		if err := s.CreateUser(ctx, u, nil); err != nil {
 			t.Fatal(err)
 		}
 		want[u.ID] = true
@@ -367,7 +375,7 @@ func testCredentialResolve(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	c, sec := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", keyhaven.AllPermissions)
 	c.ExpiresAt = base.Add(time.Hour)
-	if err := s.CreateCredential(ctx, c); err != nil {
+	if err := s.CreateCredential(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.ResolveCredential(ctx, secret.Hash(sec))
@@ -385,7 +393,7 @@ func testCredentialResolve(t *testing.T, s keyhaven.Store) {
 	}
 	_, err = s.ResolveCredential(ctx, secret.Hash(secret.Generate(secret.APIKey)))
 	wantCode(t, err, keyhaven.ENOTFOUND)
-	if err := s.DeleteCredential(ctx, f.tenant.ID, c.ID); err != nil {
+	if err := s.DeleteCredential(ctx, f.tenant.ID, c.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.ResolveCredential(ctx, secret.Hash(sec))
@@ -395,17 +403,17 @@ func testCredentialResolve(t *testing.T, s keyhaven.Store) {
 func testCredentialOwnerDeleted(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	u := newUser(f.tenant, "owner@example.com", keyhaven.NewPermissionSet(keyhaven.READ))
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, sec := newCredential(f.tenant.ID, u.ID, keyhaven.KindAPIKey, "owned", keyhaven.NewPermissionSet(keyhaven.READ))
-	if err := s.CreateCredential(ctx, c); err != nil {
+	if err := s.CreateCredential(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.CountOwnedCredentials(ctx, f.tenant.ID, u.ID, base); err != nil || n != 1 {
 		t.Fatalf("CountOwnedCredentials = %d, %v; want 1", n, err)
 	}
-	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, base); err != nil {
+	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The deleted user's API keys are deleted with it.
@@ -416,19 +424,19 @@ func testCredentialOwnerDeleted(t *testing.T, s keyhaven.Store) {
 func testAPIKeyNameUnique(t *testing.T, s keyhaven.Store) {
 	f, g := newTenant(t, s), newTenant(t, s)
 	c, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "POWER_USER", 0)
-	if err := s.CreateCredential(ctx, c); err != nil {
+	if err := s.CreateCredential(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	dup, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "POWER_USER", 0)
-	wantCode(t, s.CreateCredential(ctx, dup), keyhaven.ECONFLICT)
+	wantCode(t, s.CreateCredential(ctx, dup, nil), keyhaven.ECONFLICT)
 	other, _ := newCredential(g.tenant.ID, g.admin.ID, keyhaven.KindAPIKey, "POWER_USER", 0)
-	if err := s.CreateCredential(ctx, other); err != nil {
+	if err := s.CreateCredential(ctx, other, nil); err != nil {
 		t.Fatalf("same key name in another tenant: %v", err)
 	}
 	// Sessions have no name to clash on.
 	for range 2 {
 		sess, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", 0)
-		if err := s.CreateCredential(ctx, sess); err != nil {
+		if err := s.CreateCredential(ctx, sess, nil); err != nil {
 			t.Fatalf("second session: %v", err)
 		}
 	}
@@ -438,7 +446,7 @@ func testAPIKeyNameRace(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	ok := race(t, 20, keyhaven.ECONFLICT, func(int) error {
 		c, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "CONTESTED", 0)
-		return s.CreateCredential(ctx, c)
+		return s.CreateCredential(ctx, c, nil)
 	})
 	if ok != 1 {
 		t.Fatalf("%d racing CreateCredential calls succeeded, want 1", ok)
@@ -463,7 +471,7 @@ func testCredentialGC(t *testing.T, s keyhaven.Store) {
 	for i, it := range items {
 		c, sec := newCredential(f.tenant.ID, f.admin.ID, it.kind, fmt.Sprintf("k%d", i), 0)
 		c.ExpiresAt = it.expires
-		if err := s.CreateCredential(ctx, c); err != nil {
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
 		secrets[i] = sec
@@ -525,3 +533,54 @@ func testAudit(t *testing.T, s keyhaven.Store) {
 }
 
 var defaultLimits = keyhaven.DefaultLimits
+
+// to returns a change that makes the held value v: for cases about what a write stores.
+func to[T any](v *T) func(*T) error {
+	return func(held *T) error {
+		*held = *v
+		return nil
+	}
+}
+
+// allow is a check that allows the change.
+func allow[T any](*T) error { return nil }
+
+// putUser stores u whole.
+func putUser(s keyhaven.Store, u *keyhaven.User, end *keyhaven.EndSessions) error {
+	_, err := s.UpdateUser(ctx, u.TenantID, u.ID, to(u), end, nil)
+	return err
+}
+
+// putAPIKey stores c whole over the API key named name.
+func putAPIKey(s keyhaven.Store, name string, c *keyhaven.Credential, now time.Time) error {
+	_, err := s.UpdateAPIKey(ctx, c.TenantID, name, now, to(c), nil)
+	return err
+}
+
+// errRevoked is what the domain answers for a change of something revoked.
+var errRevoked = keyhaven.Errorf(keyhaven.ENOTFOUND, "revoked")
+
+// revokeApp revokes an application at at, as the domain does: unless the held row says it is
+// revoked already.
+func revokeApp(s keyhaven.Store, tenantID, id string, at time.Time) error {
+	_, err := s.UpdateApplication(ctx, tenantID, id, func(a *keyhaven.Application) error {
+		if !a.RevokedAt.IsZero() {
+			return errRevoked
+		}
+		a.RevokedAt = at
+		return nil
+	}, nil)
+	return err
+}
+
+// revokeKey revokes an access key at at, like revokeApp.
+func revokeKey(s keyhaven.Store, tenantID, appID, id string, at time.Time) error {
+	_, err := s.UpdateAccessKey(ctx, tenantID, appID, id, func(c *keyhaven.Credential) error {
+		if !c.RevokedAt.IsZero() {
+			return errRevoked
+		}
+		c.RevokedAt = at
+		return nil
+	}, nil)
+	return err
+}

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -128,4 +130,45 @@ func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// clientAddr returns the address of the client that sent r: the peer, or, when the peer is
+// a trusted proxy, the nearest address in X-Forwarded-For that is not.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(trusted) == 0 {
+		return host
+	}
+	isTrusted := func(s string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		for _, p := range trusted {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if !isTrusted(hop) {
+			if _, err := netip.ParseAddr(hop); err != nil {
+				return host // a malformed header is not believed
+			}
+			return hop
+		}
+	}
+	return host
 }

@@ -36,17 +36,15 @@ const (
 
 // Console is the web console.
 type Console struct {
-	svc     *keyhaven.Service
-	log     *slog.Logger
-	limiter *api.FailureLimiter
-	pages   map[string]*template.Template
-	mux     *http.ServeMux
+	svc   *keyhaven.Service
+	log   *slog.Logger
+	pages map[string]*template.Template
+	mux   *http.ServeMux
 }
 
-// New returns the console's handler. Failed sign-ins count against limiter, shared with
-// the API, so that guessing passwords through the console is as useless as through the API.
-func New(svc *keyhaven.Service, log *slog.Logger, limiter *api.FailureLimiter) *Console {
-	c := &Console{svc: svc, log: log, limiter: limiter, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+// New returns the console's handler. Sign-ins are limited by the service, as the API's are.
+func New(svc *keyhaven.Service, log *slog.Logger) *Console {
+	c := &Console{svc: svc, log: log, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{
 		"has": func(p *keyhaven.Principal, perm string) bool {
 			return p != nil && p.Permissions.Has(keyhaven.Permission(perm))
@@ -253,15 +251,7 @@ type loginData struct{ Tenant, Email string }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	d := loginData{Tenant: r.PostForm.Get("tenant"), Email: r.PostForm.Get("email")}
-	addr := keyhaven.RequestInfoFrom(r.Context()).RemoteAddr
-	if c.limiter.Blocked(addr) {
-		c.formError(w, r, nil, keyhaven.Reasonf(keyhaven.ERATELIMITED, "rate_limited", "too many failed sign-ins from this address; try again later"), "login", "Sign in", "", d)
-		return
-	}
 	sess, err := c.svc.Login(r.Context(), d.Tenant, d.Email, r.PostForm.Get("password"))
-	if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
-		c.limiter.Failed(addr)
-	}
 	if err != nil {
 		c.formError(w, r, nil, err, "login", "Sign in", "", d)
 		return

@@ -36,8 +36,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	debugAddr := fs.String("debug-addr", "", "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
 	memoryLimit := fs.Int("memory-limit-mb", 200, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed")
-	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed logins, verifications and bad credentials allowed per client address and minute, after the burst")
-	failureBurst := fs.Int("failure-burst", 30, "failures a client address may make at once before the limit applies")
+	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
+	failureBurst := fs.Int("failure-burst", 30, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -68,7 +68,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := node.Config{
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
-		API: api.Options{TrustedProxies: proxies, FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst},
+		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst,
+		API: api.Options{TrustedProxies: proxies},
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.

@@ -13,7 +13,7 @@ import (
 )
 
 // routes registers the console's pages. Every POST goes through authed or form, which read
-// its form and check its CSRF token.
+// its form once ServeHTTP found it posted by the console's own pages.
 func (c *Console) routes() {
 	m := c.mux
 	m.HandleFunc("GET /login", c.loginPage)

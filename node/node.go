@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -44,7 +45,9 @@ type Config struct {
 	// client network (unknown emails only), and of failed device verifications per username
 	// (keyhaven.GuessLimiter).
 	FailuresPerMinute, FailureBurst int
-	API                             api.Options
+	// PublicURL, when set, is where browsers reach keyhaven (console.Options).
+	PublicURL *url.URL
+	API       api.Options
 }
 
 // Node is one keyhaven node.
@@ -110,7 +113,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	}
 	svc.BatchSubmitted = n.Runner.Wake
 	srv := api.New(svc, cfg.Log, cfg.API)
-	srv.Mux().Handle("/", console.New(svc, cfg.Log))
+	srv.Mux().Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
 	n.Handler = srv.Handler(cfg.Log)
 	return n
 }

@@ -149,3 +149,30 @@ func TestDeviceVerifyLimitPerUsername(t *testing.T) {
 		t.Errorf("after the budget refilled: code %s, want VALID", c)
 	}
 }
+
+// TestCurrentPasswordGuessing: wrong current passwords given to change one's own password
+// count against the user's sign-in budget, so that a stolen session cannot guess the password
+// it would need to take the account over; past it, the right one is refused too, and so is
+// signing in as the user.
+func TestCurrentPasswordGuessing(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	admin := userID(t, e, e.Acme.APIKey)
+	session := e.Login("acme", "admin@acme.test", e.Acme.AdminPassword)
+	change := func(current string) *apitest.Response {
+		return e.Do("PATCH", "/api/acme/users/"+admin, session, map[string]any{"password": "a-new-long-password", "currentPassword": current})
+	}
+	for i := range 30 {
+		if r := change(fmt.Sprintf("guess-number-%d", i)); r.Status != http.StatusForbidden {
+			t.Fatalf("wrong current password %d: %d, want 403", i, r.Status)
+		}
+	}
+	if r := change(e.Acme.AdminPassword); r.Status != http.StatusTooManyRequests || r.JSON()["code"] != "rate_limited" {
+		t.Errorf("right current password after 30 wrong ones: %d %s, want 429 rate_limited", r.Status, r.Body)
+	}
+	if r := e.Do("POST", "/api/acme/login", "", map[string]string{"email": "admin@acme.test", "password": e.Acme.AdminPassword}); r.Status != http.StatusTooManyRequests {
+		t.Errorf("signing in after 30 wrong current passwords: %d, want 429", r.Status)
+	}
+	if r := e.Do("GET", "/api/acme/me", session, nil); r.Status != http.StatusOK {
+		t.Errorf("the session itself: %d, want 200", r.Status)
+	}
+}

@@ -437,3 +437,35 @@ func TestConsoleOnAnyHostName(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(base+"/applications"), chromedp.WaitVisible(`//button[text()="Sign out"]`, chromedp.BySearch),
 		chromedp.Click(`//button[text()="Sign out"]`, chromedp.BySearch), chromedp.WaitVisible(`#tenant`, chromedp.ByQuery))
 }
+
+// TestChangePasswordOnAPhone changes the signed-in user's password on a 390 px wide screen,
+// from the navigation's link: the form fits the screen and the session stays signed in.
+func TestChangePasswordOnAPhone(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	ctx := browser(t)
+	const next = "a-brand-new-passphrase"
+	var notice string
+	var formRight float64
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), signIn(e, "admin@acme.test", e.Acme.AdminPassword),
+		chromedp.Click(`//a[text()="Change password"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#current`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("main form").getBoundingClientRect().right`, &formRight),
+		chromedp.SendKeys(`#current`, e.Acme.AdminPassword, chromedp.ByQuery),
+		chromedp.SendKeys(`#new`, next, chromedp.ByQuery),
+		chromedp.SendKeys(`#confirm`, next, chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Change password"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
+		chromedp.Text(`.notice`, &notice, chromedp.ByQuery),
+		shot(t, ctx, "20-password-changed-phone"),
+		chromedp.Navigate(e.URL+"/applications"),
+		chromedp.WaitVisible(`//h1[starts-with(normalize-space(.), "Applications")]`, chromedp.BySearch))
+	if formRight > 390 {
+		t.Errorf("the password form ends at %.0f px, past the 390 px screen", formRight)
+	}
+	if !strings.Contains(notice, "Your password was changed") {
+		t.Errorf("notice %q", notice)
+	}
+	if r := e.Do("POST", "/api/acme/login", "", map[string]string{"email": "admin@acme.test", "password": next}); r.Status != http.StatusOK {
+		t.Errorf("sign-in with the new password: %d", r.Status)
+	}
+}

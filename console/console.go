@@ -166,8 +166,11 @@ type view struct {
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, status int, page, title, nav string, data any) {
 	v := view{Title: title, Nav: nav, P: p, Data: data}
-	if e, ok := data.(errorData); ok {
-		v.Error, v.Data = e.msg, e.data
+	switch d := data.(type) {
+	case errorData:
+		v.Error, v.Data = d.msg, d.data
+	case noticeData:
+		v.Notice, v.Data = d.msg, d.data
 	}
 	var b strings.Builder
 	if err := c.pages[page].ExecuteTemplate(&b, "layout", v); err != nil {
@@ -183,6 +186,12 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Pri
 
 // errorData carries a form's data back with the error that refused it.
 type errorData struct {
+	msg  string
+	data any
+}
+
+// noticeData carries a page's data with a notice of what was done.
+type noticeData struct {
 	msg  string
 	data any
 }
@@ -268,3 +277,40 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, p *keyhaven.Pri
 
 // ctx is shorthand for the request's context.
 func ctx(r *http.Request) context.Context { return r.Context() }
+
+type passwordData struct{ MinLen int }
+
+// passwordPage is the signed-in user's form to change their own password.
+func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	c.render(w, r, p, http.StatusOK, "password", "Change password", "password", passwordData{keyhaven.MinPasswordLen})
+}
+
+// changePassword changes the signed-in user's own password, as the service allows: with the
+// current password, through this session, which stays signed in while the others end.
+func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	d := passwordData{keyhaven.MinPasswordLen}
+	current, next := r.PostForm.Get("current"), r.PostForm.Get("new")
+	if next != r.PostForm.Get("confirm") {
+		c.render(w, r, p, http.StatusBadRequest, "password", "Change password", "password",
+			errorData{"The new password and its repetition do not match.", d})
+		return
+	}
+	_, err := c.svc.UpdateUser(ctx(r), p, p.UserID, keyhaven.UpdateUserInput{Password: &next, CurrentPassword: &current})
+	if err != nil {
+		c.formError(w, r, p, labelFields(err, map[string]string{"password": "New password", "currentPassword": "Current password"}),
+			"password", "Change password", "password", d)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "password", "Change password", "password",
+		noticeData{"Your password was changed. Your other sessions were signed out; this one stays signed in.", d})
+}
+
+// labelFields returns err with the name of its one invalid field replaced by the label the
+// form shows for it, so that the message names what the user sees.
+func labelFields(err error, labels map[string]string) error {
+	fields := keyhaven.ErrorFields(err)
+	if keyhaven.ErrorCode(err) != keyhaven.EINVALID || len(fields) != 1 || labels[fields[0].Field] == "" {
+		return err
+	}
+	return keyhaven.Invalid(keyhaven.FieldError{Field: labels[fields[0].Field], Message: fields[0].Message})
+}

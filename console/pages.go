@@ -19,6 +19,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /login", c.loginPage)
 	m.HandleFunc("POST /login", c.form(c.login))
 	m.HandleFunc("POST /logout", c.authed(c.logout))
+	m.HandleFunc("GET /password", c.authed(c.passwordPage))
+	m.HandleFunc("POST /password", c.authed(c.changePassword))
 	m.HandleFunc("GET /{$}", c.authed(func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)
 	}))

@@ -271,7 +271,15 @@ type AccessVerification struct {
 // exists or not and whichever scheme its password is stored with, so that timing tells no
 // username apart; only a right password for a generated one is fast. Failures are counted,
 // and a burst of them is audited as one event.
+//
+// Guessing is limited (Guesses) per username, whoever asks: a gateway verifies thousands of
+// devices, and guessing is a matter of one device's password. Past the username's budget,
+// its verifications are ERATELIMITED before any check.
 func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, password string) (*AccessVerification, error) {
+	guess, at := deviceKey(p.TenantID, username), s.Clock.Now()
+	if s.Guesses.blocked(guess, at) {
+		return nil, errGuessLimited
+	}
 	a, err := s.Store.AccessByUsername(ctx, p.TenantID, username)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, err
@@ -289,6 +297,7 @@ func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, pass
 			}
 		}
 		s.verifyFailed(ctx, p)
+		s.Guesses.failed(guess, at)
 		return &AccessVerification{Code: AccessInvalidCredentials}, nil
 	}
 	now := s.now()

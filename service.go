@@ -36,6 +36,8 @@ type Service struct {
 	Used func(c *Credential, at time.Time)
 	// Hashes bounds the slow password hashes running at once.
 	Hashes *HashLimiter
+	// Guesses limits failed sign-ins and device verifications; nil limits nothing.
+	Guesses *GuessLimiter
 
 	bursts burstCounter
 	dummyState
@@ -51,6 +53,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		SessionTTL:     12 * time.Hour,
 		BatchRetention: 24 * time.Hour,
 		Hashes:         NewHashLimiter(HashSlots(0, secret.OWASP.Memory)),
+		Guesses:        NewGuessLimiter(0, 0),
 	}
 }
 
@@ -206,8 +209,19 @@ type Session struct {
 // Login checks a user's email and password and opens a session. Every failure, an unknown
 // tenant included, is the same EUNAUTHORIZED and costs the same one argon2id check; failures
 // for a known tenant are audited, unknown emails included.
+//
+// Guessing is limited (Guesses) per email: past its budget, sign-ins as that email are
+// ERATELIMITED before any check, whether a user has it or not. Sign-ins with an email no user
+// of the tenant has also count against the client's network (RequestInfo.RemoteAddr): past
+// its budget, they are ERATELIMITED without the argon2id check they would cost, and so are
+// wrong passwords from there, so that the answer tells no existing email apart. A right
+// password is never refused because of other emails' failures, from any address.
 func (s *Service) Login(ctx context.Context, tenantName, email, password string) (*Session, error) {
 	fail := Reasonf(EUNAUTHORIZED, "invalid_credentials", "wrong email or password")
+	guess, network, at := emailKey(tenantName, email), networkKey(RequestInfoFrom(ctx).RemoteAddr), s.Clock.Now()
+	if s.Guesses.blocked(guess, at) {
+		return nil, errGuessLimited
+	}
 	t, err := s.Store.TenantByName(ctx, tenantName)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, err
@@ -224,12 +238,20 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 			}
 		}
 	}
+	networkBlocked := network != "" && s.Guesses.blocked(network, at)
 	if u == nil {
+		if networkBlocked {
+			return nil, errGuessLimited
+		}
 		if err := s.failSlowly(ctx, password); err != nil {
 			return nil, err
 		}
 		if t != nil {
 			s.record(ctx, t.ID, nil, "session.create", "user", "", fail, detail)
+		}
+		s.Guesses.failed(guess, at)
+		if network != "" {
+			s.Guesses.failed(network, at)
 		}
 		return nil, fail
 	}
@@ -239,6 +261,10 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 	}
 	if !ok {
 		s.record(ctx, t.ID, nil, "session.create", "user", u.ID, fail, detail)
+		s.Guesses.failed(guess, at)
+		if networkBlocked {
+			return nil, errGuessLimited
+		}
 		return nil, fail
 	}
 	now := s.now()

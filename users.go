@@ -105,8 +105,9 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*Us
 // UpdateUser changes a user's permissions and/or password.
 //
 // A user changes their own password only through a session of their own and with the current
-// password. Everything else (anyone else's password, anyone's permissions, one's own
-// included) needs USER_MANAGEMENT over a user no more privileged than p's effective
+// password; wrong current passwords count against the user's sign-in budget (Guesses), so
+// that a session cannot guess the password that signs in. Everything else (anyone else's
+// password, anyone's permissions, one's own included) needs USER_MANAGEMENT over a user no more privileged than p's effective
 // permissions, and new permissions within them. A password change ends every session of the
 // user but the one making it.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in UpdateUserInput) (u *User, err error) {
@@ -163,11 +164,16 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 			}
 		}
 		if self {
+			guess, at := emailKey(p.TenantName, u.Email), s.Clock.Now()
+			if s.Guesses.blocked(guess, at) {
+				return nil, errGuessLimited
+			}
 			ok, err := s.checkPassword(ctx, *in.CurrentPassword, u.PasswordHash)
 			if err != nil {
 				return nil, err
 			}
 			if !ok {
+				s.Guesses.failed(guess, at)
 				return nil, Reasonf(EFORBIDDEN, "wrong_current_password", "the current password is wrong")
 			}
 			checked = u.PasswordHash

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +22,7 @@ type ctxKey int
 const (
 	loggerKey ctxKey = iota
 	principalKey
+	tlsKey
 )
 
 func requestIDFrom(ctx context.Context) string { return keyhaven.RequestInfoFrom(ctx).RequestID }
@@ -99,6 +102,9 @@ func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		host := clientAddr(r, trusted)
 		ctx := context.WithValue(r.Context(), loggerKey, log)
 		ctx = keyhaven.WithRequestInfo(ctx, keyhaven.RequestInfo{RemoteAddr: host, RequestID: id})
+		if overTLS(r, trusted) {
+			ctx = context.WithValue(ctx, tlsKey, true)
+		}
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -128,4 +134,71 @@ func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// peer returns the address of r's peer (without port).
+func peer(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// trustedAddr reports whether s is an address in trusted.
+func trustedAddr(s string, trusted []netip.Prefix) bool {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return false
+	}
+	for _, p := range trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr returns the address of the client that sent r: the peer, or, when the peer is
+// a trusted proxy, the nearest address in X-Forwarded-For that is not.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	host := peer(r)
+	if !trustedAddr(host, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if !trustedAddr(hop, trusted) {
+			if _, err := netip.ParseAddr(hop); err != nil {
+				return host // a malformed header is not believed
+			}
+			return hop
+		}
+	}
+	return host
+}
+
+// overTLS reports whether the client reached keyhaven over TLS: r came over TLS, or its peer
+// is a trusted proxy whose X-Forwarded-Proto (the last value, the one it set) is https.
+func overTLS(r *http.Request, trusted []netip.Prefix) bool {
+	if r.TLS != nil {
+		return true
+	}
+	vs := r.Header.Values("X-Forwarded-Proto")
+	if len(vs) == 0 || !trustedAddr(peer(r), trusted) {
+		return false
+	}
+	protos := strings.Split(vs[len(vs)-1], ",")
+	return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
+}
+
+// OverTLS reports whether the request ctx serves reached keyhaven over TLS, directly or
+// through a trusted proxy (Options.TrustedProxies) that says so in X-Forwarded-Proto.
+func OverTLS(ctx context.Context) bool {
+	tls, _ := ctx.Value(tlsKey).(bool)
+	return tls
 }

@@ -26,21 +26,17 @@ var Version = "dev"
 
 // Server is the REST API over a keyhaven.Service.
 type Server struct {
-	svc     *keyhaven.Service
-	api     huma.API
-	mux     *http.ServeMux
-	opts    Options
-	limiter *FailureLimiter
-	limits  map[string]int64 // body limits by route pattern ("POST /api/{tenant}/users")
+	svc    *keyhaven.Service
+	api    huma.API
+	mux    *http.ServeMux
+	opts   Options
+	limits map[string]int64 // body limits by route pattern ("POST /api/{tenant}/users")
 }
 
 // Options tune the API.
 type Options struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	// FailuresPerMinute and FailureBurst limit failed logins, verifications and bad
-	// credentials per client address.
-	FailuresPerMinute, FailureBurst int
 }
 
 // maxBody is the default request body limit.
@@ -48,13 +44,7 @@ const maxBody = 64 << 10
 
 // New returns the REST API's handler, with /healthz and /readyz.
 func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
-	if opts.FailuresPerMinute <= 0 {
-		opts.FailuresPerMinute = 60
-	}
-	if opts.FailureBurst <= 0 {
-		opts.FailureBurst = 30
-	}
-	s := &Server{svc: svc, mux: http.NewServeMux(), opts: opts, limiter: newFailureLimiter(opts.FailuresPerMinute, opts.FailureBurst)}
+	s := &Server{svc: svc, mux: http.NewServeMux(), opts: opts}
 	s.api = humago.New(s.mux, config())
 	s.api.UseMiddleware(s.authenticate)
 	s.registerHealth()
@@ -94,10 +84,6 @@ func (s *Server) bodyLimit(r *http.Request) int64 {
 func (s *Server) Handler(log *slog.Logger) http.Handler {
 	return withRequest(log, s.opts.TrustedProxies, s.idempotent(s.mux))
 }
-
-// Limiter returns the server's limiter of failed attempts per client address, for other
-// transports (the console) to share.
-func (s *Server) Limiter() *FailureLimiter { return s.limiter }
 
 // Mux returns the server's mux, for other transports (console, GraphQL) to add routes to.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
@@ -188,22 +174,15 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 }
 
 // authenticateRequest resolves an Authorization header to a principal of the named tenant
-// (any tenant when empty), for every transport that takes bearer credentials. Failures count
-// against the client address's limit; past it, every attempt is refused unchecked. Another
-// tenant's credential is EFORBIDDEN.
+// (any tenant when empty), for every transport that takes bearer credentials. Another
+// tenant's credential is EFORBIDDEN. Bad credentials limit nothing: a bearer secret has 128+
+// random bits, so a good one is never refused because of bad ones from the same address.
 func (s *Server) authenticateRequest(ctx context.Context, header, tenant string) (*keyhaven.Principal, error) {
 	bearer, ok := secret.FromAuthorization(header)
 	if !ok {
 		return nil, keyhaven.Reasonf(keyhaven.EUNAUTHORIZED, "missing_credential", "send Authorization: Bearer <secret>")
 	}
-	addr := keyhaven.RequestInfoFrom(ctx).RemoteAddr
-	if s.limiter.Blocked(addr) {
-		return nil, rateLimited
-	}
 	p, err := s.svc.Authenticate(ctx, bearer)
-	if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
-		s.limiter.Failed(addr)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +191,6 @@ func (s *Server) authenticateRequest(ctx context.Context, header, tenant string)
 	}
 	return p, nil
 }
-
-var rateLimited = keyhaven.Reasonf(keyhaven.ERATELIMITED, "rate_limited", "too many failed attempts from this address; try again later")
 
 func principal(ctx context.Context) *keyhaven.Principal {
 	return ctx.Value(principalKey).(*keyhaven.Principal)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -216,27 +215,6 @@ func gqlCreateKey(t *testing.T, e *apitest.Env, name string) string {
 	t.Helper()
 	out := gqlDo(t, e, `mutation { createApiKey(api_key: {name: "`+name+`", permissions: [READ]}) { api_key } }`)
 	return out["data"].(map[string]any)["createApiKey"].(map[string]any)["api_key"].(string)
-}
-
-func TestFailureLimits(t *testing.T) {
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{FailuresPerMinute: 60, FailureBurst: 5})
-	key := e.Acme.APIKey
-	for range 5 {
-		if v := verifyKey(t, e, "", map[string]any{"key": secret.Generate(secret.APIKey)}); v.Code != "NOT_FOUND" {
-			t.Fatalf("guess: %+v", v)
-		}
-	}
-	// Past the burst, even a good key is refused from this address: guessing is useless.
-	if v := verifyKey(t, e, "", map[string]any{"key": key}); v.Code != "RATE_LIMITED" {
-		t.Fatalf("after the burst: %+v", v)
-	}
-	r := e.Do("POST", "/api/acme/login", "", map[string]string{"email": "admin@acme.test", "password": e.Acme.AdminPassword})
-	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.JSON()["code"] != "rate_limited" {
-		t.Fatalf("login while limited: %d %s", r.Status, r.Body)
-	}
-	if r := e.Do("GET", "/api/acme/me", key, nil); r.Status != http.StatusTooManyRequests {
-		t.Fatalf("REST while limited: %d", r.Status)
-	}
 }
 
 func TestClientAddress(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,7 +19,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"keyhaven"
-	"keyhaven/api"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
 )
@@ -35,8 +35,9 @@ func screenshots(t *testing.T) string {
 	return dir
 }
 
-// browser starts headless Chromium (Debian's package) and returns a context driving it.
-func browser(t *testing.T) context.Context {
+// browser starts headless Chromium (Debian's package) with extra options and returns a
+// context driving it.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -49,6 +50,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
@@ -79,8 +81,13 @@ func shot(t *testing.T, ctx context.Context, name string) chromedp.Action {
 }
 
 func signIn(e *apitest.Env, email, password string) chromedp.Tasks {
+	return signInAt(e.URL, email, password)
+}
+
+// signInAt signs in at the console served at base.
+func signInAt(base, email, password string) chromedp.Tasks {
 	return chromedp.Tasks{
-		chromedp.Navigate(e.URL + "/login"),
+		chromedp.Navigate(base + "/login"),
 		chromedp.WaitVisible(`#tenant`, chromedp.ByQuery),
 		chromedp.SendKeys(`#tenant`, "acme", chromedp.ByQuery),
 		chromedp.SendKeys(`#email`, email, chromedp.ByQuery),
@@ -283,36 +290,60 @@ func TestBatchProgress(t *testing.T) {
 	}
 }
 
-// TestCSRF posts a console form without its token: refused, and nothing is created.
-func TestCSRF(t *testing.T) {
+// TestCrossOriginForms posts console forms with the session cookie as pages of other origins
+// would (a browser says so in Sec-Fetch-Site or, over plain HTTP, in Origin): refused, and
+// nothing is created. The console's own pages and clients that are no browser get through.
+func TestCrossOriginForms(t *testing.T) {
 	e := apitest.New(t, testdb.SQLite)
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	u, _ := url.Parse(e.URL)
 	token := e.Login("acme", "admin@acme.test", e.Acme.AdminPassword)
 	jar.SetCookies(u, []*http.Cookie{{Name: "kh_session", Value: token}})
-	post := func(form url.Values) int {
-		res, err := client.PostForm(e.URL+"/applications", form)
+	post := func(name string, headers ...string) int {
+		req, _ := http.NewRequest("POST", e.URL+"/applications", strings.NewReader(url.Values{"name": {name}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 		return res.StatusCode
 	}
-	if st := post(url.Values{"name": {"forged"}}); st != http.StatusForbidden {
-		t.Fatalf("form without a CSRF token: %d, want 403", st)
-	}
-	jar.SetCookies(u, []*http.Cookie{{Name: "kh_csrf", Value: strings.Repeat("a", 32)}})
-	if st := post(url.Values{"name": {"forged"}, "csrf": {strings.Repeat("b", 32)}}); st != http.StatusForbidden {
-		t.Fatalf("form with a wrong CSRF token: %d, want 403", st)
-	}
-	if st := post(url.Values{"name": {"genuine"}, "csrf": {strings.Repeat("a", 32)}}); st != http.StatusSeeOther {
-		t.Fatalf("form with its CSRF token: %d, want 303", st)
+	for _, s := range []struct {
+		name    string
+		headers []string
+		want    int
+	}{
+		{"another site", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"another origin of the site", []string{"Sec-Fetch-Site", "same-site"}, http.StatusForbidden},
+		{"another origin over plain HTTP", []string{"Origin", "http://evil.test"}, http.StatusForbidden},
+		{"another port", []string{"Origin", "http://" + u.Hostname() + ":1"}, http.StatusForbidden},
+		{"an opaque origin", []string{"Origin", "null"}, http.StatusForbidden},
+		{"the console over TLS", []string{"Sec-Fetch-Site", "same-origin", "Origin", "https://" + u.Host}, http.StatusSeeOther},
+		{"the console over plain HTTP", []string{"Origin", "http://" + u.Host}, http.StatusSeeOther},
+		{"no browser", nil, http.StatusSeeOther},
+	} {
+		name := "forged"
+		if s.want == http.StatusSeeOther {
+			name = "genuine " + s.name
+		}
+		if st := post(name, s.headers...); st != s.want {
+			t.Errorf("form from %s: %d, want %d", s.name, st, s.want)
+		}
 	}
 	var page struct{ Items []struct{ Name string } }
 	e.Do("GET", "/api/acme/applications", e.Acme.APIKey, nil).Decode(t, &page)
-	if len(page.Items) != 1 || page.Items[0].Name != "genuine" {
-		t.Fatalf("applications %+v, want only the genuine one", page.Items)
+	for _, a := range page.Items {
+		if a.Name == "forged" {
+			t.Errorf("a forged form created an application")
+		}
+	}
+	if len(page.Items) != 3 {
+		t.Errorf("%d applications, want the 3 genuine ones", len(page.Items))
 	}
 }
 
@@ -341,29 +372,100 @@ func readAll(res *http.Response) string {
 	}
 }
 
-// TestSignInLimit fails sign-ins from one address until the limit: then even the right
-// password is refused.
-func TestSignInLimit(t *testing.T) {
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{FailuresPerMinute: 60, FailureBurst: 3})
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// TestConsoleOnAnyHostName serves the console over plain HTTP under a host name that is not
+// localhost, where a browser drops Secure cookies: signing in, posting a form and signing out
+// work, and a form another site posts, to sign in or to create, is refused.
+func TestConsoleOnAnyHostName(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
 	u, _ := url.Parse(e.URL)
-	jar.SetCookies(u, []*http.Cookie{{Name: "kh_csrf", Value: strings.Repeat("c", 32)}})
-	signIn := func(password string) int {
-		res, err := client.PostForm(e.URL+"/login", url.Values{"csrf": {strings.Repeat("c", 32)}, "tenant": {"acme"},
-			"email": {"admin@acme.test"}, "password": {password}})
-		if err != nil {
-			t.Fatal(err)
+	base := "http://keyhaven.internal:" + u.Port()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		action, fields := base+"/login", `<input name="tenant" value="acme"><input name="email" value="admin@acme.test"><input name="password" value="`+e.Acme.AdminPassword+`">`
+		if r.URL.Path == "/create" {
+			action, fields = base+"/applications", `<input name="name" value="forged">`
 		}
-		res.Body.Close()
-		return res.StatusCode
+		fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%s">%s</form><script>document.getElementById("f").submit()</script>`, action, fields)
+	}))
+	t.Cleanup(other.Close)
+	o, _ := url.Parse(other.URL)
+	ctx := browser(t, chromedp.Flag("host-resolver-rules", "MAP keyhaven.internal 127.0.0.1, MAP other.internal 127.0.0.1"))
+
+	signInCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := chromedp.Run(signInCtx, signInAt(base, "admin@acme.test", e.Acme.AdminPassword)); err != nil {
+		cancel()
+		var h1 string
+		chromedp.Run(ctx, chromedp.Text(`h1`, &h1, chromedp.ByQuery))
+		t.Fatalf("sign in at %s: %v; the page says %q", base, err, h1)
 	}
-	for range 3 {
-		if st := signIn("wrong-password-123"); st != http.StatusUnauthorized {
-			t.Fatalf("wrong password: %d, want 401", st)
+	cancel()
+	run(t, ctx, chromedp.Click(`//a[text()="New"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#name`, chromedp.ByQuery),
+		chromedp.SendKeys(`#name`, "Plain HTTP", chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Create"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//a[text()="Plain HTTP"]`, chromedp.BySearch))
+	var cookies []*network.Cookie
+	run(t, ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cookies, err = network.GetCookies().WithURLs([]string{base}).Do(ctx)
+		return err
+	}))
+	session := false
+	for _, c := range cookies {
+		session = session || c.Name == "kh_session"
+		if c.Secure {
+			t.Errorf("cookie %s is Secure over plain HTTP", c.Name)
 		}
 	}
-	if st := signIn(e.Acme.AdminPassword); st != http.StatusTooManyRequests {
-		t.Fatalf("right password past the limit: %d, want 429", st)
+	if !session {
+		t.Fatalf("the browser keeps no session cookie: %+v", cookies)
+	}
+
+	for _, path := range []string{"/sign-in", "/create"} {
+		var h1 string
+		run(t, ctx, chromedp.Navigate("http://other.internal:"+o.Port()+path),
+			chromedp.WaitVisible(`h1`, chromedp.ByQuery), chromedp.Text(`h1`, &h1, chromedp.ByQuery))
+		if h1 != "Refused" {
+			t.Errorf("a form posted from another site to %s: page %q, want Refused", path, h1)
+		}
+	}
+	var page struct{ Items []struct{ Name string } }
+	e.Do("GET", "/api/acme/applications", e.Acme.APIKey, nil).Decode(t, &page)
+	if len(page.Items) != 1 || page.Items[0].Name != "Plain HTTP" {
+		t.Errorf("applications %+v, want only the one made in the console", page.Items)
+	}
+
+	run(t, ctx, chromedp.Navigate(base+"/applications"), chromedp.WaitVisible(`//button[text()="Sign out"]`, chromedp.BySearch),
+		chromedp.Click(`//button[text()="Sign out"]`, chromedp.BySearch), chromedp.WaitVisible(`#tenant`, chromedp.ByQuery))
+}
+
+// TestChangePasswordOnAPhone changes the signed-in user's password on a 390 px wide screen,
+// from the navigation's link: the form fits the screen and the session stays signed in.
+func TestChangePasswordOnAPhone(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	ctx := browser(t)
+	const next = "a-brand-new-passphrase"
+	var notice string
+	var formRight float64
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), signIn(e, "admin@acme.test", e.Acme.AdminPassword),
+		chromedp.Click(`//a[text()="Change password"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#current`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("main form").getBoundingClientRect().right`, &formRight),
+		chromedp.SendKeys(`#current`, e.Acme.AdminPassword, chromedp.ByQuery),
+		chromedp.SendKeys(`#new`, next, chromedp.ByQuery),
+		chromedp.SendKeys(`#confirm`, next, chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Change password"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
+		chromedp.Text(`.notice`, &notice, chromedp.ByQuery),
+		shot(t, ctx, "20-password-changed-phone"),
+		chromedp.Navigate(e.URL+"/applications"),
+		chromedp.WaitVisible(`//h1[starts-with(normalize-space(.), "Applications")]`, chromedp.BySearch))
+	if formRight > 390 {
+		t.Errorf("the password form ends at %.0f px, past the 390 px screen", formRight)
+	}
+	if !strings.Contains(notice, "Your password was changed") {
+		t.Errorf("notice %q", notice)
+	}
+	if r := e.Do("POST", "/api/acme/login", "", map[string]string{"email": "admin@acme.test", "password": next}); r.Status != http.StatusOK {
+		t.Errorf("sign-in with the new password: %d", r.Status)
 	}
 }

@@ -1,21 +1,20 @@
 // Package console serves keyhaven's web console: server-rendered pages over the same service
-// as the API, so every rule holds here too. Sessions ride in an HttpOnly, Secure,
-// SameSite=Strict cookie; every form carries a CSRF token; the Content-Security-Policy allows
-// only the console's own script and style.
+// as the API, so every rule holds here too. Sessions ride in an HttpOnly, SameSite=Strict
+// cookie, Secure whenever the browser reached keyhaven over TLS; a form another origin posts
+// is refused (http.CrossOriginProtection); the Content-Security-Policy allows only the
+// console's own script and style. It works over plain HTTP on any host name.
 package console
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,24 +28,36 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-const (
-	sessionCookie  = "kh_session"
-	csrfCookieName = "kh_csrf"
-)
+const sessionCookie = "kh_session"
+
+// Options tune the console.
+type Options struct {
+	// PublicURL, when set, is where browsers reach keyhaven. When it is https, cookies are
+	// Secure on every request (a proxy in front terminates TLS); its origin may post forms
+	// whatever Host header the proxy passes on.
+	PublicURL *url.URL
+}
 
 // Console is the web console.
 type Console struct {
-	svc     *keyhaven.Service
-	log     *slog.Logger
-	limiter *api.FailureLimiter
-	pages   map[string]*template.Template
-	mux     *http.ServeMux
+	svc         *keyhaven.Service
+	log         *slog.Logger
+	pages       map[string]*template.Template
+	mux         *http.ServeMux
+	crossOrigin *http.CrossOriginProtection
+	alwaysTLS   bool
 }
 
-// New returns the console's handler. Failed sign-ins count against limiter, shared with
-// the API, so that guessing passwords through the console is as useless as through the API.
-func New(svc *keyhaven.Service, log *slog.Logger, limiter *api.FailureLimiter) *Console {
-	c := &Console{svc: svc, log: log, limiter: limiter, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+// New returns the console's handler. Sign-ins are limited by the service, as the API's are.
+func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Console {
+	c := &Console{svc: svc, log: log, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
+		crossOrigin: http.NewCrossOriginProtection()}
+	if u := opts.PublicURL; u != nil && u.Host != "" {
+		c.alwaysTLS = u.Scheme == "https"
+		if err := c.crossOrigin.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			log.Warn("the public URL's origin cannot be trusted for console forms", "err", err)
+		}
+	}
 	funcs := template.FuncMap{
 		"has": func(p *keyhaven.Principal, perm string) bool {
 			return p != nil && p.Permissions.Has(keyhaven.Permission(perm))
@@ -78,20 +89,23 @@ func New(svc *keyhaven.Service, log *slog.Logger, limiter *api.FailureLimiter) *
 // maxFormBytes bounds the body of every console form: they hold a few short fields.
 const maxFormBytes = 64 << 10
 
-// crossOrigin refuses state-changing requests that a browser says, through Sec-Fetch-Site
-// or Origin, come from another site.
-var crossOrigin = http.NewCrossOriginProtection()
-
-// ServeHTTP serves the console with its protective headers. A POST is checked as far as it
-// can be without its body (a cross-site request, a missing CSRF cookie) before anything
-// reads the body, which is limited to maxFormBytes; the form is read only after the session
+// ServeHTTP serves the console with its protective headers. A POST that a browser says,
+// through Sec-Fetch-Site or Origin, comes from another origin is refused before anything
+// reads its body, which is limited to maxFormBytes; the form is read only after the session
 // is known (authed) or for signing in (form).
+//
+// That check is the console's whole defence against cross-site request forgery, with the
+// SameSite=Strict session cookie: it needs no token and no cookie of its own, so it holds
+// over plain HTTP, where a browser drops Secure cookies, as well as over TLS. Over plain HTTP
+// a browser sends no Sec-Fetch-Site and the Origin decides, which is why the console's pages
+// keep their origin in the requests they make (Referrer-Policy: same-origin).
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
 	if r.Method == http.MethodPost {
-		if crossOrigin.Check(r) != nil || csrfCookie(r) == "" {
+		if c.crossOrigin.Check(r) != nil {
 			c.refuseForm(w, r, nil)
 			return
 		}
@@ -100,30 +114,17 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
-// csrfToken returns the request's CSRF token, setting the cookie that carries it (double
-// submit: a cross-site form can send the cookie but cannot read it to fill the field).
-func csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if tok := csrfCookie(r); tok != "" {
-		return tok
-	}
-	var b [16]byte
-	rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: csrfCookieName, Value: tok, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	r.AddCookie(&http.Cookie{Name: csrfCookieName, Value: tok})
-	return tok
+// setCookie sets a console cookie: HttpOnly, SameSite=Strict, and Secure when the browser
+// reached keyhaven over TLS (or the public URL says it always does). Over plain HTTP a browser
+// would drop a Secure cookie, and signing in would never hold.
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, ck *http.Cookie) {
+	ck.Path, ck.HttpOnly, ck.SameSite = "/", true, http.SameSiteStrictMode
+	ck.Secure = c.alwaysTLS || api.OverTLS(r.Context())
+	http.SetCookie(w, ck)
 }
 
-// csrfCookie returns the CSRF token of the request's cookie, "" when it has none.
-func csrfCookie(r *http.Request) string {
-	if ck, err := r.Cookie(csrfCookieName); err == nil && len(ck.Value) == 32 {
-		return ck.Value
-	}
-	return ""
-}
-
-// readForm reads a posted form, within maxFormBytes, and checks that it carries the CSRF
-// token of the request's cookie. It renders the refusal and returns false when not.
+// readForm reads a posted form, within maxFormBytes. It renders the refusal and returns false
+// when it cannot.
 func (c *Console) readForm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) bool {
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -135,20 +136,15 @@ func (c *Console) readForm(w http.ResponseWriter, r *http.Request, p *keyhaven.P
 		c.render(w, r, p, http.StatusBadRequest, "error", "Bad form", "", "The form could not be read. Reload the page and try again.")
 		return false
 	}
-	tok := csrfCookie(r)
-	if tok == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(tok)) != 1 {
-		c.refuseForm(w, r, p)
-		return false
-	}
 	return true
 }
 
-// refuseForm renders the refusal of a form that did not come from this console.
+// refuseForm renders the refusal of a form that another site's page posted.
 func (c *Console) refuseForm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	c.render(w, r, p, http.StatusForbidden, "error", "Refused", "", "The form was not sent from this console (its security token is missing or wrong). Reload the page and try again.")
+	c.render(w, r, p, http.StatusForbidden, "error", "Refused", "", "The form was not sent from this console's own pages, so it was not carried out. Open the console and try again there.")
 }
 
-// form wraps a form that needs no session (signing in): its POST is read and checked first.
+// form wraps a form that needs no session (signing in): its POST is read first.
 func (c *Console) form(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && !c.readForm(w, r, nil) {
@@ -163,16 +159,18 @@ type view struct {
 	Title  string
 	Nav    string
 	P      *keyhaven.Principal
-	CSRF   string
 	Error  string
 	Notice string
 	Data   any
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, status int, page, title, nav string, data any) {
-	v := view{Title: title, Nav: nav, P: p, CSRF: csrfToken(w, r), Data: data}
-	if e, ok := data.(errorData); ok {
-		v.Error, v.Data = e.msg, e.data
+	v := view{Title: title, Nav: nav, P: p, Data: data}
+	switch d := data.(type) {
+	case errorData:
+		v.Error, v.Data = d.msg, d.data
+	case noticeData:
+		v.Notice, v.Data = d.msg, d.data
 	}
 	var b strings.Builder
 	if err := c.pages[page].ExecuteTemplate(&b, "layout", v); err != nil {
@@ -188,6 +186,12 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Pri
 
 // errorData carries a form's data back with the error that refused it.
 type errorData struct {
+	msg  string
+	data any
+}
+
+// noticeData carries a page's data with a notice of what was done.
+type noticeData struct {
 	msg  string
 	data any
 }
@@ -234,7 +238,7 @@ func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyha
 			return
 		}
 		if err != nil || p.Kind != keyhaven.KindSession {
-			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+			c.setCookie(w, r, &http.Cookie{Name: sessionCookie, MaxAge: -1})
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
@@ -253,21 +257,12 @@ type loginData struct{ Tenant, Email string }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	d := loginData{Tenant: r.PostForm.Get("tenant"), Email: r.PostForm.Get("email")}
-	addr := keyhaven.RequestInfoFrom(r.Context()).RemoteAddr
-	if c.limiter.Blocked(addr) {
-		c.formError(w, r, nil, keyhaven.Reasonf(keyhaven.ERATELIMITED, "rate_limited", "too many failed sign-ins from this address; try again later"), "login", "Sign in", "", d)
-		return
-	}
 	sess, err := c.svc.Login(r.Context(), d.Tenant, d.Email, r.PostForm.Get("password"))
-	if keyhaven.ErrorCode(err) == keyhaven.EUNAUTHORIZED {
-		c.limiter.Failed(addr)
-	}
 	if err != nil {
 		c.formError(w, r, nil, err, "login", "Sign in", "", d)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, &http.Cookie{Name: sessionCookie, Value: sess.Token, Expires: sess.ExpiresAt})
 	http.Redirect(w, r, "/applications", http.StatusSeeOther)
 }
 
@@ -276,9 +271,46 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, p *keyhaven.Pri
 		c.fail(w, r, p, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, &http.Cookie{Name: sessionCookie, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 // ctx is shorthand for the request's context.
 func ctx(r *http.Request) context.Context { return r.Context() }
+
+type passwordData struct{ MinLen int }
+
+// passwordPage is the signed-in user's form to change their own password.
+func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	c.render(w, r, p, http.StatusOK, "password", "Change password", "password", passwordData{keyhaven.MinPasswordLen})
+}
+
+// changePassword changes the signed-in user's own password, as the service allows: with the
+// current password, through this session, which stays signed in while the others end.
+func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	d := passwordData{keyhaven.MinPasswordLen}
+	current, next := r.PostForm.Get("current"), r.PostForm.Get("new")
+	if next != r.PostForm.Get("confirm") {
+		c.render(w, r, p, http.StatusBadRequest, "password", "Change password", "password",
+			errorData{"The new password and its repetition do not match.", d})
+		return
+	}
+	_, err := c.svc.UpdateUser(ctx(r), p, p.UserID, keyhaven.UpdateUserInput{Password: &next, CurrentPassword: &current})
+	if err != nil {
+		c.formError(w, r, p, labelFields(err, map[string]string{"password": "New password", "currentPassword": "Current password"}),
+			"password", "Change password", "password", d)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "password", "Change password", "password",
+		noticeData{"Your password was changed. Your other sessions were signed out; this one stays signed in.", d})
+}
+
+// labelFields returns err with the name of its one invalid field replaced by the label the
+// form shows for it, so that the message names what the user sees.
+func labelFields(err error, labels map[string]string) error {
+	fields := keyhaven.ErrorFields(err)
+	if keyhaven.ErrorCode(err) != keyhaven.EINVALID || len(fields) != 1 || labels[fields[0].Field] == "" {
+		return err
+	}
+	return keyhaven.Invalid(keyhaven.FieldError{Field: labels[fields[0].Field], Message: fields[0].Message})
+}

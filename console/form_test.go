@@ -52,8 +52,7 @@ func rawPost(t *testing.T, e *apitest.Env, path string, length int, body []byte,
 func TestFormBodyLimits(t *testing.T) {
 	e := apitest.New(t, testdb.SQLite)
 	session := "kh_session=" + e.Login("acme", "admin@acme.test", e.Acme.AdminPassword)
-	csrf := strings.Repeat("e", 32)
-	cookies := session + "; kh_csrf=" + csrf
+	cookies := session
 	const announced = 20 << 20
 
 	for _, s := range []struct {
@@ -63,14 +62,14 @@ func TestFormBodyLimits(t *testing.T) {
 		want     int
 		location string
 	}{
-		{"no session", "/applications", []string{"Cookie", "kh_csrf=" + csrf}, http.StatusSeeOther, "/login"},
-		{"unknown session", "/applications", []string{"Cookie", "kh_session=kh_ses_unknown; kh_csrf=" + csrf}, http.StatusSeeOther, "/login"},
-		{"no CSRF cookie", "/applications", []string{"Cookie", session}, http.StatusForbidden, ""},
-		{"no CSRF cookie, sign-in", "/login", nil, http.StatusForbidden, ""},
+		{"no session", "/applications", nil, http.StatusSeeOther, "/login"},
+		{"unknown session", "/applications", []string{"Cookie", "kh_session=kh_ses_unknown"}, http.StatusSeeOther, "/login"},
 		{"cross-site", "/applications", []string{"Cookie", cookies, "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, ""},
 		{"same-site", "/applications", []string{"Cookie", cookies, "Sec-Fetch-Site", "same-site"}, http.StatusForbidden, ""},
 		{"other origin", "/applications", []string{"Cookie", cookies, "Origin", "http://evil.test"}, http.StatusForbidden, ""},
-		{"cross-site sign-in", "/login", []string{"Cookie", "kh_csrf=" + csrf, "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, ""},
+		{"opaque origin", "/applications", []string{"Cookie", cookies, "Origin", "null"}, http.StatusForbidden, ""},
+		{"cross-site sign-in", "/login", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, ""},
+		{"other origin's sign-in", "/login", []string{"Origin", "http://evil.test"}, http.StatusForbidden, ""},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			res := rawPost(t, e, s.path, announced, nil, s.headers...)
@@ -84,21 +83,21 @@ func TestFormBodyLimits(t *testing.T) {
 	}
 
 	t.Run("oversized form", func(t *testing.T) {
-		body := []byte("csrf=" + csrf + "&name=" + strings.Repeat("a", 100<<10))
+		body := []byte("name=" + strings.Repeat("a", 100<<10))
 		res := rawPost(t, e, "/applications", announced, body, "Cookie", cookies)
 		if res.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Fatalf("status %d, want 413", res.StatusCode)
 		}
 	})
 	t.Run("oversized sign-in", func(t *testing.T) {
-		body := []byte("csrf=" + csrf + "&tenant=acme&email=" + strings.Repeat("a", 100<<10))
-		res := rawPost(t, e, "/login", announced, body, "Cookie", "kh_csrf="+csrf)
+		body := []byte("tenant=acme&email=" + strings.Repeat("a", 100<<10))
+		res := rawPost(t, e, "/login", announced, body)
 		if res.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Fatalf("status %d, want 413", res.StatusCode)
 		}
 	})
 	t.Run("same-origin form", func(t *testing.T) {
-		body := []byte(url.Values{"csrf": {csrf}, "name": {"genuine"}}.Encode())
+		body := []byte(url.Values{"name": {"genuine"}}.Encode())
 		u, _ := url.Parse(e.URL)
 		res := rawPost(t, e, "/applications", len(body), body, "Cookie", cookies, "Sec-Fetch-Site", "same-origin", "Origin", "http://"+u.Host)
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/applications" {

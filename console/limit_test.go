@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -12,19 +13,19 @@ import (
 	"keyhaven/internal/testdb"
 )
 
-// TestSignInLimitPerNetwork fails console sign-ins from several addresses of one IPv6 /64:
-// they share one budget, so another address of it is refused even the right password.
-func TestSignInLimitPerNetwork(t *testing.T) {
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{FailuresPerMinute: 1, FailureBurst: 3,
+// TestSignInLimits fails console sign-ins from one network: wrong passwords limit their
+// email, unknown emails limit the network for failures, and a right password of another
+// email still signs in from there.
+func TestSignInLimits(t *testing.T) {
+	e := apitest.NewWith(t, testdb.SQLite, api.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
-	csrf := strings.Repeat("c", 32)
-	signIn := func(from, password string) int {
+	e.CreateUser("bob@acme.test")
+	signIn := func(from, email, password string) int {
 		t.Helper()
-		form := url.Values{"csrf": {csrf}, "tenant": {"acme"}, "email": {"admin@acme.test"}, "password": {password}}
+		form := url.Values{"tenant": {"acme"}, "email": {email}, "password": {password}}
 		req, _ := http.NewRequest("POST", e.URL+"/login", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", from)
-		req.AddCookie(&http.Cookie{Name: "kh_csrf", Value: csrf})
 		res, err := http.DefaultTransport.RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
@@ -32,15 +33,28 @@ func TestSignInLimitPerNetwork(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	for _, from := range []string{"2001:db8:7:7::1", "2001:db8:7:7::2", "2001:db8:7:7:1:2:3:4"} {
-		if st := signIn(from, "wrong-password-123"); st != http.StatusUnauthorized {
-			t.Fatalf("wrong password from %s: %d, want 401", from, st)
+	const wrong = "wrong-password-123"
+	for i := range 30 {
+		from := fmt.Sprintf("2001:db8:7:7::%x", i) // one /64
+		if st := signIn(from, "admin@acme.test", wrong); st != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i, st)
+		}
+		if st := signIn(from, fmt.Sprintf("nobody-%d@acme.test", i), wrong); st != http.StatusUnauthorized {
+			t.Fatalf("unknown email %d: %d, want 401", i, st)
 		}
 	}
-	if st := signIn("2001:db8:7:7::99", e.Acme.AdminPassword); st != http.StatusTooManyRequests {
-		t.Fatalf("right password from another address of the /64: %d, want 429", st)
-	}
-	if st := signIn("2001:db8:7:8::1", e.Acme.AdminPassword); st != http.StatusSeeOther {
-		t.Fatalf("right password from the next /64: %d, want 303", st)
+	for _, s := range []struct {
+		name, from, email, password string
+		want                        int
+	}{
+		{"guessed email, right password", "2001:db8:9::1", "admin@acme.test", e.Acme.AdminPassword, http.StatusTooManyRequests},
+		{"unknown email from the network", "2001:db8:7:7::99", "nobody@acme.test", wrong, http.StatusTooManyRequests},
+		{"another email, wrong password, from the network", "2001:db8:7:7::99", "bob@acme.test", wrong, http.StatusTooManyRequests},
+		{"another email, right password, from the network", "2001:db8:7:7::99", "bob@acme.test", "correct-horse-battery", http.StatusSeeOther},
+		{"unknown email from the next network", "2001:db8:7:8::1", "nobody@acme.test", wrong, http.StatusUnauthorized},
+	} {
+		if st := signIn(s.from, s.email, s.password); st != s.want {
+			t.Errorf("%s: %d, want %d", s.name, st, s.want)
+		}
 	}
 }

@@ -13,12 +13,14 @@ import (
 )
 
 // routes registers the console's pages. Every POST goes through authed or form, which read
-// its form and check its CSRF token.
+// its form once ServeHTTP found it posted by the console's own pages.
 func (c *Console) routes() {
 	m := c.mux
 	m.HandleFunc("GET /login", c.loginPage)
 	m.HandleFunc("POST /login", c.form(c.login))
 	m.HandleFunc("POST /logout", c.authed(c.logout))
+	m.HandleFunc("GET /password", c.authed(c.passwordPage))
+	m.HandleFunc("POST /password", c.authed(c.changePassword))
 	m.HandleFunc("GET /{$}", c.authed(func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 		http.Redirect(w, r, "/applications", http.StatusSeeOther)
 	}))

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -40,7 +41,13 @@ type Config struct {
 	HashSlots int
 	// UsageInterval is how often last-use times are written.
 	UsageInterval time.Duration
-	API           api.Options
+	// FailuresPerMinute and FailureBurst are the budget of failed sign-ins per email and per
+	// client network (unknown emails only), and of failed device verifications per username
+	// (keyhaven.GuessLimiter).
+	FailuresPerMinute, FailureBurst int
+	// PublicURL, when set, is where browsers reach keyhaven (console.Options).
+	PublicURL *url.URL
+	API       api.Options
 }
 
 // Node is one keyhaven node.
@@ -84,6 +91,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	if cfg.HashSlots > 0 {
 		svc.Hashes = keyhaven.NewHashLimiter(cfg.HashSlots)
 	}
+	svc.Guesses = keyhaven.NewGuessLimiter(cfg.FailuresPerMinute, cfg.FailureBurst)
 	n := &Node{Svc: svc, cfg: cfg, store: store}
 	n.Cache = verify.NewCache(store, cfg.CacheSize)
 	svc.Credentials = n.Cache
@@ -105,7 +113,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	}
 	svc.BatchSubmitted = n.Runner.Wake
 	srv := api.New(svc, cfg.Log, cfg.API)
-	srv.Mux().Handle("/", console.New(svc, cfg.Log, srv.Limiter()))
+	srv.Mux().Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
 	n.Handler = srv.Handler(cfg.Log)
 	return n
 }

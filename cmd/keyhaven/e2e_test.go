@@ -254,6 +254,12 @@ func TestCommandLine(t *testing.T) {
 	if err := run(ctx, []string{"bogus"}, env, &out, &errb); err == nil {
 		t.Fatal("unknown command accepted")
 	}
+	for _, bad := range []string{"keyhaven.example.com", "ftp://keyhaven.example.com", "https://"} {
+		err := run(ctx, []string{"serve", "--public-url", bad, "--db", "sqlite:" + testdb.SQLitePath(t)}, env, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "--public-url") {
+			t.Errorf("serve --public-url %s: %v, want it refused", bad, err)
+		}
+	}
 	if err := run(ctx, []string{"tenant", "create", "Bad_Name", "--admin-email", "a@b.c", "--db", "sqlite:" + testdb.SQLitePath(t)}, env, &out, &errb); err == nil {
 		t.Fatal("invalid tenant name accepted")
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -35,9 +36,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cacheSize := fs.Int("cache-size", 100_000, "how many resolved credentials the verification cache holds")
 	debugAddr := fs.String("debug-addr", "", "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
 	memoryLimit := fs.Int("memory-limit-mb", 200, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
-	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed")
-	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed logins, verifications and bad credentials allowed per client address and minute, after the burst")
-	failureBurst := fs.Int("failure-burst", 30, "failures a client address may make at once before the limit applies")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	publicURL := fs.String("public-url", "", "URL at which browsers reach keyhaven, such as https://keyhaven.example.com; when https, console cookies are always Secure")
+	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
+	failureBurst := fs.Int("failure-burst", 30, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -59,6 +61,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	public, err := parsePublicURL(*publicURL)
+	if err != nil {
+		return fmt.Errorf("--public-url: %w", err)
+	}
 
 	store, err := openStore(ctx, *db)
 	if err != nil {
@@ -68,7 +74,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := node.Config{
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
-		API: api.Options{TrustedProxies: proxies, FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst},
+		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst, PublicURL: public,
+		API: api.Options{TrustedProxies: proxies},
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.
@@ -179,4 +186,20 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// parsePublicURL parses the URL browsers reach keyhaven at: nil when empty, else an http or
+// https URL with a host.
+func parsePublicURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%q is not an http or https URL such as https://keyhaven.example.com", s)
+	}
+	return u, nil
 }

@@ -50,6 +50,9 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"BatchHolding", testBatchHolding},
 		{"BatchPurge", testBatchPurge},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"SealingKeyCheck", testSealingKeyCheck},
+		{"SealedSamples", testSealedSamples},
+		{"AdoptSealingKey", testAdoptSealingKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

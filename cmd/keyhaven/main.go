@@ -33,6 +33,8 @@ Usage:
   keyhaven migrate [flags]                        apply database migrations and exit
   keyhaven tenant create NAME --admin-email EMAIL [--output json]
                                                   create a tenant, its admin and a bootstrap key
+  keyhaven backup --db sqlite:PATH OUT            copy a live SQLite database to OUT and its
+                                                  secret key to OUT.key
   keyhaven version                                print the version
 
 Every flag can also be set with an environment variable: --db is KEYHAVEN_DB, --admin-email
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "tenant":
 		return runTenant(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keyhaven", version)
 		return nil

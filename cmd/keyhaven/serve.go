@@ -51,8 +51,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *memoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(*memoryLimit) << 20)
 	}
-	sealer, err := loadSealer(*secretKey, *db)
-	if err != nil {
+	if err := checkSecretKeyFlag(*secretKey, *db); err != nil {
 		return err
 	}
 	proxies, err := parsePrefixes(*trustedProxies)
@@ -65,6 +64,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	sealer, err := loadSealer(ctx, store, *secretKey, *db)
+	if err != nil {
+		return err
+	}
 	cfg := node.Config{
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),

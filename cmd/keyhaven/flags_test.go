@@ -55,6 +55,7 @@ func TestBadFlags(t *testing.T) {
 		{"tenant limits negative", []string{"tenant", "limits", "acme", "--max-applications", "-5", "--db", existing}, nil, "max-applications"},
 		{"tenant limits too large", []string{"tenant", "limits", "acme", "--max-api-keys", "100001", "--db", existing}, nil, "max-api-keys"},
 		{"tenant limits not a number", []string{"tenant", "limits", "acme", "--max-access-keys", "ten", "--db", existing}, nil, "max-access-keys"},
+		{"user reset-password output", []string{"user", "reset-password", "acme", "a@acme.test", "--output", "yaml", "--db", existing}, nil, "output"},
 		{"backup database", []string{"backup", "--db", "mysql://db/keyhaven", "out.db"}, nil, "db"},
 	}
 	for _, tc := range tests {

@@ -35,6 +35,9 @@ Usage:
                                                   create a tenant, its admin and a bootstrap key
   keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]
                                                   show or change a tenant's limits
+  keyhaven user reset-password TENANT EMAIL [--output json]
+                                                  give a user a new generated password and end
+                                                  its sessions
   keyhaven backup --db sqlite:PATH OUT            copy a live SQLite database to OUT and its
                                                   secret key to OUT.key
   keyhaven version                                print the version
@@ -56,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "tenant":
 		return runTenant(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":

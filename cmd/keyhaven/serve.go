@@ -78,6 +78,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := store.ReleaseBatchLeases(ctx); err != nil {
 			return err
 		}
+		// The command line may change credentials beside it (user reset-password).
+		cfg.SQLiteCommitPoll = time.Second
 	} else {
 		cfg.PostgresDSN = *db
 	}

@@ -12,6 +12,7 @@ build:
 	go build -o bin/keyhaven ./cmd/keyhaven
 
 lint:
+	./scripts/check-file-sizes.sh
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...

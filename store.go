@@ -199,4 +199,7 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns a tenant's audit events, newest first.
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter) ([]*AuditEvent, error)
+
+	// SealingStore tells whether a secret key opens the database's sealed values.
+	SealingStore
 }

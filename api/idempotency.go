@@ -62,7 +62,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		sum.Write(body)
 		rec := &keyhaven.IdempotencyRecord{TenantID: p.TenantID, CredentialID: p.CredentialID, Key: key,
 			Permissions: p.Permissions, RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: s.svc.Now()}
-		ad := []byte(rec.TenantID + "\x00" + rec.CredentialID + "\x00" + rec.Key)
+		ad := keyhaven.SealedFor(rec.TenantID, rec.CredentialID, rec.Key)
 		stored, fresh, err := s.svc.Store.PutIdempotencyKey(r.Context(), rec)
 		switch {
 		case err != nil:

@@ -18,6 +18,7 @@ import (
 	"keyhaven/console"
 	"keyhaven/postgres"
 	"keyhaven/secret"
+	"keyhaven/sqlite"
 	"keyhaven/sqlstore"
 	"keyhaven/verify"
 )
@@ -47,7 +48,11 @@ type Config struct {
 	FailuresPerMinute, FailureBurst int
 	// PublicURL, when set, is where browsers reach keyhaven (console.Options).
 	PublicURL *url.URL
-	API       api.Options
+	// SQLiteCommitPoll, when set, is how often a node on SQLite checks whether another
+	// process (the command line) committed to its database, and then empties its cache,
+	// which no notification reaches.
+	SQLiteCommitPoll time.Duration
+	API              api.Options
 }
 
 // Node is one keyhaven node.
@@ -139,6 +144,9 @@ func (n *Node) Run(ctx context.Context) {
 	wg.Go(func() { n.Usage.Run(ctx, n.cfg.UsageInterval) })
 	if n.notifier != nil {
 		wg.Go(func() { n.notifier.Listen(ctx) })
+	}
+	if n.cfg.SQLiteCommitPoll > 0 {
+		wg.Go(func() { sqlite.WatchCommits(ctx, n.store, n.cfg.SQLiteCommitPoll, n.Cache.Flush) })
 	}
 	wg.Wait()
 }

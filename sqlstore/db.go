@@ -57,6 +57,8 @@ type DB struct {
 
 	prepMu  sync.Mutex
 	resolve atomic.Pointer[sql.Stmt]
+
+	migrated []Migration // what the last Migrate applied
 }
 
 var _ keyhaven.Store = (*DB)(nil)
@@ -76,9 +78,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	results, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	db.migrated = migrationsOf(results)
 	return nil
 }
 

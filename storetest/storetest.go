@@ -58,6 +58,9 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"UserChangeRace", testUserChangeRace},
 		{"ChangeRefused", testChangeRefused},
 		{"ChangeWithItsRecord", testChangeWithItsRecord},
+		{"SealingKeyCheck", testSealingKeyCheck},
+		{"SealedSamples", testSealedSamples},
+		{"AdoptSealingKey", testAdoptSealingKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,13 @@ Usage:
   keyhaven migrate [flags]                        apply database migrations and exit
   keyhaven tenant create NAME --admin-email EMAIL [--output json]
                                                   create a tenant, its admin and a bootstrap key
+  keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]
+                                                  show or change a tenant's limits
+  keyhaven user reset-password TENANT EMAIL [--output json]
+                                                  give a user a new generated password and end
+                                                  its sessions
+  keyhaven backup --db sqlite:PATH OUT            copy a live SQLite database to OUT and its
+                                                  secret key to OUT.key
   keyhaven version                                print the version
 
 Every flag can also be set with an environment variable: --db is KEYHAVEN_DB, --admin-email
@@ -52,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "tenant":
 		return runTenant(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keyhaven", version)
 		return nil
@@ -102,7 +113,17 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" && !set[f.Name] && err == nil {
 			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s: %w", envName(f.Name), serr)
+				err = fmt.Errorf("invalid value in %s for flag --%s: %w", envName(f.Name), f.Name, serr)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := f.Value.(validator); ok && err == nil {
+			if verr := v.validate(); verr != nil {
+				err = fmt.Errorf("--%s %w", f.Name, verr)
 			}
 		}
 	})

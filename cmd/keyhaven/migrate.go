@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 )
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -17,6 +18,14 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer store.Close()
-	fmt.Fprintln(stderr, "keyhaven: database is up to date")
+	applied := store.Migrated()
+	for _, m := range applied {
+		fmt.Fprintf(stderr, "keyhaven: applied migration %s (%s)\n", m.Name, m.Duration.Round(time.Millisecond))
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stderr, "keyhaven: database is up to date")
+	} else {
+		fmt.Fprintf(stderr, "keyhaven: database is up to date: %d migrations applied\n", len(applied))
+	}
 	return nil
 }

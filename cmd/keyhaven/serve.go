@@ -23,23 +23,23 @@ import (
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "serve [flags]", stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	addr := addrFlag(fs, "addr", "127.0.0.1:8080", false, "address to listen on")
 	db := dbFlag(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	logFormat := fs.String("log-format", "json", "log format: json or text")
+	logFormat := choiceFlag(fs, "log-format", []string{"json", "text"}, "log format: json or text")
 	bootstrapEmail := fs.String("bootstrap-email", "admin@keyhaven.local", "admin email of the default tenant created on an empty database")
-	sessionTTL := fs.Duration("session-ttl", 12*time.Hour, "how long a login session lasts")
-	gcInterval := fs.Duration("gc-interval", time.Minute, "how often expired credentials, batch passwords past retention and old idempotency keys are removed")
+	sessionTTL := durationFlag(fs, "session-ttl", 12*time.Hour, "how long a login session lasts")
+	gcInterval := durationFlag(fs, "gc-interval", time.Minute, "how often expired credentials, batch passwords past retention and old idempotency keys are removed")
 	secretKey := fs.String("secret-key", "", "base64 32-byte key sealing batch passwords and idempotent answers at rest; required on PostgreSQL (the same on every node), kept in DBFILE.key on SQLite when empty")
-	batchRetention := fs.Duration("batch-retention", 24*time.Hour, "how long a finished batch task keeps its passwords")
-	batchLease := fs.Duration("batch-lease", 15*time.Second, "how long a node's claim on a batch task lasts without progress before another node may take it over")
-	cacheSize := fs.Int("cache-size", 100_000, "how many resolved credentials the verification cache holds")
-	debugAddr := fs.String("debug-addr", "", "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
-	memoryLimit := fs.Int("memory-limit-mb", 200, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
+	batchRetention := durationFlag(fs, "batch-retention", 24*time.Hour, "how long a finished batch task keeps its passwords")
+	batchLease := durationFlag(fs, "batch-lease", 15*time.Second, "how long a node's claim on a batch task lasts without progress before another node may take it over")
+	cacheSize := intFlag(fs, "cache-size", 100_000, 1, 100_000_000, "how many resolved credentials the verification cache holds")
+	debugAddr := addrFlag(fs, "debug-addr", "", true, "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
+	memoryLimit := intFlag(fs, "memory-limit-mb", 200, 0, 1<<30, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	publicURL := fs.String("public-url", "", "URL at which browsers reach keyhaven, such as https://keyhaven.example.com; when https, console cookies are always Secure")
-	failuresPerMinute := fs.Int("failures-per-minute", 60, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
-	failureBurst := fs.Int("failure-burst", 30, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
+	failuresPerMinute := intFlag(fs, "failures-per-minute", 60, 1, 1_000_000, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
+	failureBurst := intFlag(fs, "failure-burst", 30, 1, 1_000_000, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -47,15 +47,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if *sessionTTL <= 0 || *gcInterval <= 0 || *batchRetention <= 0 || *batchLease <= 0 {
-		return errors.New("--session-ttl, --gc-interval, --batch-retention and --batch-lease must be positive")
-	}
-	if *memoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(*memoryLimit) << 20)
-	}
-	sealer, err := loadSealer(*secretKey, *db)
-	if err != nil {
+	if err := checkSecretKeyFlag(*secretKey, *db); err != nil {
 		return err
+	}
+	if _, err := keyhaven.NormalizeEmail("--bootstrap-email", *bootstrapEmail); err != nil {
+		return errors.New(keyhaven.ErrorMessage(err))
 	}
 	proxies, err := parsePrefixes(*trustedProxies)
 	if err != nil {
@@ -65,12 +61,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("--public-url: %w", err)
 	}
+	if *memoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(*memoryLimit) << 20)
+	}
 
 	store, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	sealer, err := loadSealer(ctx, store, *secretKey, *db)
+	if err != nil {
+		return err
+	}
 	cfg := node.Config{
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
@@ -82,6 +85,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := store.ReleaseBatchLeases(ctx); err != nil {
 			return err
 		}
+		// The command line may change credentials beside it (user reset-password).
+		cfg.SQLiteCommitPoll = time.Second
 	} else {
 		cfg.PostgresDSN = *db
 	}

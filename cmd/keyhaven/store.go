@@ -14,7 +14,10 @@ import (
 const defaultDB = "sqlite:keyhaven.db"
 
 func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", defaultDB, "database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB")
+	p := new(string)
+	*p = defaultDB
+	fs.Var(&dbValue{p}, "db", "database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB")
+	return p
 }
 
 // openStore opens and migrates the database named by dsn.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"keyhaven"
 )
@@ -22,16 +23,13 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	fs := newFlags("tenant create", "tenant create NAME --admin-email EMAIL [--output json]", stderr)
 	db := dbFlag(fs)
 	email := fs.String("admin-email", "", "email of the tenant's first admin user")
-	output := fs.String("output", "text", "output format: text or json")
+	output := outputFlag(fs)
 	pos, err := parseFlags(fs, args[1:], getenv)
 	if err != nil {
 		return helpOK(err)
 	}
 	if len(pos) != 1 {
 		return errors.New("tenant create needs exactly one NAME")
-	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("--output must be text or json")
 	}
 	store, err := openStore(ctx, *db)
 	if err != nil {
@@ -63,9 +61,18 @@ func printCredentials(w io.Writer, c *keyhaven.TenantCreated) {
 func runTenantLimits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("tenant limits", "tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]", stderr)
 	db := dbFlag(fs)
-	apps := fs.Int("max-applications", -1, "active applications allowed (unchanged when omitted)")
-	keys := fs.Int("max-access-keys", -1, "active access keys allowed per application (unchanged when omitted)")
-	apiKeys := fs.Int("max-api-keys", -1, "API keys allowed, inactive and expired ones included (unchanged when omitted)")
+	limits := []struct {
+		flag, field string
+		value       **int
+		set         func(*keyhaven.Limits, int)
+	}{
+		{"max-applications", "maxApplications", optionalIntFlag(fs, "max-applications", "active applications allowed (unchanged when omitted)"),
+			func(l *keyhaven.Limits, n int) { l.Applications = n }},
+		{"max-access-keys", "maxAccessKeysPerApplication", optionalIntFlag(fs, "max-access-keys", "active access keys allowed per application (unchanged when omitted)"),
+			func(l *keyhaven.Limits, n int) { l.AccessKeysPerApplication = n }},
+		{"max-api-keys", "maxApiKeys", optionalIntFlag(fs, "max-api-keys", "API keys allowed, inactive and expired ones included (unchanged when omitted)"),
+			func(l *keyhaven.Limits, n int) { l.APIKeys = n }},
+	}
 	pos, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return helpOK(err)
@@ -83,18 +90,30 @@ func runTenantLimits(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return errors.New(keyhaven.ErrorMessage(err))
 	}
-	l := t.Limits
-	if *apps >= 0 {
-		l.Applications = *apps
+	l, given := t.Limits, false
+	for _, f := range limits {
+		if *f.value != nil {
+			f.set(&l, **f.value)
+			given = true
+		}
 	}
-	if *keys >= 0 {
-		l.AccessKeysPerApplication = *keys
-	}
-	if *apiKeys >= 0 {
-		l.APIKeys = *apiKeys
-	}
-	if l != t.Limits {
+	if given && l != t.Limits {
 		if err := svc.SetTenantLimits(ctx, t.Name, l); err != nil {
+			// The service names the fields it refuses; the operator gave flags.
+			var ke *keyhaven.Error
+			if errors.As(err, &ke) && len(ke.Fields) > 0 {
+				var msgs []string
+				for _, fe := range ke.Fields {
+					name := fe.Field
+					for _, f := range limits {
+						if f.field == fe.Field {
+							name = "--" + f.flag
+						}
+					}
+					msgs = append(msgs, name+" "+fe.Message)
+				}
+				return errors.New(strings.Join(msgs, "; "))
+			}
 			return errors.New(keyhaven.ErrorMessage(err))
 		}
 	}

@@ -564,7 +564,7 @@ func (c *Console) createBatch(w http.ResponseWriter, r *http.Request, p *keyhave
 }
 
 func (c *Console) batch(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	res, err := c.svc.BatchTask(ctx(r), p, r.PathValue("id"))
+	res, err := c.svc.BatchTask(ctx(r), p, r.PathValue("id"), keyhaven.Page{Limit: 1000})
 	if err != nil {
 		c.fail(w, r, p, err)
 		return
@@ -585,7 +585,7 @@ func (c *Console) batchProgress(w http.ResponseWriter, r *http.Request, p *keyha
 }
 
 func (c *Console) batchCSV(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	res, err := c.svc.BatchTask(ctx(r), p, r.PathValue("id"))
+	res, err := c.svc.BatchTask(ctx(r), p, r.PathValue("id"), keyhaven.Page{Limit: 1000})
 	if err != nil {
 		c.fail(w, r, p, err)
 		return

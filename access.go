@@ -103,10 +103,9 @@ func validateAccessInput(field string, in AccessInput) error {
 // bits, so that generated usernames do not collide in practice.
 const GeneratedUsernameLen = 16
 
-func generateUsername() string {
-	id := NewID("x") // time-ordered prefix keeps the unique index's inserts local
-	return "dev-" + id[len(id)-GeneratedUsernameLen:]
-}
+// generateUsername draws a username from the CSPRNG: one made from an id would count up
+// within a batch and could be derived from its access's id.
+func generateUsername() string { return "dev-" + randomBase32(GeneratedUsernameLen) }
 
 // buildAccess makes an access under contract c and offering o at now, generating what in
 // leaves empty. It returns the access and its password in clear.

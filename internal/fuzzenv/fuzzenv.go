@@ -52,6 +52,9 @@ type Env struct {
 	Ops []Op
 	fx  *fixture
 	n   int
+	// spent is set when a request deleted, revoked or logged out one of the tenant's objects:
+	// the next request gets a fresh tenant.
+	spent bool
 }
 
 // fixture is a tenant with one object of every kind.
@@ -106,18 +109,22 @@ type Request struct {
 	Body                       []byte
 }
 
-// Do serves r and returns the status, header and body of the answer. Now and then, and
-// whenever the tenant's own credential is refused, the tenant is checked and replaced if a
-// request took away its credentials or its objects.
+// Do serves r and returns the status, header and body of the answer. After a request that
+// deleted, revoked or logged out one of the tenant's objects, and now and then, the tenant is
+// replaced; when the tenant's own credential is refused, it is checked and replaced if a
+// request took away its credentials.
 func (e *Env) Do(t testing.TB, r Request) (int, http.Header, []byte) {
 	t.Helper()
 	e.n++
-	if e.n%256 == 0 || (e.n%32 == 0 && !e.healthy()) {
+	if e.spent || e.n%256 == 0 || (e.n%32 == 0 && !e.healthy()) {
 		e.fresh(t)
 	}
 	status, header, body := e.do(r)
 	if status == http.StatusUnauthorized && (r.Who == APIKey || r.Who == Session) && !e.healthy() {
 		e.fresh(t)
+	}
+	if status/100 == 2 && (r.Method == http.MethodDelete || strings.HasSuffix(r.Path, "/revoke") || strings.HasSuffix(r.Path, "/logout")) {
+		e.spent = true
 	}
 	return status, header, body
 }
@@ -206,7 +213,7 @@ func (e *Env) fresh(tb testing.TB) {
 		tb.Fatal(err)
 	}
 	fx := &fixture{tenant: name, apiKey: created.APIKey, ids: map[string]string{}}
-	e.fx = fx
+	e.fx, e.spent = fx, false
 	base := "/api/" + name
 	post := func(path string, v any, token string) map[string]any {
 		tb.Helper()

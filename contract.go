@@ -163,6 +163,12 @@ func validateContractDates(start, end time.Time) error {
 	if start.IsZero() || end.IsZero() {
 		return Invalid(FieldError{Field: "startDate", Message: "startDate and endDate are required"})
 	}
+	if err := checkTime("startDate", start); err != nil {
+		return err
+	}
+	if err := checkTime("endDate", end); err != nil {
+		return err
+	}
 	if !end.After(start) {
 		return Invalid(FieldError{Field: "endDate", Message: "must be after startDate"})
 	}

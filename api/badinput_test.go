@@ -104,3 +104,35 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("only %d malformed requests", len(scenarios))
 	}
 }
+
+// TestTimesBeyondRFC3339 sends times whose UTC year RFC 3339 cannot write (a year 9999 with
+// a negative offset is year 10000 in UTC): each is refused with the field named, rather than
+// stored and then failing every answer that shows it. The last representable instants are
+// accepted.
+func TestTimesBeyondRFC3339(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	contracts(t, e)
+	key := e.Acme.APIKey
+	app := createApp(t, e, key, "times")
+	contract := func(id, start, end string) map[string]any {
+		return map[string]any{"id": id, "productOfferingId": "plain", "startDate": start, "endDate": end}
+	}
+	for _, s := range []apitest.Scenario{
+		{Name: "contract ending in year 10000", Method: "POST", URL: "/api/acme/contracts", Token: key,
+			Body: contract("c-late", "2030-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"), ExpectedStatus: 400, ExpectedContent: []string{"endDate"}},
+		{Name: "contract starting in year -1", Method: "POST", URL: "/api/acme/contracts", Token: key,
+			Body: contract("c-early", "0000-01-01T00:00:00+00:01", "2030-01-01T00:00:00Z"), ExpectedStatus: 400, ExpectedContent: []string{"startDate"}},
+		{Name: "contract patched to end in year 10000", Method: "PATCH", URL: "/api/acme/contracts/contract-001", Token: key,
+			Body: map[string]any{"endDate": "9999-12-31T23:59:59-01:00"}, Headers: []string{"Content-Type", "application/merge-patch+json"},
+			ExpectedStatus: 400, ExpectedContent: []string{"endDate"}},
+		{Name: "access key expiring in year 10000", Method: "POST", URL: "/api/acme/applications/" + app + "/access-keys", Token: key,
+			Body: map[string]any{"name": "late", "scopes": []string{"READ"}, "expiresAt": "9999-12-31T23:59:59-01:00"}, ExpectedStatus: 400, ExpectedContent: []string{"expiresAt"}},
+		{Name: "contract over every representable year", Method: "POST", URL: "/api/acme/contracts", Token: key,
+			Body: contract("c-all", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"), ExpectedStatus: 201},
+		{Name: "access key expiring at the end of year 9999", Method: "POST", URL: "/api/acme/applications/" + app + "/access-keys", Token: key,
+			Body: map[string]any{"name": "last", "scopes": []string{"READ"}, "expiresAt": "9999-12-31T23:59:59Z"}, ExpectedStatus: 201},
+		{Name: "the contract reads back", URL: "/api/acme/contracts/contract-001", Token: key, ExpectedStatus: 200},
+	} {
+		s.Run(t, e)
+	}
+}

@@ -2,7 +2,8 @@
 # Runs every fuzz target (func FuzzXxx in a _test.go file) for a bounded time, one at a time:
 # FUZZTIME each (default 10s), so that the whole run stays around two minutes. A target that
 # fails leaves its input in the package's testdata/fuzz/FuzzXxx/: fix the bug and commit the
-# file, which then runs as a seed with every go test.
+# file, which then runs as a seed with every go test. KEYHAVEN_FUZZ_DB=postgres serves the
+# REST and GraphQL targets over PostgreSQL (KEYHAVEN_TEST_POSTGRES) instead of SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-10s}"

@@ -1,4 +1,4 @@
-// Package fuzzenv serves a keyhaven node in process over a SQLite file, for fuzz targets: no
+// Package fuzzenv serves a keyhaven node in process over a database, for fuzz targets: no
 // listener and no background work, each request one call of the node's handler. A tenant
 // with one object of every kind gives the operations something to find; when a fuzzed
 // request takes the tenant's credentials away, the next request gets a fresh tenant.
@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -65,12 +66,18 @@ type fixture struct {
 	ids map[string]string
 }
 
-// New starts a node over a fresh SQLite file with a first tenant.
+// New starts a node over a fresh SQLite file with a first tenant; over a fresh PostgreSQL
+// database instead when KEYHAVEN_FUZZ_DB is "postgres" (with KEYHAVEN_TEST_POSTGRES naming
+// the server), since what a database refuses differs.
 func New(tb testing.TB) *Env {
 	tb.Helper()
 	key, _ := secret.ParseKey(secret.NewKey())
 	sealer, _ := secret.NewSealer(key)
-	n := node.New(testdb.SQLite(tb), node.Config{
+	open := testdb.SQLite
+	if os.Getenv("KEYHAVEN_FUZZ_DB") == "postgres" {
+		open = testdb.Postgres
+	}
+	n := node.New(open(tb), node.Config{
 		Log: slog.New(slog.DiscardHandler), Sealer: sealer, Clock: keyhaven.SystemClock{}, PasswordParams: apitest.FastPasswords,
 		// Fuzzed credentials fail all the time: a failure limit would soon refuse everything.
 		API: api.Options{FailuresPerMinute: 1 << 30, FailureBurst: 1 << 30},

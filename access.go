@@ -206,6 +206,10 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
+	if err := validFilters(map[string]string{"contractId": f.ContractID, "status": f.Status, "createdBy": f.CreatedBy,
+		"username": f.Username, "deviceName": f.DeviceName}); err != nil {
+		return nil, err
+	}
 	return s.Store.ListAccesses(ctx, p.TenantID, f)
 }
 
@@ -267,9 +271,13 @@ type AccessVerification struct {
 // username apart; only a right password for a generated one is fast. Failures are counted,
 // and a burst of them is audited as one event.
 func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, password string) (*AccessVerification, error) {
-	a, err := s.Store.AccessByUsername(ctx, p.TenantID, username)
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return nil, err
+	var a *Access
+	var err error
+	if usernameRE.MatchString(username) { // no access has another username: it is never looked up
+		a, err = s.Store.AccessByUsername(ctx, p.TenantID, username)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
 	}
 	ok := false
 	if a != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -166,10 +167,7 @@ func (s *Service) BatchAccesses(ctx context.Context, p *Principal, id string, pa
 }
 
 func (s *Service) batchResult(ctx context.Context, p *Principal, id string, page Page, withErrors bool) (*BatchResult, error) {
-	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
-		return nil, err
-	}
-	t, err := s.Store.BatchTask(ctx, p.TenantID, id)
+	t, err := s.BatchTaskProgress(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -296,10 +294,14 @@ type BatchChunk struct {
 	Now        time.Time
 }
 
-// BatchTaskProgress returns a task without its accesses, for following its progress.
+// BatchTaskProgress returns a task without its accesses, for following its progress. It needs
+// ACCESS_MANAGEMENT.
 func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string) (*BatchTask, error) {
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(id, "job-"); !ok || !ValidID("b", "b_"+rest) {
+		return nil, Errorf(ENOTFOUND, "batch task not found") // no task has such an id: never looked up
 	}
 	return s.Store.BatchTask(ctx, p.TenantID, id)
 }

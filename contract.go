@@ -3,7 +3,9 @@ package keyhaven
 import (
 	"context"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // ProductOffering is what a contract sells; it may cap how long each access is valid.
@@ -68,6 +70,9 @@ func (c *Contract) validity(o *ProductOffering, now time.Time) (from, until time
 }
 
 var callerIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// errNoContract answers a contract id that no contract can have, which is never looked up.
+var errNoContract = Errorf(ENOTFOUND, "contract not found")
 
 func validateCallerID(field, id string) error {
 	if !callerIDRE.MatchString(id) {
@@ -139,6 +144,9 @@ func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) 
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
+	if !callerIDRE.MatchString(id) {
+		return nil, Errorf(ENOTFOUND, "product offering not found")
+	}
 	return s.Store.ProductOffering(ctx, p.TenantID, id)
 }
 
@@ -202,6 +210,9 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 	if len(in.CustomerName) > 200 {
 		return nil, Invalid(FieldError{Field: "customerName", Message: "must be at most 200 characters"})
 	}
+	if strings.ContainsFunc(in.CustomerName, unicode.IsControl) {
+		return nil, Invalid(FieldError{Field: "customerName", Message: "must not contain control characters"})
+	}
 	if in.Status == "" {
 		in.Status = ContractActive
 	}
@@ -234,12 +245,18 @@ func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contr
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
+	if !callerIDRE.MatchString(id) {
+		return nil, errNoContract
+	}
 	return s.Store.Contract(ctx, p.TenantID, id)
 }
 
 // ListContracts lists contracts.
 func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFilter) ([]*Contract, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": f.Status}); err != nil {
 		return nil, err
 	}
 	return s.Store.ListContracts(ctx, p.TenantID, f)
@@ -253,6 +270,9 @@ func (s *Service) UpdateContract(ctx context.Context, p *Principal, id string, i
 	}
 	if in.Status == nil && in.StartDate == nil && in.EndDate == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of status, startDate, endDate"})
+	}
+	if !callerIDRE.MatchString(id) {
+		return nil, errNoContract
 	}
 	if c, err = s.Store.Contract(ctx, p.TenantID, id); err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // idAlphabet is the lower-case Crockford base32 alphabet of ids and generated usernames.
@@ -54,6 +56,26 @@ func randomBase32(n int) string {
 		b[i] = idAlphabet[c&31] // 256 is a multiple of 32: every character is as likely
 	}
 	return string(b)
+}
+
+// validFilter refuses a filter value that is not UTF-8 text without control characters: no
+// stored value is anything else, and PostgreSQL refuses even to compare a NUL or a byte that
+// is not UTF-8.
+func validFilter(field, v string) error {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return Invalid(FieldError{Field: field, Message: "must be text without control characters"})
+	}
+	return nil
+}
+
+// validFilters checks filter values by field name.
+func validFilters(fields map[string]string) error {
+	for field, v := range fields {
+		if err := validFilter(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ValidID reports whether s could be an id of the given prefix; anything else is never looked up.

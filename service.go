@@ -207,9 +207,13 @@ type Session struct {
 // for a known tenant are audited, unknown emails included.
 func (s *Service) Login(ctx context.Context, tenantName, email, password string) (*Session, error) {
 	fail := Reasonf(EUNAUTHORIZED, "invalid_credentials", "wrong email or password")
-	t, err := s.Store.TenantByName(ctx, tenantName)
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return nil, err
+	var t *Tenant
+	var err error
+	if ValidTenantName(tenantName) { // no tenant has another name: it is never looked up
+		t, err = s.Store.TenantByName(ctx, tenantName)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
 	}
 	var u *User
 	var detail map[string]any

@@ -136,3 +136,38 @@ func TestTimesBeyondRFC3339(t *testing.T) {
 		s.Run(t, e)
 	}
 }
+
+// TestTextADatabaseCannotHold sends NUL characters and bytes that are not UTF-8, which
+// PostgreSQL refuses to store or compare (SQLite takes them), in every place a request carries
+// text to the database: each is bad input on both databases, never a 500.
+func TestTextADatabaseCannotHold(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			e := apitest.New(t, open)
+			contracts(t, e)
+			key := e.Acme.APIKey
+			scenario := func(name, method, url string, body any, status int, code string) apitest.Scenario {
+				return apitest.Scenario{Name: name, Method: method, URL: url, Token: key, Body: body, ExpectedStatus: status, ExpectedCode: code}
+			}
+			for _, s := range []apitest.Scenario{
+				scenario("NUL in a contract id", "GET", "/api/acme/contracts/a%00b", nil, 404, "not_found"),
+				scenario("not UTF-8 in a contract id", "PATCH", "/api/acme/contracts/%9c", `{"status":"SUSPENDED"}`, 404, "not_found"),
+				scenario("NUL in an offering id", "GET", "/api/acme/product-offerings/a%00b", nil, 404, "not_found"),
+				scenario("NUL in a task id", "GET", "/api/acme/access/batch/job-%00", nil, 404, "not_found"),
+				scenario("NUL in the tenant", "GET", "/api/a%00b/me", nil, 403, "wrong_tenant"),
+				scenario("NUL in a filter", "GET", "/api/acme/access?deviceName=%00", nil, 400, "invalid_input"),
+				scenario("not UTF-8 in a filter", "GET", "/api/acme/audit?actorId=%ff", nil, 400, "invalid_input"),
+				scenario("not UTF-8 in a contract filter", "GET", "/api/acme/contracts?productOfferingId=%ff", nil, 400, "invalid_input"),
+				{Name: "login to a tenant whose name is not UTF-8", Method: "POST", URL: "/api/%c2/login", Body: map[string]any{"email": "admin@acme.test", "password": "x"},
+					ExpectedStatus: 401, ExpectedCode: "invalid_credentials"},
+				scenario("NUL in a customer name", "POST", "/api/acme/contracts", map[string]any{"id": "c-nul", "productOfferingId": "plain",
+					"customerName": "a\x00b", "startDate": "2030-01-01T00:00:00Z", "endDate": "2031-01-01T00:00:00Z"}, 400, "invalid_input"),
+			} {
+				s.Run(t, e)
+			}
+			if c := verify(t, e, "a\x00b", "a-password-guess"); c != "INVALID_CREDENTIALS" {
+				t.Fatalf("device verification of a username with NUL: %s, want INVALID_CREDENTIALS", c)
+			}
+		})
+	}
+}

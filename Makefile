@@ -1,4 +1,4 @@
-.PHONY: run test lint bench build
+.PHONY: run test fuzz lint bench build
 
 # Run keyhaven on the embedded SQLite default.
 run:
@@ -7,6 +7,10 @@ run:
 # Every test, on SQLite and PostgreSQL, with the race detector.
 test:
 	./scripts/test.sh
+
+# Every fuzz target for a bounded time each (FUZZTIME, default 10s), one after another.
+fuzz:
+	./scripts/fuzz.sh
 
 build:
 	go build -o bin/keyhaven ./cmd/keyhaven

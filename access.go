@@ -103,10 +103,9 @@ func validateAccessInput(field string, in AccessInput) error {
 // bits, so that generated usernames do not collide in practice.
 const GeneratedUsernameLen = 16
 
-func generateUsername() string {
-	id := NewID("x") // time-ordered prefix keeps the unique index's inserts local
-	return "dev-" + id[len(id)-GeneratedUsernameLen:]
-}
+// generateUsername draws a username from the CSPRNG: one made from an id would count up
+// within a batch and could be derived from its access's id.
+func generateUsername() string { return "dev-" + randomBase32(GeneratedUsernameLen) }
 
 // buildAccess makes an access under contract c and offering o at now, generating what in
 // leaves empty. It returns the access and its password in clear.
@@ -203,6 +202,10 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
+	if err := validFilters(map[string]string{"contractId": f.ContractID, "status": f.Status, "createdBy": f.CreatedBy,
+		"username": f.Username, "deviceName": f.DeviceName}); err != nil {
+		return nil, err
+	}
 	return s.Store.ListAccesses(ctx, p.TenantID, f)
 }
 
@@ -280,9 +283,13 @@ func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, pass
 	if s.Guesses.blocked(guess, at) {
 		return nil, errGuessLimited
 	}
-	a, err := s.Store.AccessByUsername(ctx, p.TenantID, username)
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return nil, err
+	var a *Access
+	var err error
+	if usernameRE.MatchString(username) { // no access has another username: it is never looked up
+		a, err = s.Store.AccessByUsername(ctx, p.TenantID, username)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
 	}
 	ok := false
 	if a != nil {

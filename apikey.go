@@ -55,6 +55,9 @@ func (s *Service) checkExpires(field string, t *time.Time) (time.Time, error) {
 	if !t.After(s.now()) {
 		return time.Time{}, Invalid(FieldError{Field: field, Message: "must be in the future"})
 	}
+	if err := checkTime(field, *t); err != nil {
+		return time.Time{}, err
+	}
 	return t.UTC().Truncate(time.Microsecond), nil
 }
 

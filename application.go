@@ -353,6 +353,9 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
 		return nil, "", Invalid(FieldError{Field: "expiresAt", Message: "must be in the future"})
 	}
+	if err := checkTime("expiresAt", in.ExpiresAt); err != nil {
+		return nil, "", err
+	}
 	key = secret.Generate(secret.AccessKey)
 	c = &Credential{
 		ID: NewID("akey"), TenantID: p.TenantID, Kind: KindAccessKey, OwnerID: p.UserID, Name: in.Name,

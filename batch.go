@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -132,32 +134,48 @@ func (s *Service) BatchItems(t *BatchTask) ([]AccessInput, error) {
 	return items, nil
 }
 
-// BatchResult is a task as its owner sees it: its errors and, once DONE and within the
-// retention window, every created access with its password.
+// BatchResult is a task as its owner sees it: its errors and, once DONE, one page of the
+// accesses it created, each with its password within the retention window.
 type BatchResult struct {
 	Task      *BatchTask
 	Errors    []BatchError
-	Accesses  []*Access
-	Passwords []string // Passwords[i] is Accesses[i]'s, "" once purged
+	Accesses  []*Access // ordered by index
+	Passwords []string  // Passwords[i] is Accesses[i]'s, "" once purged
 }
 
-// BatchTask returns a task; it needs ACCESS_MANAGEMENT.
-func (s *Service) BatchTask(ctx context.Context, p *Principal, id string) (*BatchResult, error) {
-	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
-		return nil, err
-	}
-	t, err := s.Store.BatchTask(ctx, p.TenantID, id)
+// BatchCursor is what a page of a task's accesses that ends with a continues after: the
+// Page.After of the next page.
+func BatchCursor(a *Access) string { return strconv.Itoa(a.BatchSeq) }
+
+// BatchTask returns a task with all its errors and, once DONE, the page of its accesses that
+// page selects, in the order of the batch's items: page.After is the BatchCursor of the
+// previous page's last access. It needs ACCESS_MANAGEMENT. Returns EINVALID if page.After is
+// no such cursor.
+func (s *Service) BatchTask(ctx context.Context, p *Principal, id string, page Page) (*BatchResult, error) {
+	return s.batchResult(ctx, p, id, page, true)
+}
+
+// BatchAccesses returns what BatchTask does but the errors: a task and one page of its
+// accesses, for reading them all page by page.
+func (s *Service) BatchAccesses(ctx context.Context, p *Principal, id string, page Page) (*BatchResult, error) {
+	return s.batchResult(ctx, p, id, page, false)
+}
+
+func (s *Service) batchResult(ctx context.Context, p *Principal, id string, page Page, withErrors bool) (*BatchResult, error) {
+	t, err := s.BatchTaskProgress(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
 	r := &BatchResult{Task: t}
-	if r.Errors, err = s.Store.BatchErrors(ctx, t.ID); err != nil {
-		return nil, err
+	if withErrors {
+		if r.Errors, err = s.Store.BatchErrors(ctx, t.ID); err != nil {
+			return nil, err
+		}
 	}
 	if t.State != BatchDone {
 		return r, nil
 	}
-	if r.Accesses, err = s.Store.BatchAccesses(ctx, p.TenantID, t.ID); err != nil {
+	if r.Accesses, err = s.Store.BatchAccesses(ctx, p.TenantID, t.ID, page); err != nil {
 		return nil, err
 	}
 	r.Passwords = make([]string, len(r.Accesses))
@@ -276,10 +294,14 @@ type BatchChunk struct {
 	Now        time.Time
 }
 
-// BatchTaskProgress returns a task without its accesses, for following its progress.
+// BatchTaskProgress returns a task without its accesses, for following its progress. It needs
+// ACCESS_MANAGEMENT.
 func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string) (*BatchTask, error) {
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(id, "job-"); !ok || !ValidID("b", "b_"+rest) {
+		return nil, Errorf(ENOTFOUND, "batch task not found") // no task has such an id: never looked up
 	}
 	return s.Store.BatchTask(ctx, p.TenantID, id)
 }

@@ -5,6 +5,16 @@ import (
 	"time"
 )
 
+// checkTime refuses a time whose year in UTC is outside 0000 to 9999: RFC 3339, in which
+// every transport writes times, has four-digit years, so such a time, once stored, would make
+// every answer that shows it fail.
+func checkTime(field string, t time.Time) error {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return Invalid(FieldError{Field: field, Message: "must be between the years 0000 and 9999 in UTC"})
+	}
+	return nil
+}
+
 // Clock tells the time. Tests move a ManualClock instead of sleeping.
 type Clock interface {
 	Now() time.Time

@@ -3,7 +3,9 @@ package keyhaven
 import (
 	"context"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // ProductOffering is what a contract sells; it may cap how long each access is valid.
@@ -68,6 +70,9 @@ func (c *Contract) validity(o *ProductOffering, now time.Time) (from, until time
 }
 
 var callerIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// errNoContract answers a contract id that no contract can have, which is never looked up.
+var errNoContract = Errorf(ENOTFOUND, "contract not found")
 
 func validateCallerID(field, id string) error {
 	if !callerIDRE.MatchString(id) {
@@ -139,6 +144,9 @@ func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) 
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
+	if !callerIDRE.MatchString(id) {
+		return nil, Errorf(ENOTFOUND, "product offering not found")
+	}
 	return s.Store.ProductOffering(ctx, p.TenantID, id)
 }
 
@@ -162,6 +170,12 @@ func requireAny(p *Principal, perms ...Permission) error {
 func validateContractDates(start, end time.Time) error {
 	if start.IsZero() || end.IsZero() {
 		return Invalid(FieldError{Field: "startDate", Message: "startDate and endDate are required"})
+	}
+	if err := checkTime("startDate", start); err != nil {
+		return err
+	}
+	if err := checkTime("endDate", end); err != nil {
+		return err
 	}
 	if !end.After(start) {
 		return Invalid(FieldError{Field: "endDate", Message: "must be after startDate"})
@@ -195,6 +209,9 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 	if len(in.CustomerName) > 200 {
 		return nil, Invalid(FieldError{Field: "customerName", Message: "must be at most 200 characters"})
 	}
+	if strings.ContainsFunc(in.CustomerName, unicode.IsControl) {
+		return nil, Invalid(FieldError{Field: "customerName", Message: "must not contain control characters"})
+	}
 	if in.Status == "" {
 		in.Status = ContractActive
 	}
@@ -227,12 +244,18 @@ func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contr
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
+	if !callerIDRE.MatchString(id) {
+		return nil, errNoContract
+	}
 	return s.Store.Contract(ctx, p.TenantID, id)
 }
 
 // ListContracts lists contracts.
 func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFilter) ([]*Contract, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": f.Status}); err != nil {
 		return nil, err
 	}
 	return s.Store.ListContracts(ctx, p.TenantID, f)
@@ -248,6 +271,9 @@ func (s *Service) UpdateContract(ctx context.Context, p *Principal, id string, i
 	}
 	if in.Status == nil && in.StartDate == nil && in.EndDate == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of status, startDate, endDate"})
+	}
+	if !callerIDRE.MatchString(id) {
+		return nil, errNoContract
 	}
 	if in.Status != nil {
 		if err := validateContractStatus("status", *in.Status); err != nil {

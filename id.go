@@ -7,9 +7,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+// idAlphabet is the lower-case Crockford base32 alphabet of ids and generated usernames.
+const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+var idEncoding = base32.NewEncoding(idAlphabet).WithPadding(base32.NoPadding)
 
 var lastID struct {
 	sync.Mutex
@@ -42,6 +47,37 @@ func NewID(prefix string) string {
 	return prefix + "_" + idEncoding.EncodeToString(b[:])
 }
 
+// randomBase32 returns n characters of idAlphabet drawn uniformly with a CSPRNG: 5 bits each,
+// owing nothing to the clock or to any id.
+func randomBase32(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
+	for i, c := range b {
+		b[i] = idAlphabet[c&31] // 256 is a multiple of 32: every character is as likely
+	}
+	return string(b)
+}
+
+// validFilter refuses a filter value that is not UTF-8 text without control characters: no
+// stored value is anything else, and PostgreSQL refuses even to compare a NUL or a byte that
+// is not UTF-8.
+func validFilter(field, v string) error {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return Invalid(FieldError{Field: field, Message: "must be text without control characters"})
+	}
+	return nil
+}
+
+// validFilters checks filter values by field name.
+func validFilters(fields map[string]string) error {
+	for field, v := range fields {
+		if err := validFilter(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ValidID reports whether s could be an id of the given prefix; anything else is never looked up.
 func ValidID(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix+"_")
@@ -49,7 +85,7 @@ func ValidID(prefix, s string) bool {
 		return false
 	}
 	for i := 0; i < len(rest); i++ {
-		if !strings.ContainsRune("0123456789abcdefghjkmnpqrstvwxyz", rune(rest[i])) {
+		if !strings.ContainsRune(idAlphabet, rune(rest[i])) {
 			return false
 		}
 	}

@@ -222,9 +222,13 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 	if s.Guesses.blocked(guess, at) {
 		return nil, errGuessLimited
 	}
-	t, err := s.Store.TenantByName(ctx, tenantName)
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return nil, err
+	var t *Tenant
+	var err error
+	if ValidTenantName(tenantName) { // no tenant has another name: it is never looked up
+		t, err = s.Store.TenantByName(ctx, tenantName)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
 	}
 	var u *User
 	var detail map[string]any

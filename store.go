@@ -157,8 +157,11 @@ type Store interface {
 	BatchTask(ctx context.Context, tenantID, id string) (*BatchTask, error)
 	// BatchErrors returns a task's item errors ordered by index.
 	BatchErrors(ctx context.Context, taskID string) ([]BatchError, error)
-	// BatchAccesses returns the accesses a task created, ordered by their index.
-	BatchAccesses(ctx context.Context, tenantID, taskID string) ([]*Access, error)
+	// BatchAccesses returns one page of the accesses a task of the tenant created, ordered by
+	// their index (BatchSeq): up to page.Limit of them whose index is above page.After, the
+	// decimal index of the previous page's last access (empty for the first page). Returns
+	// EINVALID if page.After is not an index.
+	BatchAccesses(ctx context.Context, tenantID, taskID string, page Page) ([]*Access, error)
 	// ClaimBatchTask gives owner the lease, until leaseUntil, of the unfinished task whose
 	// turn it is among those whose lease is free, has run out at now, or is owner's already,
 	// and marks it IN_PROGRESS. Tenants take turns: the task goes to the tenant whose latest

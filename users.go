@@ -256,5 +256,8 @@ func (s *Service) ListAudit(ctx context.Context, p *Principal, f AuditFilter) ([
 	if err := p.Require(AUDIT_READ); err != nil {
 		return nil, err
 	}
+	if err := validFilters(map[string]string{"action": f.Action, "actorId": f.ActorID, "outcome": f.Outcome}); err != nil {
+		return nil, err
+	}
 	return s.Store.ListAudit(ctx, p.TenantID, f)
 }

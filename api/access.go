@@ -101,7 +101,8 @@ type BatchTaskRef struct {
 	State string `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
 }
 
-// BatchTask is a batch task with its progress, errors and, once DONE, its accesses.
+// BatchTask is a batch task with its progress, all its errors and, once DONE, one page of
+// its accesses.
 type BatchTask struct {
 	ID        string                `json:"id"`
 	State     string                `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
@@ -110,16 +111,23 @@ type BatchTask struct {
 	Processed int                   `json:"processed"`
 	Created   int                   `json:"created"`
 	Failed    int                   `json:"failed"`
-	Accesses  []Access              `json:"accesses" doc:"When DONE: every created access, with its password until the retention window ends"`
-	Errors    []keyhaven.BatchError `json:"errors"`
+	Accesses  []Access              `json:"accesses" doc:"When DONE: one page of the created accesses in the order of the batch's items, with their passwords until the retention window ends"`
+	Errors    []keyhaven.BatchError `json:"errors" doc:"Every item that failed, on every page"`
 	CreatedAt time.Time             `json:"createdAt"`
 	// PasswordsUntil is when the passwords of a finished task are purged.
 	PasswordsUntil *time.Time `json:"passwordsUntil,omitempty" doc:"When the passwords are purged"`
+	NextCursor     string     `json:"nextCursor,omitempty" doc:"The cursor of the next page of accesses, when there may be one"`
 }
 
-type batchPath struct {
+// BatchPath names a batch task.
+type BatchPath struct {
 	TenantPath
 	TaskID string `path:"taskId" maxLength:"64"`
+}
+
+type getBatchInput struct {
+	BatchPath
+	PageParams
 }
 
 type verifyAccessInput struct {
@@ -220,22 +228,28 @@ func (s *Server) registerAccesses() {
 			Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(BatchRequest{}), true, "BatchRequest")}}}
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
-		Summary: "Get a batch task", Errors: []int{http.StatusNotFound},
-		Description: "Needs ACCESS_MANAGEMENT. When DONE, accesses holds every created access with its password until the retention window ends.",
-	}, true), func(ctx context.Context, in *batchPath) (*struct{ Body BatchTask }, error) {
+		Summary: "Get a batch task with a page of its accesses", Errors: []int{http.StatusNotFound},
+		Description: "Needs ACCESS_MANAGEMENT. When DONE, accesses holds the created accesses with their passwords until the retention window ends, " +
+			"paged like any list (limit, cursor) in the order of the batch's items; requested, processed and errors are on every page.",
+	}, true), func(ctx context.Context, in *getBatchInput) (*struct{ Body BatchTask }, error) {
+		pg, err := s.page(in.PageParams)
+		if err != nil {
+			return nil, err
+		}
 		p := principal(ctx)
-		r, err := s.svc.BatchTask(ctx, p, in.TaskID)
+		r, err := s.svc.BatchTask(ctx, p, in.TaskID, pg)
 		if err != nil {
 			return nil, err
 		}
 		t := r.Task
+		page := newList(s, r.Accesses, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) }, keyhaven.BatchCursor)
 		out := BatchTask{ID: t.ID, State: t.State, Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
-			Created: t.Created, Failed: t.Failed, Errors: r.Errors, CreatedAt: t.CreatedAt, Accesses: make([]Access, len(r.Accesses))}
+			Created: t.Created, Failed: t.Failed, Errors: r.Errors, CreatedAt: t.CreatedAt,
+			Accesses: page.Body.Items, NextCursor: page.Body.NextCursor}
 		if out.Errors == nil {
 			out.Errors = []keyhaven.BatchError{}
 		}
-		for i, a := range r.Accesses {
-			out.Accesses[i] = toAccess(p.TenantName, a)
+		for i := range out.Accesses {
 			out.Accesses[i].Password = r.Passwords[i]
 		}
 		if !t.FinishedAt.IsZero() {

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,7 @@ type batchJSON struct {
 	Requested, Processed, Created, Failed int
 	Accesses                              []accessJSON
 	Errors                                []keyhaven.BatchError
+	NextCursor                            string
 }
 
 // contracts sets up an offering and contracts in several states and returns the clock's now.
@@ -96,6 +99,26 @@ func waitBatch(t *testing.T, e *apitest.Env, id string) batchJSON {
 			t.Fatalf("batch %s still %s after 60s (%d/%d)", id, b.State, b.Processed, b.Requested)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// batchAccesses reads every access of a DONE batch task, page by page, checking that each
+// page carries the task's counts.
+func batchAccesses(t *testing.T, e *apitest.Env, id string) []accessJSON {
+	t.Helper()
+	var all []accessJSON
+	cursor := ""
+	for {
+		var b batchJSON
+		mustStatus(t, e.Do("GET", "/api/acme/access/batch/"+id+"?limit=1000&cursor="+url.QueryEscape(cursor), e.Acme.APIKey, nil), 200).Decode(t, &b)
+		if b.State != "DONE" || b.Requested == 0 || b.Processed != b.Requested || b.Errors == nil {
+			t.Fatalf("page after %q: %+v", cursor, b)
+		}
+		all = append(all, b.Accesses...)
+		if b.NextCursor == "" {
+			return all
+		}
+		cursor = b.NextCursor
 	}
 }
 
@@ -287,17 +310,21 @@ func testBatches(t *testing.T, e *apitest.Env) {
 	t.Run("generated", func(t *testing.T) {
 		id := submitBatch(t, e, map[string]any{"contractId": "contract-001", "numberOfAccesses": 2500})
 		b := waitBatch(t, e, id)
-		if b.State != "DONE" || b.Requested != 2500 || b.Processed != 2500 || b.Created != 2500 || len(b.Accesses) != 2500 || len(b.Errors) != 0 {
-			t.Fatalf("batch %s: %d/%d created %d, %d accesses, errors %v", b.State, b.Processed, b.Requested, b.Created, len(b.Accesses), b.Errors)
+		if b.State != "DONE" || b.Requested != 2500 || b.Processed != 2500 || b.Created != 2500 || len(b.Accesses) != 50 || len(b.Errors) != 0 {
+			t.Fatalf("batch %s: %d/%d created %d, %d accesses on the first page, errors %v", b.State, b.Processed, b.Requested, b.Created, len(b.Accesses), b.Errors)
+		}
+		all := batchAccesses(t, e, id)
+		if len(all) != 2500 {
+			t.Fatalf("%d accesses over all pages, want 2500", len(all))
 		}
 		seen := map[string]bool{}
-		for i, a := range b.Accesses {
+		for i, a := range all {
 			if a.Password == "" || a.CreatedBy != id || seen[a.Username] {
 				t.Fatalf("access %d: %+v", i, a)
 			}
 			seen[a.Username] = true
 		}
-		for _, a := range []accessJSON{b.Accesses[0], b.Accesses[1234], b.Accesses[2499]} {
+		for _, a := range []accessJSON{all[0], all[1234], all[2499]} {
 			if c := verify(t, e, a.Username, a.Password); c != "VALID" {
 				t.Fatalf("batch password: %s", c)
 			}
@@ -329,6 +356,57 @@ func testBatches(t *testing.T, e *apitest.Env) {
 		if c := verify(t, e, "fresh-name", "chosen-password-1"); c != "VALID" {
 			t.Fatalf("chosen batch password: %s", c)
 		}
+	})
+
+	t.Run("the task's accesses are paged", func(t *testing.T) {
+		items := []any{}
+		for i := range 7 {
+			item := map[string]any{"deviceName": fmt.Sprintf("paged-%d", i)}
+			if i == 2 {
+				item["username"] = "taken-name"
+			}
+			items = append(items, item)
+		}
+		id := submitBatch(t, e, map[string]any{"contractId": "contract-001", "accesses": items})
+		waitBatch(t, e, id)
+		var devices []string
+		cursor, pages := "", 0
+		for {
+			var b batchJSON
+			mustStatus(t, e.Do("GET", "/api/acme/access/batch/"+id+"?limit=4&cursor="+url.QueryEscape(cursor), key, nil), 200).Decode(t, &b)
+			pages++
+			if b.State != "DONE" || b.Requested != 7 || b.Processed != 7 || b.Created != 6 || b.Failed != 1 ||
+				len(b.Errors) != 1 || b.Errors[0].Index != 2 {
+				t.Fatalf("page %d: %+v, want the task's counts and errors on every page", pages, b)
+			}
+			if len(b.Accesses) > 4 {
+				t.Fatalf("page %d holds %d accesses, limit 4", pages, len(b.Accesses))
+			}
+			for _, a := range b.Accesses {
+				devices = append(devices, a.DeviceName)
+				if a.Password == "" {
+					t.Fatalf("access %s without its password", a.ID)
+				}
+			}
+			if b.NextCursor == "" {
+				break
+			}
+			cursor = b.NextCursor
+		}
+		if want := "[paged-0 paged-1 paged-3 paged-4 paged-5 paged-6]"; pages != 2 || fmt.Sprint(devices) != want {
+			t.Fatalf("%d pages of %v, want 2 pages of %s", pages, devices, want)
+		}
+		var first batchJSON
+		mustStatus(t, e.Do("GET", "/api/acme/access/batch/"+id+"?limit=1", key, nil), 200).Decode(t, &first)
+		var other struct{ NextCursor string }
+		mustStatus(t, e.Do("GET", "/api/acme/access?limit=1", key, nil), 200).Decode(t, &other)
+		for name, c := range map[string]string{"a cursor of another list": other.NextCursor, "a forged cursor": "bm90LWEtY3Vyc29y"} {
+			r := mustStatus(t, e.Do("GET", "/api/acme/access/batch/"+id+"?cursor="+url.QueryEscape(c), key, nil), 400)
+			if !strings.Contains(string(r.Body), "cursor") {
+				t.Fatalf("%s: %s, want the cursor named", name, r.Body)
+			}
+		}
+		mustStatus(t, e.Do("GET", "/api/acme/access/batch/"+id+"?limit=1001", key, nil), 400)
 	})
 
 	t.Run("inactive or ended contract rejects the batch", func(t *testing.T) {

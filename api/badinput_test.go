@@ -104,3 +104,70 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("only %d malformed requests", len(scenarios))
 	}
 }
+
+// TestTimesBeyondRFC3339 sends times whose UTC year RFC 3339 cannot write (a year 9999 with
+// a negative offset is year 10000 in UTC): each is refused with the field named, rather than
+// stored and then failing every answer that shows it. The last representable instants are
+// accepted.
+func TestTimesBeyondRFC3339(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	contracts(t, e)
+	key := e.Acme.APIKey
+	app := createApp(t, e, key, "times")
+	contract := func(id, start, end string) map[string]any {
+		return map[string]any{"id": id, "productOfferingId": "plain", "startDate": start, "endDate": end}
+	}
+	for _, s := range []apitest.Scenario{
+		{Name: "contract ending in year 10000", Method: "POST", URL: "/api/acme/contracts", Token: key,
+			Body: contract("c-late", "2030-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"), ExpectedStatus: 400, ExpectedContent: []string{"endDate"}},
+		{Name: "contract starting in year -1", Method: "POST", URL: "/api/acme/contracts", Token: key,
+			Body: contract("c-early", "0000-01-01T00:00:00+00:01", "2030-01-01T00:00:00Z"), ExpectedStatus: 400, ExpectedContent: []string{"startDate"}},
+		{Name: "contract patched to end in year 10000", Method: "PATCH", URL: "/api/acme/contracts/contract-001", Token: key,
+			Body: map[string]any{"endDate": "9999-12-31T23:59:59-01:00"}, Headers: []string{"Content-Type", "application/merge-patch+json"},
+			ExpectedStatus: 400, ExpectedContent: []string{"endDate"}},
+		{Name: "access key expiring in year 10000", Method: "POST", URL: "/api/acme/applications/" + app + "/access-keys", Token: key,
+			Body: map[string]any{"name": "late", "scopes": []string{"READ"}, "expiresAt": "9999-12-31T23:59:59-01:00"}, ExpectedStatus: 400, ExpectedContent: []string{"expiresAt"}},
+		{Name: "contract over every representable year", Method: "POST", URL: "/api/acme/contracts", Token: key,
+			Body: contract("c-all", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"), ExpectedStatus: 201},
+		{Name: "access key expiring at the end of year 9999", Method: "POST", URL: "/api/acme/applications/" + app + "/access-keys", Token: key,
+			Body: map[string]any{"name": "last", "scopes": []string{"READ"}, "expiresAt": "9999-12-31T23:59:59Z"}, ExpectedStatus: 201},
+		{Name: "the contract reads back", URL: "/api/acme/contracts/contract-001", Token: key, ExpectedStatus: 200},
+	} {
+		s.Run(t, e)
+	}
+}
+
+// TestTextADatabaseCannotHold sends NUL characters and bytes that are not UTF-8, which
+// PostgreSQL refuses to store or compare (SQLite takes them), in every place a request carries
+// text to the database: each is bad input on both databases, never a 500.
+func TestTextADatabaseCannotHold(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			e := apitest.New(t, open)
+			contracts(t, e)
+			key := e.Acme.APIKey
+			scenario := func(name, method, url string, body any, status int, code string) apitest.Scenario {
+				return apitest.Scenario{Name: name, Method: method, URL: url, Token: key, Body: body, ExpectedStatus: status, ExpectedCode: code}
+			}
+			for _, s := range []apitest.Scenario{
+				scenario("NUL in a contract id", "GET", "/api/acme/contracts/a%00b", nil, 404, "not_found"),
+				scenario("not UTF-8 in a contract id", "PATCH", "/api/acme/contracts/%9c", `{"status":"SUSPENDED"}`, 404, "not_found"),
+				scenario("NUL in an offering id", "GET", "/api/acme/product-offerings/a%00b", nil, 404, "not_found"),
+				scenario("NUL in a task id", "GET", "/api/acme/access/batch/job-%00", nil, 404, "not_found"),
+				scenario("NUL in the tenant", "GET", "/api/a%00b/me", nil, 403, "wrong_tenant"),
+				scenario("NUL in a filter", "GET", "/api/acme/access?deviceName=%00", nil, 400, "invalid_input"),
+				scenario("not UTF-8 in a filter", "GET", "/api/acme/audit?actorId=%ff", nil, 400, "invalid_input"),
+				scenario("not UTF-8 in a contract filter", "GET", "/api/acme/contracts?productOfferingId=%ff", nil, 400, "invalid_input"),
+				{Name: "login to a tenant whose name is not UTF-8", Method: "POST", URL: "/api/%c2/login", Body: map[string]any{"email": "admin@acme.test", "password": "x"},
+					ExpectedStatus: 401, ExpectedCode: "invalid_credentials"},
+				scenario("NUL in a customer name", "POST", "/api/acme/contracts", map[string]any{"id": "c-nul", "productOfferingId": "plain",
+					"customerName": "a\x00b", "startDate": "2030-01-01T00:00:00Z", "endDate": "2031-01-01T00:00:00Z"}, 400, "invalid_input"),
+			} {
+				s.Run(t, e)
+			}
+			if c := verify(t, e, "a\x00b", "a-password-guess"); c != "INVALID_CREDENTIALS" {
+				t.Fatalf("device verification of a username with NUL: %s, want INVALID_CREDENTIALS", c)
+			}
+		})
+	}
+}

@@ -1,11 +1,19 @@
 package console_test
 
 import (
+	"context"
 	"encoding/csv"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"keyhaven"
+	"keyhaven/console"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
 )
@@ -73,5 +81,122 @@ func TestBatchCSVFormulas(t *testing.T) {
 		if got := row[2]; got != c.wantPassword {
 			t.Errorf("password %q exported as %q, want %q", c.password, got, c.wantPassword)
 		}
+	}
+}
+
+// pageSpy counts how many accesses each read of a batch's accesses returns, and holds every
+// read after the first until gate is closed.
+type pageSpy struct {
+	keyhaven.Store
+	gate  chan struct{}
+	mu    sync.Mutex
+	reads int
+	most  int
+}
+
+func (s *pageSpy) BatchAccesses(ctx context.Context, tenantID, taskID string, page keyhaven.Page) ([]*keyhaven.Access, error) {
+	if page.After != "" {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	accs, err := s.Store.BatchAccesses(ctx, tenantID, taskID, page)
+	s.mu.Lock()
+	s.reads++
+	s.most = max(s.most, len(accs))
+	s.mu.Unlock()
+	return accs, err
+}
+
+// TestBatchCSVStreams downloads the CSV of a batch larger than one page: it holds every
+// access once, the console reads the store a page at a time, and the first rows reach the
+// client before the console reads the second page (the response is streamed, without a
+// Content-Length).
+func TestBatchCSVStreams(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) { testBatchCSVStreams(t, apitest.New(t, open)) })
+	}
+}
+
+func testBatchCSVStreams(t *testing.T, e *apitest.Env) {
+	const n = 2100
+	now := time.Now().UTC()
+	e.Do("POST", "/api/acme/product-offerings", e.Acme.APIKey, map[string]any{"id": "plain", "name": "Plain"})
+	if r := e.Do("POST", "/api/acme/contracts", e.Acme.APIKey, map[string]any{"id": "contract-001", "productOfferingId": "plain",
+		"startDate": now.Add(-time.Hour).Format(time.RFC3339), "endDate": now.Add(24 * time.Hour).Format(time.RFC3339)}); r.Status != 201 {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	r := e.Do("POST", "/api/acme/access/batch", e.Acme.APIKey, map[string]any{"contractId": "contract-001", "numberOfAccesses": n})
+	if r.Status != http.StatusAccepted {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	id := r.JSON()["id"].(string)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		state := e.Do("GET", "/api/acme/access/batch/"+id, e.Acme.APIKey, nil).JSON()["state"]
+		if state == "DONE" {
+			break
+		}
+		if state == "FAILED" || state == "REJECTED" || time.Now().After(deadline) {
+			t.Fatalf("batch %s: %v", id, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A console over the same database whose store the test watches.
+	spy := &pageSpy{Store: e.Svc.Store, gate: make(chan struct{})}
+	svc := keyhaven.NewService(spy, slog.New(slog.DiscardHandler))
+	svc.Sealer, svc.Clock = e.Svc.Sealer, e.Clock
+	srv := httptest.NewServer(console.New(svc, svc.Log, console.Options{}))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/batches/"+id+"/accesses.csv", nil)
+	req.AddCookie(&http.Cookie{Name: "kh_session", Value: e.Login("acme", "admin@acme.test", e.Acme.AdminPassword)})
+	// A console that sent nothing before reading every page never answers while the gate is
+	// shut: the client's deadline ends the test then.
+	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("no answer before the console read the second page: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("CSV: %d", res.StatusCode)
+	}
+	if res.ContentLength != -1 || !slices.Contains(res.TransferEncoding, "chunked") {
+		t.Fatalf("Content-Length %d, Transfer-Encoding %v; want a chunked stream", res.ContentLength, res.TransferEncoding)
+	}
+	rd := csv.NewReader(res.Body)
+	header, err := rd.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := rd.Read()
+	if err != nil {
+		t.Fatalf("no row before the console read the second page: %v", err)
+	}
+	close(spy.gate)
+	rows, err := rd.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = append([][]string{first}, rows...)
+	if len(header) != 7 || header[0] != "id" || len(rows) != n {
+		t.Fatalf("header %v and %d rows, want %d", header, len(rows), n)
+	}
+	seen := map[string]bool{}
+	for _, row := range rows {
+		if seen[row[0]] || row[2] == "" {
+			t.Fatalf("row %v repeated or without a password", row)
+		}
+		seen[row[0]] = true
+	}
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	spy.mu.Lock()
+	defer spy.mu.Unlock()
+	if spy.reads < 3 || spy.most > 1000 {
+		t.Fatalf("%d reads of at most %d accesses; want pages of at most 1000", spy.reads, spy.most)
 	}
 }

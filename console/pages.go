@@ -566,12 +566,12 @@ func (c *Console) createBatch(w http.ResponseWriter, r *http.Request, p *keyhave
 }
 
 func (c *Console) batch(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	res, err := c.svc.BatchTask(ctx(r), p, r.PathValue("id"))
+	t, err := c.svc.BatchTaskProgress(ctx(r), p, r.PathValue("id"))
 	if err != nil {
 		c.fail(w, r, p, err)
 		return
 	}
-	c.render(w, r, p, http.StatusOK, "batch", "Batch "+res.Task.ID, "accesses", res.Task)
+	c.render(w, r, p, http.StatusOK, "batch", "Batch "+t.ID, "accesses", t)
 }
 
 func (c *Console) batchProgress(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
@@ -586,8 +586,17 @@ func (c *Console) batchProgress(w http.ResponseWriter, r *http.Request, p *keyha
 		"processed": t.Processed, "created": t.Created, "failed": t.Failed})
 }
 
+// csvPage is how many accesses the CSV download reads and writes at a time.
+const csvPage = 1000
+
+// batchCSV streams a batch's accesses page by page: however large the batch, it holds one
+// page at a time. Once rows are sent an error can no longer change the status, so a failure
+// midway aborts the response and the client sees the download cut short rather than
+// complete.
 func (c *Console) batchCSV(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	res, err := c.svc.BatchTask(ctx(r), p, r.PathValue("id"))
+	id := r.PathValue("id")
+	page := keyhaven.Page{Limit: csvPage}
+	res, err := c.svc.BatchAccesses(ctx(r), p, id, page)
 	if err != nil {
 		c.fail(w, r, p, err)
 		return
@@ -595,13 +604,28 @@ func (c *Console) batchCSV(w http.ResponseWriter, r *http.Request, p *keyhaven.P
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+res.Task.ID+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "username", "password", "deviceName", "contractId", "validFrom", "validUntil"})
-	for i, a := range res.Accesses {
-		cw.Write(csvRow(a.ID, a.Username, res.Passwords[i], a.DeviceName, a.ContractID,
-			a.ValidFrom.Format(time.RFC3339), a.ValidUntil.Format(time.RFC3339)))
+	for {
+		for i, a := range res.Accesses {
+			cw.Write(csvRow(a.ID, a.Username, res.Passwords[i], a.DeviceName, a.ContractID,
+				a.ValidFrom.Format(time.RFC3339), a.ValidUntil.Format(time.RFC3339)))
+		}
+		cw.Flush()
+		if cw.Error() != nil {
+			return // the client went away
+		}
+		rc.Flush()
+		if len(res.Accesses) < page.Limit {
+			return
+		}
+		page.After = keyhaven.BatchCursor(res.Accesses[len(res.Accesses)-1])
+		if res, err = c.svc.BatchAccesses(ctx(r), p, id, page); err != nil {
+			c.log.ErrorContext(r.Context(), "batch CSV", "task", id, "err", err)
+			panic(http.ErrAbortHandler)
+		}
 	}
-	cw.Flush()
 }
 
 // csvRow returns cells safe to open in a spreadsheet: a cell that a spreadsheet would take

@@ -163,6 +163,9 @@ func TestRules(t *testing.T) {
 		{"expiry in the past", admin, `mutation($e: DateTime) { createApiKey(api_key: {name: "OLD", permissions: [READ], expires: $e}) { name } }`, map[string]any{"e": past}, "BAD_USER_INPUT"},
 		{"expiry not ISO 8601", admin, `mutation { createApiKey(api_key: {name: "BAD", permissions: [READ], expires: "next tuesday"}) { name } }`, nil, "BAD_USER_INPUT"},
 		{"expiry in the future", admin, `mutation($e: DateTime) { createApiKey(api_key: {name: "LATER", permissions: [READ], expires: $e}) { name } }`, map[string]any{"e": future}, ""},
+		// Year 10000 in UTC, which RFC 3339 cannot write: the key's every answer would fail.
+		{"expiry past year 9999", admin, `mutation { createApiKey(api_key: {name: "FAR", permissions: [READ], expires: "9999-12-31T23:59:59-01:00"}) { name } }`, nil, "BAD_USER_INPUT"},
+		{"update to an expiry past year 9999", admin, `mutation { updateApiKey(name: "LATER", api_key: {expires: "9999-12-31T23:59:59-01:00"}) { name } }`, nil, "BAD_USER_INPUT"},
 		{"update an unknown key", admin, `mutation { updateApiKey(name: "NOPE", api_key: {active: false}) { name } }`, nil, "NOT_FOUND"},
 		{"delete an unknown key", admin, `mutation { deleteApiKey(name: "NOPE") }`, nil, "NOT_FOUND"},
 		{"inactive at creation", admin, `mutation { createApiKey(api_key: {name: "DORMANT", permissions: [READ], active: false}) { active } }`, nil, ""},

@@ -40,32 +40,41 @@ func HashPassword(password string, p Argon2Params) string {
 // CheckPassword reports whether password matches a hash written by HashPassword. A malformed
 // hash never matches.
 func CheckPassword(password, hash string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
-	}
-	var p Argon2Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
-		return false
-	}
-	if p.Memory == 0 || p.Memory > 1<<22 || p.Time == 0 || p.Time > 64 || p.Threads == 0 {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil {
-		return false
-	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
+	p, salt, want, ok := parseArgon2(hash)
+	if !ok {
 		return false
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// parseArgon2 reads a hash written by HashPassword: its parameters, salt and key. ok is false
+// for anything else, and for parameters argon2id cannot run with or beyond its bounds.
+func parseArgon2(hash string) (p Argon2Params, salt, key []byte, ok bool) {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, false
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, false
+	}
+	if p.Memory == 0 || p.Memory > 1<<22 || p.Time == 0 || p.Time > 64 || p.Threads == 0 {
+		return p, nil, nil, false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return p, nil, nil, false
+	}
+	key, err = b64.DecodeString(parts[5])
+	if err != nil || len(key) == 0 {
+		return p, nil, nil, false
+	}
+	return p, salt, key, true
 }
 
 // HashGenerated returns the stored form of a generated password: "$sha256$" and its hex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,10 +53,18 @@ func (db *DB) BatchErrors(ctx context.Context, taskID string) ([]keyhaven.BatchE
 	}, `SELECT idx, code, message FROM batch_errors WHERE task_id = ? ORDER BY idx`, taskID)
 }
 
-// BatchAccesses implements keyhaven.Store.
-func (db *DB) BatchAccesses(ctx context.Context, tenantID, taskID string) ([]*keyhaven.Access, error) {
+// BatchAccesses implements keyhaven.Store. The index (created_by, batch_seq) serves each page.
+func (db *DB) BatchAccesses(ctx context.Context, tenantID, taskID string, page keyhaven.Page) ([]*keyhaven.Access, error) {
+	after := -1
+	if page.After != "" {
+		n, err := strconv.Atoi(page.After)
+		if err != nil || n < 0 {
+			return nil, keyhaven.Invalid(keyhaven.FieldError{Field: "cursor", Message: "is not a cursor of this list"})
+		}
+		after = n
+	}
 	return list(ctx, db, scanAccess, `SELECT `+accessColumns+accessFrom+`
-		WHERE a.created_by = ? AND a.tenant_id = ? ORDER BY a.batch_seq`, taskID, tenantID)
+		WHERE a.created_by = ? AND a.tenant_id = ? AND a.batch_seq > ? ORDER BY a.batch_seq LIMIT ?`, taskID, tenantID, after, limit(page))
 }
 
 const unfinished = `state IN ('ACKNOWLEDGED', 'IN_PROGRESS')`

@@ -131,7 +131,7 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	if _, err := s.SaveBatchChunk(ctx, chunk("intruder", 0, 2, false, "b-0", "b-1")); keyhaven.ErrorReason(err) != "lease_lost" {
 		t.Fatalf("chunk from a runner without the lease: %v", err)
 	}
-	if l, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID); len(l) != 0 {
+	if l, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID, keyhaven.Page{}); len(l) != 0 {
 		t.Fatalf("a lost lease stored %d accesses", len(l))
 	}
 	if err := s.CreateAccess(ctx, newAccess(f, c, "b-taken", f.admin.ID, 0), nil); err != nil {
@@ -164,7 +164,7 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	if len(errs) != 2 || errs[0].Index != 1 || errs[0].Code != "username_taken" || errs[1].Index != 3 {
 		t.Fatalf("errors %+v", errs)
 	}
-	accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID)
+	accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID, keyhaven.Page{})
 	if len(accs) != 2 || accs[0].Username != "b-0" || accs[1].Username != "b-2" {
 		t.Fatalf("batch accesses %+v", accs)
 	}
@@ -322,18 +322,96 @@ func testBatchPurge(t *testing.T, s keyhaven.Store) {
 	if n, _ := s.PurgeBatchPasswords(ctx, base, base); n != 0 {
 		t.Fatalf("purged %d tasks finished at the cutoff", n)
 	}
-	if accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID); accs[0].BatchSecret != "sealed-password" {
+	if accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID, keyhaven.Page{}); accs[0].BatchSecret != "sealed-password" {
 		t.Fatal("password gone early")
 	}
 	if n, err := s.PurgeBatchPasswords(ctx, base.Add(time.Second), base.Add(time.Second)); err != nil || n != 1 {
 		t.Fatalf("PurgeBatchPasswords = %d, %v", n, err)
 	}
-	accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID)
+	accs, _ := s.BatchAccesses(ctx, f.tenant.ID, task.ID, keyhaven.Page{})
 	if len(accs) != 1 || accs[0].BatchSecret != "" {
 		t.Fatalf("after the purge: %+v", accs)
 	}
 	if got, _ := s.BatchTask(ctx, f.tenant.ID, task.ID); got.PurgedAt.IsZero() {
 		t.Fatal("purge not recorded")
+	}
+}
+
+// testBatchAccessPages pages through a task's accesses: ordered by index whatever their ids,
+// skipping the index of an item that failed, each page after the index of the previous
+// page's last access, and only the tenant's task.
+func testBatchAccessPages(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	c := newContract(t, s, f)
+	task, other := newTask(f, c, 8), newTask(f, c, 1)
+	for _, tk := range []*keyhaven.BatchTask{task, other} {
+		if err := s.CreateBatchTask(ctx, tk, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ClaimBatchTask(ctx, "r", base, base.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateAccess(ctx, newAccess(f, c, "page-3", f.admin.ID, 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Ids are made in the reverse of the items' order: the order is the index's, not the id's.
+	ch := &keyhaven.BatchChunk{TaskID: task.ID, TenantID: f.tenant.ID, Owner: "r", Processed: 8, Done: true,
+		LeaseUntil: base.Add(time.Hour), Now: base}
+	ch.Accesses = make([]*keyhaven.Access, 8)
+	for i := 7; i >= 0; i-- {
+		ch.Accesses[i] = newAccess(f, c, fmt.Sprintf("page-%d", i), task.ID, i)
+	}
+	if n, err := s.SaveBatchChunk(ctx, ch); err != nil || n != 7 {
+		t.Fatalf("SaveBatchChunk = %d, %v; want 7 created (page-3 is taken)", n, err)
+	}
+	ch = &keyhaven.BatchChunk{TaskID: other.ID, TenantID: f.tenant.ID, Owner: "r", Processed: 1, Done: true,
+		LeaseUntil: base.Add(time.Hour), Now: base, Accesses: []*keyhaven.Access{newAccess(f, c, "other-0", other.ID, 0)}}
+	if _, err := s.SaveBatchChunk(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		page  keyhaven.Page
+		want  []int
+		code  string
+		other bool
+	}{
+		{name: "first page", page: keyhaven.Page{Limit: 3}, want: []int{0, 1, 2}},
+		{name: "after index 2", page: keyhaven.Page{Limit: 3, After: "2"}, want: []int{4, 5, 6}},
+		{name: "after the failed index", page: keyhaven.Page{Limit: 2, After: "3"}, want: []int{4, 5}},
+		{name: "last page", page: keyhaven.Page{Limit: 3, After: "6"}, want: []int{7}},
+		{name: "past the end", page: keyhaven.Page{Limit: 3, After: "7"}, want: []int{}},
+		{name: "no limit is the default", page: keyhaven.Page{}, want: []int{0, 1, 2, 4, 5, 6, 7}},
+		{name: "not an index", page: keyhaven.Page{After: "acc_06bq5xk2hz1f8m3v9c4r7t0w"}, code: keyhaven.EINVALID},
+		{name: "negative index", page: keyhaven.Page{After: "-1"}, code: keyhaven.EINVALID},
+		{name: "another tenant", page: keyhaven.Page{}, want: []int{}, other: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tenant := f.tenant.ID
+			if tc.other {
+				tenant = g.tenant.ID
+			}
+			got, err := s.BatchAccesses(ctx, tenant, task.ID, tc.page)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx := []int{}
+			for _, a := range got {
+				if a.CreatedBy != task.ID || a.Username != fmt.Sprintf("page-%d", a.BatchSeq) {
+					t.Fatalf("access %s (index %d) of %s in the page", a.Username, a.BatchSeq, a.CreatedBy)
+				}
+				idx = append(idx, a.BatchSeq)
+			}
+			if fmt.Sprint(idx) != fmt.Sprint(tc.want) {
+				t.Fatalf("indexes %v, want %v", idx, tc.want)
+			}
+		})
 	}
 }
 

@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"BatchTurns", testBatchTurns},
 		{"BatchHolding", testBatchHolding},
 		{"BatchPurge", testBatchPurge},
+		{"BatchAccessPages", testBatchAccessPages},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"AccessChangeRace", testAccessChangeRace},
 		{"ContractChangeRace", testContractChangeRace},

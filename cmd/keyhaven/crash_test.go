@@ -29,6 +29,7 @@ type batchTask struct {
 	Processed          int
 	Accesses           []struct{ ID, Username, Password string }
 	Errors             []any
+	NextCursor         string
 }
 
 func getJSON(t *testing.T, url, key string, v any) {
@@ -99,6 +100,13 @@ func testBatchSurvivesCrash(t *testing.T, db string) {
 			t.Fatalf("task not done 180s after the restart: %s %d/%d", done.State, done.Processed, n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The task's accesses come in pages.
+	for next := done.NextCursor; next != ""; {
+		var page batchTask
+		getJSON(t, taskURL+"?limit=1000&cursor="+url.QueryEscape(next), key, &page)
+		done.Accesses = append(done.Accesses, page.Accesses...)
+		next = page.NextCursor
 	}
 	if done.State != "DONE" || done.Created != n || len(done.Accesses) != n || len(done.Errors) != 0 {
 		t.Fatalf("after the restart: %s, created %d, %d accesses, %d errors", done.State, done.Created, len(done.Accesses), len(done.Errors))

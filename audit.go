@@ -2,6 +2,7 @@ package keyhaven
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -60,7 +61,7 @@ func (s *Service) event(ctx context.Context, tenantID string, p *Principal, acti
 		ActorKind:  "system",
 		Action:     action,
 		TargetType: targetType,
-		TargetID:   targetID,
+		TargetID:   auditText(targetID),
 		Outcome:    OutcomeSuccess,
 		RemoteAddr: info.RemoteAddr,
 		RequestID:  info.RequestID,
@@ -70,6 +71,17 @@ func (s *Service) event(ctx context.Context, tenantID string, p *Principal, acti
 		e.ActorKind, e.ActorID, e.ActorUserID = string(p.Kind), p.CredentialID, p.UserID
 	}
 	return e
+}
+
+// auditText is a caller-sent string as the audit log keeps it: valid UTF-8 without NULs
+// (which PostgreSQL text cannot hold) and at most 200 bytes, so that a refusal of nonsense is
+// recorded rather than lost.
+func auditText(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "")
+	}
+	return s
 }
 
 // failed records e on its own when the change it describes ended with err instead of

@@ -155,3 +155,26 @@ func TestChangeNeedsItsRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalOfNonsenseIsRecorded: a refused change whose target id is text no database
+// column holds (a NUL, invalid UTF-8) is still recorded, with the id made printable.
+func TestRefusalOfNonsenseIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			f := newRaceFixture(t, open(t))
+			suspended := keyhaven.AccessSuspended
+			_, err := f.a.UpdateAccess(ctx, f.p, "acc_\x00\xc2", keyhaven.AccessUpdate{Status: &suspended})
+			if keyhaven.ErrorCode(err) != keyhaven.ENOTFOUND {
+				t.Fatalf("update of a nonsense id: %v", err)
+			}
+			events, err := f.a.ListAudit(ctx, f.p, keyhaven.AuditFilter{Action: "access.update"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != 1 || events[0].Outcome != keyhaven.OutcomeFailure || events[0].TargetID != "acc_\uFFFD\uFFFD" {
+				t.Fatalf("audit of the refusal: %+v", events)
+			}
+		})
+	}
+}

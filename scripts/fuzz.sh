@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-10s}"
 # FuzzGrantRules builds a fresh database for every input: too slow to learn anything in
-# seconds. TestGrantRulesHold runs the same property on 60 seeds with every go test.
+# seconds. TestGrantRulesHold runs the same property on 40 seeds with every go test.
 skip=" ${FUZZ_SKIP:-FuzzGrantRules} "
 mapfile -t targets < <(git ls-files --cached --others --exclude-standard '*_test.go' | xargs grep -Ho '^func Fuzz[A-Za-z0-9_]*' | sort)
 for target in "${targets[@]}"; do

@@ -84,22 +84,12 @@ func verify(t *testing.T, e *apitest.Env, username, password string) string {
 	return v.Code
 }
 
-// waitBatch polls a batch task until it reaches a final state, failing past the deadline.
+// waitBatch waits for a batch task to reach a final state.
 func waitBatch(t *testing.T, e *apitest.Env, id string) batchJSON {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var b batchJSON
-		mustStatus(t, e.Do("GET", "/api/acme/access/batch/"+id, e.Acme.APIKey, nil), 200).Decode(t, &b)
-		switch b.State {
-		case "DONE", "FAILED", "REJECTED":
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch %s still %s after 60s (%d/%d)", id, b.State, b.Processed, b.Requested)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var b batchJSON
+	e.WaitBatch(t, id).Decode(t, &b)
+	return b
 }
 
 // batchAccesses reads every access of a DONE batch task, page by page, checking that each

@@ -44,16 +44,8 @@ func TestBatchCSVFormulas(t *testing.T) {
 		t.Fatal(r.Status, string(r.Body))
 	}
 	id := r.JSON()["id"].(string)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		state := e.Do("GET", "/api/acme/access/batch/"+id, e.Acme.APIKey, nil).JSON()["state"]
-		if state == "DONE" {
-			break
-		}
-		if state == "FAILED" || state == "REJECTED" || time.Now().After(deadline) {
-			t.Fatalf("batch %s: %v", id, state)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if state := e.WaitBatch(t, id).JSON()["state"]; state != "DONE" {
+		t.Fatalf("batch %s: %v", id, state)
 	}
 
 	req, _ := http.NewRequest("GET", e.URL+"/batches/"+id+"/accesses.csv", nil)
@@ -133,16 +125,8 @@ func testBatchCSVStreams(t *testing.T, e *apitest.Env) {
 		t.Fatal(r.Status, string(r.Body))
 	}
 	id := r.JSON()["id"].(string)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		state := e.Do("GET", "/api/acme/access/batch/"+id, e.Acme.APIKey, nil).JSON()["state"]
-		if state == "DONE" {
-			break
-		}
-		if state == "FAILED" || state == "REJECTED" || time.Now().After(deadline) {
-			t.Fatalf("batch %s: %v", id, state)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if state := e.WaitBatch(t, id).JSON()["state"]; state != "DONE" {
+		t.Fatalf("batch %s: %v", id, state)
 	}
 
 	// A console over the same database whose store the test watches.

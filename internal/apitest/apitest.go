@@ -257,3 +257,25 @@ func (e *Env) RequireAudited(t testing.TB, denied string, actions ...string) {
 		t.Errorf("refused %s attempts are not audited", denied)
 	}
 }
+
+// WaitBatch polls acme's batch task id until it reaches a final state, failing past a minute,
+// and returns the task's first page as JSON.
+func (e *Env) WaitBatch(t testing.TB, id string) *Response {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := e.Do("GET", "/api/acme/access/batch/"+id, e.Acme.APIKey, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("batch %s: %d %s", id, r.Status, r.Body)
+		}
+		switch state := r.JSON()["state"]; state {
+		case "DONE", "FAILED", "REJECTED":
+			return r
+		default:
+			if time.Now().After(deadline) {
+				t.Fatalf("batch %s still %v after a minute", id, state)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

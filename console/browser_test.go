@@ -492,3 +492,25 @@ func TestChangePasswordOnAPhone(t *testing.T) {
 		t.Errorf("sign-in with the new password: %d", r.Status)
 	}
 }
+
+// TestPagesFitAPhone: on a 390 px wide screen, no page of the console is wider than the
+// screen (wide tables scroll inside themselves) and the header's links and sign-out button
+// are on it.
+func TestPagesFitAPhone(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	e.Do("POST", "/api/acme/applications", e.Acme.APIKey, map[string]any{"name": "a-rather-long-application-name-for-a-phone"})
+	ctx := browser(t)
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), signIn(e, "admin@acme.test", e.Acme.AdminPassword))
+	for _, page := range []string{"/applications", "/api-keys", "/users", "/contracts", "/accesses", "/audit", "/password"} {
+		var width, signOut, lastLink float64
+		run(t, ctx, chromedp.Navigate(e.URL+page),
+			chromedp.WaitVisible(`//button[text()="Sign out"]`, chromedp.BySearch),
+			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
+			chromedp.Evaluate(`[...document.querySelectorAll("header button")].map(b => b.getBoundingClientRect().right).reduce((a, b) => Math.max(a, b), 0)`, &signOut),
+			chromedp.Evaluate(`[...document.querySelectorAll("header a")].map(a => a.getBoundingClientRect().right).reduce((a, b) => Math.max(a, b), 0)`, &lastLink))
+		if width > 390 || signOut > 390 || lastLink > 390 {
+			t.Errorf("%s on a 390 px screen: page %.0f px wide, sign-out ends at %.0f px, links end at %.0f px", page, width, signOut, lastLink)
+		}
+	}
+	run(t, ctx, chromedp.Navigate(e.URL+"/applications"), shot(t, ctx, "21-applications-phone"))
+}

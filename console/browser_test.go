@@ -211,6 +211,9 @@ func TestApplicationsFlow(t *testing.T) {
 	var deleteWarning string
 	run(t, ctx, chromedp.Navigate(e.URL+"/users"),
 		chromedp.Click(`//tr[td[text()="viewer@acme.test"]]//a[text()="Delete"]`, chromedp.BySearch),
+		// The warning is on the next page: wait for it to be there before reading it, or the
+		// read may race the navigation.
+		chromedp.WaitVisible(`.error`, chromedp.ByQuery),
 		chromedp.Text(`.error`, &deleteWarning, chromedp.ByQuery), shot(t, ctx, "15-delete-user-warning"))
 	if !strings.Contains(deleteWarning, "1 credentials will stop working") {
 		t.Fatalf("delete warning %q does not count the user's session", deleteWarning)

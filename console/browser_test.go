@@ -261,12 +261,7 @@ func TestOwnKeysOnly(t *testing.T) {
 // TestBatchProgress creates 2,000 accesses from the form and follows the progress bar to DONE.
 func TestBatchProgress(t *testing.T) {
 	e := apitest.New(t, testdb.SQLite)
-	now := time.Now().UTC()
-	e.Do("POST", "/api/acme/product-offerings", e.Acme.APIKey, map[string]any{"id": "plain", "name": "Plain"})
-	if r := e.Do("POST", "/api/acme/contracts", e.Acme.APIKey, map[string]any{"id": "contract-001", "productOfferingId": "plain",
-		"startDate": now.Add(-time.Hour).Format(time.RFC3339), "endDate": now.Add(24 * time.Hour).Format(time.RFC3339)}); r.Status != 201 {
-		t.Fatal(r.Status, string(r.Body))
-	}
+	e.ActiveContract(t)
 	ctx := browser(t)
 	run(t, ctx, signIn(e, "admin@acme.test", e.Acme.AdminPassword),
 		chromedp.Navigate(e.URL+"/batches/new?contractId=contract-001"),

@@ -23,12 +23,7 @@ import (
 // were.
 func TestBatchCSVFormulas(t *testing.T) {
 	e := apitest.New(t, testdb.SQLite)
-	now := time.Now().UTC()
-	e.Do("POST", "/api/acme/product-offerings", e.Acme.APIKey, map[string]any{"id": "plain", "name": "Plain"})
-	if r := e.Do("POST", "/api/acme/contracts", e.Acme.APIKey, map[string]any{"id": "contract-001", "productOfferingId": "plain",
-		"startDate": now.Add(-time.Hour).Format(time.RFC3339), "endDate": now.Add(24 * time.Hour).Format(time.RFC3339)}); r.Status != 201 {
-		t.Fatal(r.Status, string(r.Body))
-	}
+	e.ActiveContract(t)
 	cases := []struct{ device, password, wantDevice, wantPassword string }{
 		{`=HYPERLINK("http://evil.test","open")`, "plain-password-1", `'=HYPERLINK("http://evil.test","open")`, "plain-password-1"},
 		{"+1+cmd|' /C calc'!A0", "=1+1-password", "'+1+cmd|' /C calc'!A0", "'=1+1-password"},
@@ -114,12 +109,7 @@ func TestBatchCSVStreams(t *testing.T) {
 
 func testBatchCSVStreams(t *testing.T, e *apitest.Env) {
 	const n = 2100
-	now := time.Now().UTC()
-	e.Do("POST", "/api/acme/product-offerings", e.Acme.APIKey, map[string]any{"id": "plain", "name": "Plain"})
-	if r := e.Do("POST", "/api/acme/contracts", e.Acme.APIKey, map[string]any{"id": "contract-001", "productOfferingId": "plain",
-		"startDate": now.Add(-time.Hour).Format(time.RFC3339), "endDate": now.Add(24 * time.Hour).Format(time.RFC3339)}); r.Status != 201 {
-		t.Fatal(r.Status, string(r.Body))
-	}
+	e.ActiveContract(t)
 	r := e.Do("POST", "/api/acme/access/batch", e.Acme.APIKey, map[string]any{"contractId": "contract-001", "numberOfAccesses": n})
 	if r.Status != http.StatusAccepted {
 		t.Fatal(r.Status, string(r.Body))

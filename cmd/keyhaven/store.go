@@ -4,11 +4,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 
+	"keyhaven"
 	"keyhaven/postgres"
 	"keyhaven/sqlite"
 	"keyhaven/sqlstore"
+	"keyhaven/verify"
 )
 
 const defaultDB = "sqlite:keyhaven.db"
@@ -33,4 +37,25 @@ func openStore(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 		return postgres.Open(ctx, dsn)
 	}
 	return nil, fmt.Errorf("--db must start with sqlite: or postgres://")
+}
+
+// openService opens the database named by dsn and a service over it, for a command that runs
+// beside the servers: on PostgreSQL, what the command changes reaches the servers' caches the
+// way their own changes do; on SQLite a server sees another process's commit by itself.
+// Warnings go to stderr. Close the returned store when done.
+func openService(ctx context.Context, dsn string, stderr io.Writer) (*keyhaven.Service, *sqlstore.DB, error) {
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := keyhaven.NewService(store, slog.New(slog.NewTextHandler(stderr, nil)))
+	if !strings.HasPrefix(dsn, "sqlite:") {
+		n := &postgres.Notifier{DB: store.SQL()}
+		svc.Invalidated = func(ctx context.Context, ids ...string) {
+			if err := n.Publish(ctx, ids...); err != nil {
+				fmt.Fprintf(stderr, "keyhaven: warning: the servers were not told at once (%v); what changed takes effect there within %s\n", err, verify.MaxAge)
+			}
+		}
+	}
+	return svc, store, nil
 }

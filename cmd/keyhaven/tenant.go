@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"keyhaven"
@@ -31,12 +30,11 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	if len(pos) != 1 {
 		return errors.New("tenant create needs exactly one NAME")
 	}
-	store, err := openStore(ctx, *db)
+	svc, store, err := openService(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	svc := keyhaven.NewService(store, slog.New(slog.NewTextHandler(stderr, nil)))
 	created, err := svc.CreateTenant(ctx, pos[0], *email)
 	if err != nil {
 		return errors.New(keyhaven.ErrorMessage(err))
@@ -80,12 +78,11 @@ func runTenantLimits(ctx context.Context, args []string, getenv func(string) str
 	if len(pos) != 1 {
 		return errors.New("tenant limits needs exactly one NAME")
 	}
-	store, err := openStore(ctx, *db)
+	svc, store, err := openService(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	svc := keyhaven.NewService(store, slog.New(slog.NewTextHandler(stderr, nil)))
 	t, err := store.TenantByName(ctx, pos[0])
 	if err != nil {
 		return errors.New(keyhaven.ErrorMessage(err))

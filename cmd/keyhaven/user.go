@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"strings"
 
 	"keyhaven"
-	"keyhaven/postgres"
-	"keyhaven/verify"
 )
 
 const resetPasswordSynopsis = "user reset-password TENANT EMAIL [--output json]"
@@ -31,22 +27,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if len(pos) != 2 {
 		return errors.New("user reset-password needs a TENANT and an EMAIL")
 	}
-	store, err := openStore(ctx, *db)
+	svc, store, err := openService(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	svc := keyhaven.NewService(store, slog.New(slog.NewTextHandler(stderr, nil)))
-	if !strings.HasPrefix(*db, "sqlite:") {
-		// The servers' caches hear of the ended sessions as they hear of their own changes;
-		// on SQLite the server sees this process's commit by itself.
-		n := &postgres.Notifier{DB: store.SQL()}
-		svc.Invalidated = func(ctx context.Context, ids ...string) {
-			if err := n.Publish(ctx, ids...); err != nil {
-				fmt.Fprintf(stderr, "keyhaven: warning: the servers were not told at once (%v); the old sessions stop working within %s\n", err, verify.MaxAge)
-			}
-		}
-	}
 	r, err := svc.ResetPassword(ctx, pos[0], pos[1])
 	if err != nil {
 		return errors.New(keyhaven.ErrorMessage(err))

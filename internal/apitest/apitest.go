@@ -279,3 +279,17 @@ func (e *Env) WaitBatch(t testing.TB, id string) *Response {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// ActiveContract creates acme's product offering "plain" and the contract "contract-001" on
+// it, valid from an hour ago until tomorrow.
+func (e *Env) ActiveContract(t testing.TB) {
+	t.Helper()
+	now := time.Now().UTC()
+	if r := e.Do("POST", "/api/acme/product-offerings", e.Acme.APIKey, map[string]any{"id": "plain", "name": "Plain"}); r.Status != http.StatusCreated {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	if r := e.Do("POST", "/api/acme/contracts", e.Acme.APIKey, map[string]any{"id": "contract-001", "productOfferingId": "plain",
+		"startDate": now.Add(-time.Hour).Format(time.RFC3339), "endDate": now.Add(24 * time.Hour).Format(time.RFC3339)}); r.Status != http.StatusCreated {
+		t.Fatal(r.Status, string(r.Body))
+	}
+}

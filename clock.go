@@ -1,8 +1,9 @@
 package keyhaven
 
 import (
-	"sync"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // checkTime refuses a time whose year in UTC is outside 0000 to 9999: RFC 3339, in which
@@ -15,41 +16,30 @@ func checkTime(field string, t time.Time) error {
 	return nil
 }
 
-// Clock tells the time. Tests move a ManualClock instead of sleeping.
+// Clock tells the time and makes the tickers and timers of every background loop, so that
+// tests move a ManualClock instead of sleeping.
 type Clock interface {
 	Now() time.Time
+	NewTicker(d time.Duration) Ticker
+	NewTimer(d time.Duration) Timer
 }
 
-// SystemClock is the real time.
-type SystemClock struct{}
+// Ticker delivers ticks on Chan at intervals, like time.Ticker.
+type Ticker = clockwork.Ticker
 
-func (SystemClock) Now() time.Time { return time.Now() }
+// Timer delivers one time on Chan once its duration has passed, like time.Timer.
+type Timer = clockwork.Timer
 
-// ManualClock is a Clock that moves only when told to.
+// SystemClock returns the real time.
+func SystemClock() Clock { return clockwork.NewRealClock() }
+
+// ManualClock is a Clock that moves only when told to. Advancing it fires the tickers and
+// timers that fall due; BlockUntilContext waits until a loop is parked on one.
 type ManualClock struct {
-	mu sync.Mutex
-	t  time.Time
+	*clockwork.FakeClock
 }
 
 // NewManualClock returns a clock standing at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{t: t} }
-
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// Set moves the clock to t.
-func (c *ManualClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
+func NewManualClock(t time.Time) *ManualClock {
+	return &ManualClock{clockwork.NewFakeClockAt(t)}
 }

@@ -47,7 +47,7 @@ type Service struct {
 func NewService(store Store, log *slog.Logger) *Service {
 	return &Service{
 		Store:          store,
-		Clock:          SystemClock{},
+		Clock:          SystemClock(),
 		Log:            log,
 		PasswordParams: secret.OWASP,
 		SessionTTL:     12 * time.Hour,

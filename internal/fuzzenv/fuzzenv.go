@@ -77,7 +77,7 @@ func New(tb testing.TB) *Env {
 		open = testdb.Postgres
 	}
 	n := node.New(open(tb), node.Config{
-		Log: slog.New(slog.DiscardHandler), Sealer: sealer, Clock: keyhaven.SystemClock{}, PasswordParams: apitest.FastPasswords,
+		Log: slog.New(slog.DiscardHandler), Sealer: sealer, Clock: keyhaven.SystemClock(), PasswordParams: apitest.FastPasswords,
 		// Fuzzed credentials fail all the time: a failure limit would soon refuse everything.
 		FailuresPerMinute: 1 << 30, FailureBurst: 1 << 30,
 	})

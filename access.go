@@ -138,14 +138,14 @@ func (s *Service) contractFor(ctx context.Context, tenantID, field, id string) (
 	if err := validateCallerID(field, id); err != nil {
 		return nil, nil, err
 	}
-	c, err := s.Store.Contract(ctx, tenantID, id)
+	c, err := s.store.Contract(ctx, tenantID, id)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil, Invalid(FieldError{Field: field, Message: "no such contract"})
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	o, err := s.Store.ProductOffering(ctx, tenantID, c.ProductOfferingID)
+	o, err := s.store.ProductOffering(ctx, tenantID, c.ProductOfferingID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +180,7 @@ func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID str
 	}
 	a, password = s.buildAccess(c, o, in, now, p.UserID)
 	e.TargetID = a.ID
-	if err := s.Store.CreateAccess(ctx, a, e); err != nil {
+	if err := s.store.CreateAccess(ctx, a, e); err != nil {
 		return nil, "", err
 	}
 	return a, password, nil
@@ -194,7 +194,7 @@ func (s *Service) Access(ctx context.Context, p *Principal, id string) (*Access,
 	if !ValidID("acc", id) {
 		return nil, Errorf(ENOTFOUND, "access not found")
 	}
-	return s.Store.Access(ctx, p.TenantID, id)
+	return s.store.Access(ctx, p.TenantID, id)
 }
 
 // ListAccesses lists accesses; it needs ACCESS_MANAGEMENT.
@@ -206,7 +206,7 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 		"username": f.Username, "deviceName": f.DeviceName}); err != nil {
 		return nil, err
 	}
-	return s.Store.ListAccesses(ctx, p.TenantID, f)
+	return s.store.ListAccesses(ctx, p.TenantID, f)
 }
 
 // UpdateAccess changes an access's password or status. TERMINATED is final, also against a
@@ -238,7 +238,7 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 		}
 		// Hashing takes a while: it happens before the row is held, and only for an access
 		// that exists.
-		if _, err := s.Store.Access(ctx, p.TenantID, id); err != nil {
+		if _, err := s.store.Access(ctx, p.TenantID, id); err != nil {
 			return nil, err
 		}
 		if hash, err = s.hashPassword(ctx, *in.Password); err != nil {
@@ -246,7 +246,7 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 		}
 	}
 	now := s.now()
-	return s.Store.UpdateAccess(ctx, p.TenantID, id, func(a *Access) error {
+	return s.store.UpdateAccess(ctx, p.TenantID, id, func(a *Access) error {
 		if a.Status == AccessTerminated {
 			return Reasonf(ECONFLICT, "access_terminated", "a terminated access cannot change")
 		}
@@ -286,7 +286,7 @@ func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, pass
 	var a *Access
 	var err error
 	if usernameRE.MatchString(username) { // no access has another username: it is never looked up
-		a, err = s.Store.AccessByUsername(ctx, p.TenantID, username)
+		a, err = s.store.AccessByUsername(ctx, p.TenantID, username)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return nil, err
 		}

@@ -87,7 +87,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput
 		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: s.now(),
 	}
 	e.TargetID = c.ID
-	if err := s.Store.CreateCredential(ctx, c, e); err != nil {
+	if err := s.store.CreateCredential(ctx, c, e); err != nil {
 		if ErrorReason(err) == "duplicate" {
 			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", in.Name)
 		}
@@ -105,7 +105,7 @@ func (s *Service) apiKey(ctx context.Context, p *Principal, name string) (*Crede
 	if err := validateAPIKeyName("name", name); err != nil {
 		return nil, Errorf(ENOTFOUND, "no API key named %s", quoteShort(name))
 	}
-	c, err := s.Store.APIKeyByName(ctx, p.TenantID, name, s.now())
+	c, err := s.store.APIKeyByName(ctx, p.TenantID, name, s.now())
 	if err != nil {
 		return nil, noAPIKey(err, name)
 	}
@@ -144,7 +144,7 @@ func (s *Service) checkOwnerGrants(ctx context.Context, c *Credential, perms Per
 	if raised == 0 {
 		return nil
 	}
-	owner, err := s.Store.User(ctx, c.TenantID, c.OwnerID)
+	owner, err := s.store.User(ctx, c.TenantID, c.OwnerID)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 			return nil, err
 		}
 	}
-	c, err = s.Store.UpdateAPIKey(ctx, p.TenantID, name, s.now(), func(c *Credential) error {
+	c, err = s.store.UpdateAPIKey(ctx, p.TenantID, name, s.now(), func(c *Credential) error {
 		e.TargetID = c.ID
 		if err := manageAPIKey(p, c); err != nil {
 			return err
@@ -241,7 +241,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (
 		return err
 	}
 	e.TargetID = c.ID
-	if err := s.Store.DeleteCredential(ctx, p.TenantID, c.ID, e); err != nil {
+	if err := s.store.DeleteCredential(ctx, p.TenantID, c.ID, e); err != nil {
 		return err
 	}
 	s.invalidate(ctx, c.ID)
@@ -253,5 +253,5 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal) ([]*Credential,
 	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	return s.Store.ListAPIKeys(ctx, p.TenantID, s.now())
+	return s.store.ListAPIKeys(ctx, p.TenantID, s.now())
 }

@@ -144,7 +144,7 @@ func (s *Service) activeApplication(ctx context.Context, tenantID, id string) (*
 	if !ValidID("app", id) {
 		return nil, errNoApplication
 	}
-	app, err := s.Store.Application(ctx, tenantID, id)
+	app, err := s.store.Application(ctx, tenantID, id)
 	if ErrorCode(err) == ENOTFOUND || err == nil && app.Status() != StatusActive {
 		return nil, errNoApplication
 	}
@@ -226,7 +226,7 @@ func (s *Service) CreateApplication(ctx context.Context, p *Principal, in Applic
 	now := s.now()
 	app = &Application{ID: NewID("app"), TenantID: p.TenantID, Name: name, Description: desc, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	e.TargetID = app.ID
-	if err := s.Store.CreateApplication(ctx, app, e); err != nil {
+	if err := s.store.CreateApplication(ctx, app, e); err != nil {
 		return nil, err
 	}
 	return app, nil
@@ -254,7 +254,7 @@ func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page)
 	if !all {
 		createdBy = p.UserID
 	}
-	return s.Store.ListApplications(ctx, p.TenantID, createdBy, page)
+	return s.store.ListApplications(ctx, p.TenantID, createdBy, page)
 }
 
 // UpdateApplication changes an application's name or description; it needs EDIT_APPLICATION.
@@ -281,7 +281,7 @@ func (s *Service) UpdateApplication(ctx context.Context, p *Principal, id string
 		return nil, err
 	}
 	now := s.now()
-	return s.Store.UpdateApplication(ctx, p.TenantID, id, func(app *Application) error {
+	return s.store.UpdateApplication(ctx, p.TenantID, id, func(app *Application) error {
 		if !app.RevokedAt.IsZero() {
 			return errNoApplication
 		}
@@ -308,7 +308,7 @@ func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string
 		return nil, err
 	}
 	now := s.now()
-	app, err = s.Store.UpdateApplication(ctx, p.TenantID, id, func(app *Application) error {
+	app, err = s.store.UpdateApplication(ctx, p.TenantID, id, func(app *Application) error {
 		if !app.RevokedAt.IsZero() {
 			return errNoApplication
 		}
@@ -363,7 +363,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 		Permissions: scopes, Active: true, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now,
 	}
 	e.TargetID = c.ID
-	if err := s.Store.CreateAccessKey(ctx, c, now, e); err != nil {
+	if err := s.store.CreateAccessKey(ctx, c, now, e); err != nil {
 		return nil, "", err
 	}
 	return c, key, nil
@@ -383,7 +383,7 @@ func (s *Service) accessKey(ctx context.Context, p *Principal, appID, id string,
 	if !ValidID("akey", id) {
 		return nil, nil, errNoAccessKey
 	}
-	c, err := s.Store.AccessKey(ctx, p.TenantID, app.ID, id)
+	c, err := s.store.AccessKey(ctx, p.TenantID, app.ID, id)
 	if ErrorCode(err) == ENOTFOUND || err == nil && !c.RevokedAt.IsZero() {
 		return nil, nil, errNoAccessKey
 	}
@@ -396,7 +396,7 @@ func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.ListAccessKeys(ctx, p.TenantID, app.ID, page)
+	return s.store.ListAccessKeys(ctx, p.TenantID, app.ID, page)
 }
 
 // UpdateAccessKey changes an access key's name or description.
@@ -419,7 +419,7 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 	if _, _, err = s.accessKey(ctx, p, appID, id, editKeys); err != nil {
 		return nil, err
 	}
-	c, err = s.Store.UpdateAccessKey(ctx, p.TenantID, appID, id, func(c *Credential) error {
+	c, err = s.store.UpdateAccessKey(ctx, p.TenantID, appID, id, func(c *Credential) error {
 		if !c.RevokedAt.IsZero() {
 			return errNoAccessKey
 		}
@@ -446,7 +446,7 @@ func (s *Service) RevokeAccessKey(ctx context.Context, p *Principal, appID, id s
 		return nil, err
 	}
 	now := s.now()
-	c, err = s.Store.UpdateAccessKey(ctx, p.TenantID, appID, id, func(c *Credential) error {
+	c, err = s.store.UpdateAccessKey(ctx, p.TenantID, appID, id, func(c *Credential) error {
 		if !c.RevokedAt.IsZero() {
 			return errNoAccessKey
 		}

@@ -97,7 +97,7 @@ func (s *Service) failed(ctx context.Context, e *AuditEvent, err error) {
 		e.Detail = map[string]any{}
 	}
 	e.Detail["error"] = ErrorReason(err)
-	if werr := s.Store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
+	if werr := s.store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
 		s.Log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", werr)
 	}
 }
@@ -107,7 +107,7 @@ func (s *Service) failed(ctx context.Context, e *AuditEvent, err error) {
 func (s *Service) record(ctx context.Context, tenantID string, p *Principal, action, targetType, targetID string, err error, detail map[string]any) {
 	e := s.event(ctx, tenantID, p, action, targetType, targetID, detail)
 	if err == nil {
-		if werr := s.Store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
+		if werr := s.store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
 			s.Log.ErrorContext(ctx, "audit write failed", "action", action, "err", werr)
 		}
 		return

@@ -109,7 +109,7 @@ func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) 
 	}
 	e.TargetID = t.ID
 	e.Detail["requested"], e.Detail["state"] = t.Requested, t.State
-	if err := s.Store.CreateBatchTask(ctx, t, e); err != nil {
+	if err := s.store.CreateBatchTask(ctx, t, e); err != nil {
 		return nil, err
 	}
 	if t.State == BatchAcknowledged && s.BatchSubmitted != nil {
@@ -168,14 +168,14 @@ func (s *Service) batchResult(ctx context.Context, p *Principal, id string, page
 	}
 	r := &BatchResult{Task: t}
 	if withErrors {
-		if r.Errors, err = s.Store.BatchErrors(ctx, t.ID); err != nil {
+		if r.Errors, err = s.store.BatchErrors(ctx, t.ID); err != nil {
 			return nil, err
 		}
 	}
 	if t.State != BatchDone {
 		return r, nil
 	}
-	if r.Accesses, err = s.Store.BatchAccesses(ctx, p.TenantID, t.ID, page); err != nil {
+	if r.Accesses, err = s.store.BatchAccesses(ctx, p.TenantID, t.ID, page); err != nil {
 		return nil, err
 	}
 	r.Passwords = make([]string, len(r.Accesses))
@@ -227,7 +227,7 @@ type BatchTurn struct {
 func (s *Service) NextBatchTurn(ctx context.Context, t *BatchTask) (*BatchTurn, error) {
 	now := s.now()
 	turn := &BatchTurn{Now: now}
-	u, err := s.Store.User(ctx, t.TenantID, t.CreatedBy)
+	u, err := s.store.User(ctx, t.TenantID, t.CreatedBy)
 	if ErrorCode(err) == ENOTFOUND {
 		turn.End, turn.Reason = BatchFailed, "the batch's creator was deleted"
 		return turn, nil
@@ -240,10 +240,10 @@ func (s *Service) NextBatchTurn(ctx context.Context, t *BatchTask) (*BatchTurn, 
 		turn.End, turn.Reason = BatchFailed, "the batch's creator no longer holds the ACCESS_MANAGEMENT permission"
 		return turn, nil
 	}
-	if turn.Contract, err = s.Store.Contract(ctx, t.TenantID, t.ContractID); err != nil {
+	if turn.Contract, err = s.store.Contract(ctx, t.TenantID, t.ContractID); err != nil {
 		return nil, err
 	}
-	if turn.Offering, err = s.Store.ProductOffering(ctx, t.TenantID, turn.Contract.ProductOfferingID); err != nil {
+	if turn.Offering, err = s.store.ProductOffering(ctx, t.TenantID, turn.Contract.ProductOfferingID); err != nil {
 		return nil, err
 	}
 	if err := turn.Contract.acceptsAccesses(now); err != nil {
@@ -270,7 +270,7 @@ func (s *Service) BatchFinishedEvent(ctx context.Context, t *BatchTask) *AuditEv
 // PurgeBatchPasswords purges the passwords of batches finished longer ago than the
 // retention window.
 func (s *Service) PurgeBatchPasswords(ctx context.Context) (int, error) {
-	return s.Store.PurgeBatchPasswords(ctx, s.now().Add(-s.BatchRetention), s.now())
+	return s.store.PurgeBatchPasswords(ctx, s.now().Add(-s.BatchRetention), s.now())
 }
 
 // Now is the service's clock reading, as stores keep it.
@@ -303,5 +303,27 @@ func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string
 	if rest, ok := strings.CutPrefix(id, "job-"); !ok || !ValidID("b", "b_"+rest) {
 		return nil, Errorf(ENOTFOUND, "batch task not found") // no task has such an id: never looked up
 	}
-	return s.Store.BatchTask(ctx, p.TenantID, id)
+	return s.store.BatchTask(ctx, p.TenantID, id)
+}
+
+// ClaimBatchTask gives owner the lease, until leaseUntil, of the task whose turn it is.
+// Returns ENOTFOUND if no task is waiting.
+func (s *Service) ClaimBatchTask(ctx context.Context, owner string, leaseUntil time.Time) (*BatchTask, error) {
+	return s.store.ClaimBatchTask(ctx, owner, s.now(), leaseUntil)
+}
+
+// SaveBatchChunk stores a chunk and the task's progress, and returns how many accesses it
+// created.
+func (s *Service) SaveBatchChunk(ctx context.Context, c *BatchChunk) (int, error) {
+	return s.store.SaveBatchChunk(ctx, c)
+}
+
+// FinishBatchTask ends t in its State with its Reason.
+func (s *Service) FinishBatchTask(ctx context.Context, t *BatchTask, owner string) error {
+	return s.store.FinishBatchTask(ctx, t, owner, s.BatchFinishedEvent(ctx, t))
+}
+
+// ReleaseBatchTask lets go of owner's lease on a task.
+func (s *Service) ReleaseBatchTask(ctx context.Context, id, owner string) error {
+	return s.store.ReleaseBatchTask(ctx, id, owner)
 }

@@ -133,7 +133,7 @@ func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in Pr
 		return nil, Invalid(FieldError{Field: "accessValidityDays", Message: "must be between 1 and 36500"})
 	}
 	o = &ProductOffering{ID: in.ID, TenantID: p.TenantID, Name: in.Name, AccessValidityDays: in.AccessValidityDays, CreatedAt: s.now()}
-	if err := s.Store.CreateProductOffering(ctx, o, e); err != nil {
+	if err := s.store.CreateProductOffering(ctx, o, e); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -147,7 +147,7 @@ func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) 
 	if !callerIDRE.MatchString(id) {
 		return nil, Errorf(ENOTFOUND, "product offering not found")
 	}
-	return s.Store.ProductOffering(ctx, p.TenantID, id)
+	return s.store.ProductOffering(ctx, p.TenantID, id)
 }
 
 // ListProductOfferings lists product offerings.
@@ -155,7 +155,7 @@ func (s *Service) ListProductOfferings(ctx context.Context, p *Principal, page P
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	return s.Store.ListProductOfferings(ctx, p.TenantID, page)
+	return s.store.ListProductOfferings(ctx, p.TenantID, page)
 }
 
 func requireAny(p *Principal, perms ...Permission) error {
@@ -221,7 +221,7 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 	if err := validateContractDates(in.StartDate, in.EndDate); err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.ProductOffering(ctx, p.TenantID, in.ProductOfferingID); err != nil {
+	if _, err := s.store.ProductOffering(ctx, p.TenantID, in.ProductOfferingID); err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			return nil, Invalid(FieldError{Field: "productOfferingId", Message: "no such product offering"})
 		}
@@ -233,7 +233,7 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 		StartDate: in.StartDate.UTC().Truncate(time.Microsecond), EndDate: in.EndDate.UTC().Truncate(time.Microsecond),
 		Status: in.Status, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.Store.CreateContract(ctx, c, e); err != nil {
+	if err := s.store.CreateContract(ctx, c, e); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -247,7 +247,7 @@ func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contr
 	if !callerIDRE.MatchString(id) {
 		return nil, errNoContract
 	}
-	return s.Store.Contract(ctx, p.TenantID, id)
+	return s.store.Contract(ctx, p.TenantID, id)
 }
 
 // ListContracts lists contracts.
@@ -258,7 +258,7 @@ func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFil
 	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": f.Status}); err != nil {
 		return nil, err
 	}
-	return s.Store.ListContracts(ctx, p.TenantID, f)
+	return s.store.ListContracts(ctx, p.TenantID, f)
 }
 
 // UpdateContract changes a contract's status or dates; it needs CONTRACT_MANAGEMENT.
@@ -281,7 +281,7 @@ func (s *Service) UpdateContract(ctx context.Context, p *Principal, id string, i
 		}
 	}
 	now := s.now()
-	return s.Store.UpdateContract(ctx, p.TenantID, id, func(c *Contract) error {
+	return s.store.UpdateContract(ctx, p.TenantID, id, func(c *Contract) error {
 		if in.Status != nil {
 			if c.Status == ContractTerminated && *in.Status != ContractTerminated {
 				return Reasonf(ECONFLICT, "contract_terminated", "a terminated contract cannot change status")

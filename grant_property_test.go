@@ -18,6 +18,7 @@ import (
 type grantWorld struct {
 	t       testing.TB
 	svc     *keyhaven.Service
+	store   keyhaven.Store
 	ctx     context.Context
 	tenant  string
 	initial keyhaven.PermissionSet // M's permissions at the start, implications applied
@@ -32,7 +33,8 @@ type grantWorld struct {
 const grantPassword = "chosen-by-the-adversary"
 
 func newGrantWorld(t testing.TB, r *rand.Rand) *grantWorld {
-	svc := keyhaven.NewService(testdb.SQLite(t), slog.New(slog.DiscardHandler))
+	store := testdb.SQLite(t)
+	svc := keyhaven.NewService(store, slog.New(slog.DiscardHandler))
 	svc.PasswordParams = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 	svc.Sealer, _ = secret.NewSealer(must(secret.ParseKey(secret.NewKey())))
 	ctx := context.Background()
@@ -40,7 +42,7 @@ func newGrantWorld(t testing.TB, r *rand.Rand) *grantWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &grantWorld{t: t, svc: svc, ctx: ctx, tenant: "acme", emails: map[string]string{}}
+	w := &grantWorld{t: t, svc: svc, store: store, ctx: ctx, tenant: "acme", emails: map[string]string{}}
 	w.admin, err = svc.Authenticate(ctx, tc.APIKey)
 	if err != nil {
 		t.Fatal(err)
@@ -179,14 +181,14 @@ func (w *grantWorld) step(r *rand.Rand) {
 		}
 	case 5:
 		name := pick(w.keys)
-		before, err := w.svc.Store.APIKeyByName(w.ctx, w.admin.TenantID, name, w.svc.Now())
+		before, err := w.store.APIKeyByName(w.ctx, w.admin.TenantID, name, w.svc.Now())
 		if err != nil {
 			return
 		}
 		if c, err := w.svc.UpdateAPIKey(w.ctx, p, name, keyhaven.APIKeyUpdate{Permissions: &perms}); err == nil {
 			granted("UpdateAPIKey", c.Permissions)
 			// A key is raised only within what its owner holds, whoever edits it.
-			owner, err := w.svc.Store.User(w.ctx, w.admin.TenantID, c.OwnerID)
+			owner, err := w.store.User(w.ctx, w.admin.TenantID, c.OwnerID)
 			if err != nil {
 				w.t.Fatal(err)
 			}
@@ -208,7 +210,7 @@ func (w *grantWorld) step(r *rand.Rand) {
 
 // loginAs signs in as a user with the adversary's password and returns the session's secret.
 func (w *grantWorld) loginAs(id string) string {
-	u, err := w.svc.Store.User(w.ctx, w.admin.TenantID, id)
+	u, err := w.store.User(w.ctx, w.admin.TenantID, id)
 	if err != nil {
 		return ""
 	}
@@ -228,7 +230,7 @@ func (w *grantWorld) check() {
 		}
 	}
 	for id := range w.emails {
-		u, err := w.svc.Store.User(w.ctx, w.admin.TenantID, id)
+		u, err := w.store.User(w.ctx, w.admin.TenantID, id)
 		if err != nil {
 			continue
 		}
@@ -236,7 +238,7 @@ func (w *grantWorld) check() {
 			w.t.Fatalf("user %s made by the adversary holds %v", u.Email, missing.Strings())
 		}
 	}
-	admin, err := w.svc.Store.User(w.ctx, w.admin.TenantID, w.admin.UserID)
+	admin, err := w.store.User(w.ctx, w.admin.TenantID, w.admin.UserID)
 	if err != nil || admin.Permissions != keyhaven.AllPermissions {
 		w.t.Fatalf("the admin was changed by the adversary: %+v, %v", admin, err)
 	}

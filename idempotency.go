@@ -2,6 +2,7 @@ package keyhaven
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -38,13 +39,80 @@ const IdempotencyTTL = 24 * time.Hour
 // their retention window and forgets old idempotency keys, once. It returns how many
 // credentials it deleted.
 func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
-	n, err := s.Store.DeleteExpiredCredentials(ctx, s.now())
+	n, err := s.store.DeleteExpiredCredentials(ctx, s.now())
 	if err != nil {
 		return n, err
 	}
 	if _, err := s.PurgeBatchPasswords(ctx); err != nil {
 		return n, err
 	}
-	_, err = s.Store.DeleteIdempotencyKeys(ctx, s.now().Add(-IdempotencyTTL))
+	_, err = s.store.DeleteIdempotencyKeys(ctx, s.now().Add(-IdempotencyTTL))
 	return n, err
+}
+
+// IdempotentAnswer is the remembered answer to a creating request sent with an
+// Idempotency-Key.
+type IdempotentAnswer struct {
+	Status      int    `json:"s"`
+	ContentType string `json:"t"`
+	Body        []byte `json:"b"`
+}
+
+// BeginIdempotent claims key for the request of p whose method, path and body hash to
+// requestHash. It returns nil when the request is the first with this key: the caller runs it
+// and then calls FinishIdempotent. It returns the first answer when the same request by the
+// same credential was answered before, if the credential still holds what it held then.
+//
+// Returns EINVALID (idempotency_key_reused) if the key was used for another request,
+// ECONFLICT if the first request with the key is still running, EFORBIDDEN if the credential
+// lost permissions since, and EUNAVAILABLE if the database cannot be reached or the answer
+// cannot be opened.
+func (s *Service) BeginIdempotent(ctx context.Context, p *Principal, key, requestHash string) (*IdempotentAnswer, error) {
+	rec := &IdempotencyRecord{TenantID: p.TenantID, CredentialID: p.CredentialID, Key: key,
+		Permissions: p.Permissions, RequestHash: requestHash, CreatedAt: s.now()}
+	stored, fresh, err := s.store.PutIdempotencyKey(ctx, rec)
+	switch {
+	case err != nil:
+		return nil, err
+	case fresh:
+		return nil, nil
+	case stored.RequestHash != rec.RequestHash:
+		return nil, Reasonf(EINVALID, "idempotency_key_reused", "this Idempotency-Key was used for another request")
+	case stored.Status == 0:
+		return nil, Reasonf(ECONFLICT, "idempotency_key_in_progress", "the first request with this Idempotency-Key is still running")
+	}
+	if err := CheckReplay(p, stored); err != nil {
+		return nil, err
+	}
+	raw, err := s.Sealer.Open(stored.Response, SealedFor(p.TenantID, p.CredentialID, key))
+	var a IdempotentAnswer
+	if err == nil {
+		err = json.Unmarshal(raw, &a)
+	}
+	if err != nil {
+		s.Log.ErrorContext(ctx, "idempotency replay", "err", err)
+		return nil, Errorf(EUNAVAILABLE, "the remembered answer cannot be read; try again")
+	}
+	return &a, nil
+}
+
+// FinishIdempotent remembers a, sealed, as the answer to the request that BeginIdempotent let
+// run. An answer of 5xx is not remembered: the key is forgotten, so that the request can be
+// tried again.
+func (s *Service) FinishIdempotent(ctx context.Context, p *Principal, key string, a *IdempotentAnswer) error {
+	if a.Status >= 500 {
+		return s.store.DeleteIdempotencyKey(ctx, p.TenantID, p.CredentialID, key)
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	rec := &IdempotencyRecord{TenantID: p.TenantID, CredentialID: p.CredentialID, Key: key, Status: a.Status,
+		Response: s.Sealer.Seal(raw, SealedFor(p.TenantID, p.CredentialID, key))}
+	return s.store.CompleteIdempotencyKey(ctx, rec)
+}
+
+// Ping returns EUNAVAILABLE if the database cannot be reached.
+func (s *Service) Ping(ctx context.Context) error {
+	return s.store.Ping(ctx)
 }

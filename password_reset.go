@@ -18,7 +18,7 @@ type PasswordReset struct {
 // their password, the tenant's last admin included. It is an operator's command, not an API
 // call, and is audited as a system action. Returns ENOTFOUND for an unknown tenant or user.
 func (s *Service) ResetPassword(ctx context.Context, tenantName, email string) (r *PasswordReset, err error) {
-	t, err := s.Store.TenantByName(ctx, tenantName)
+	t, err := s.store.TenantByName(ctx, tenantName)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "there is no tenant %q", tenantName)
 	}
@@ -36,7 +36,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenantName, email string) (
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.Store.UserByEmail(ctx, t.ID, addr)
+	u, err := s.store.UserByEmail(ctx, t.ID, addr)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "tenant %q has no user %q", tenantName, addr)
 	}
@@ -45,7 +45,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenantName, email string) (
 	}
 	e.TargetID = u.ID
 	now := s.now()
-	if u, err = s.Store.UpdateUser(ctx, t.ID, u.ID, func(u *User) error {
+	if u, err = s.store.UpdateUser(ctx, t.ID, u.ID, func(u *User) error {
 		u.PasswordHash, u.UpdatedAt = hash, now
 		return nil
 	}, &EndSessions{}, e); err != nil {

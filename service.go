@@ -12,7 +12,7 @@ import (
 // Service holds keyhaven's business rules. REST, GraphQL and the console all call it, so
 // that every transport enforces the same rules.
 type Service struct {
-	Store Store
+	store Store
 	Clock Clock
 	Log   *slog.Logger
 	// PasswordParams are the argon2id parameters for user passwords.
@@ -46,7 +46,7 @@ type Service struct {
 // NewService returns a Service over store with the production defaults.
 func NewService(store Store, log *slog.Logger) *Service {
 	return &Service{
-		Store:          store,
+		store:          store,
 		Clock:          SystemClock(),
 		Log:            log,
 		PasswordParams: secret.OWASP,
@@ -85,7 +85,7 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 		Active: true, CreatedAt: now,
 	}
 	e := s.event(ctx, t.ID, nil, "tenant.create", "tenant", t.ID, map[string]any{"name": name, "adminUserId": admin.ID, "apiKeyId": cred.ID})
-	if err := s.Store.CreateTenant(ctx, t, admin, cred, e); err != nil {
+	if err := s.store.CreateTenant(ctx, t, admin, cred, e); err != nil {
 		return nil, err
 	}
 	return &TenantCreated{Tenant: t, Name: name, AdminEmail: email, AdminPassword: password, APIKey: key}, nil
@@ -108,19 +108,19 @@ func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) er
 	if len(bad) > 0 {
 		return Invalid(bad...)
 	}
-	t, err := s.Store.TenantByName(ctx, name)
+	t, err := s.store.TenantByName(ctx, name)
 	if err != nil {
 		return err
 	}
 	e := s.event(ctx, t.ID, nil, "tenant.update", "tenant", t.ID, map[string]any{"limits": l})
-	err = s.Store.SetTenantLimits(ctx, t.ID, l, e)
+	err = s.store.SetTenantLimits(ctx, t.ID, l, e)
 	s.failed(ctx, e, err)
 	return err
 }
 
 // TenantLimits returns the limits of p's tenant.
 func (s *Service) TenantLimits(ctx context.Context, p *Principal) (Limits, error) {
-	t, err := s.Store.TenantByName(ctx, p.TenantName)
+	t, err := s.store.TenantByName(ctx, p.TenantName)
 	if err != nil {
 		return Limits{}, err
 	}
@@ -131,7 +131,7 @@ func (s *Service) TenantLimits(ctx context.Context, p *Principal) (Limits, error
 // its credentials; it returns nil when there was already a tenant (or another node created
 // one at the same moment).
 func (s *Service) Bootstrap(ctx context.Context, adminEmail string) (*TenantCreated, error) {
-	n, err := s.Store.CountTenants(ctx)
+	n, err := s.store.CountTenants(ctx)
 	if err != nil || n > 0 {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (s *Service) resolver() CredentialResolver {
 	if s.Credentials != nil {
 		return s.Credentials
 	}
-	return s.Store
+	return s.store
 }
 
 // invalidate tells caches that the credentials of ids changed.
@@ -225,7 +225,7 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 	var t *Tenant
 	var err error
 	if ValidTenantName(tenantName) { // no tenant has another name: it is never looked up
-		t, err = s.Store.TenantByName(ctx, tenantName)
+		t, err = s.store.TenantByName(ctx, tenantName)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return nil, err
 		}
@@ -236,7 +236,7 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 		email, err = NormalizeEmail("email", email)
 		if err == nil {
 			detail = map[string]any{"email": email}
-			u, err = s.Store.UserByEmail(ctx, t.ID, email)
+			u, err = s.store.UserByEmail(ctx, t.ID, email)
 			if err != nil && ErrorCode(err) != ENOTFOUND {
 				return nil, err
 			}
@@ -279,7 +279,7 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 		Active: true, ExpiresAt: now.Add(s.SessionTTL), CreatedAt: now,
 	}
 	e := s.event(ctx, t.ID, &Principal{Kind: KindSession, CredentialID: c.ID, UserID: u.ID}, "session.create", "session", c.ID, nil)
-	if err := s.Store.CreateCredential(ctx, c, e); err != nil {
+	if err := s.store.CreateCredential(ctx, c, e); err != nil {
 		return nil, err
 	}
 	return &Session{Token: token, ExpiresAt: c.ExpiresAt}, nil
@@ -291,7 +291,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 		return Reasonf(EINVALID, "not_a_session", "only a session token can log out")
 	}
 	e := s.event(ctx, p.TenantID, p, "session.delete", "session", p.CredentialID, nil)
-	err := s.Store.DeleteCredential(ctx, p.TenantID, p.CredentialID, e)
+	err := s.store.DeleteCredential(ctx, p.TenantID, p.CredentialID, e)
 	if err == nil {
 		s.invalidate(ctx, p.CredentialID)
 	}

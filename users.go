@@ -74,7 +74,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInp
 		Permissions: perms, CreatedAt: now, UpdatedAt: now,
 	}
 	e.TargetID = u.ID
-	if err := s.Store.CreateUser(ctx, u, e); err != nil {
+	if err := s.store.CreateUser(ctx, u, e); err != nil {
 		return nil, "", err
 	}
 	return u, generated, nil
@@ -91,7 +91,7 @@ func (s *Service) User(ctx context.Context, p *Principal, id string) (*User, err
 	if !ValidID("usr", id) {
 		return nil, Errorf(ENOTFOUND, "user not found")
 	}
-	return s.Store.User(ctx, p.TenantID, id)
+	return s.store.User(ctx, p.TenantID, id)
 }
 
 // ListUsers lists the live users of p's tenant.
@@ -99,7 +99,7 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*Us
 	if err := p.Require(USER_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	return s.Store.ListUsers(ctx, p.TenantID, page)
+	return s.store.ListUsers(ctx, p.TenantID, page)
 }
 
 // UpdateUser changes a user's permissions and/or password.
@@ -154,7 +154,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 		if err := ValidatePassword("password", *in.Password); err != nil {
 			return nil, err
 		}
-		u, err := s.Store.User(ctx, p.TenantID, id)
+		u, err := s.store.User(ctx, p.TenantID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +187,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 		}
 	}
 	now := s.now()
-	u, err = s.Store.UpdateUser(ctx, p.TenantID, id, func(u *User) error {
+	u, err = s.store.UpdateUser(ctx, p.TenantID, id, func(u *User) error {
 		if manage {
 			if err := checkManage(p, u); err != nil {
 				return err
@@ -234,7 +234,7 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err 
 	if !ValidID("usr", id) {
 		return Errorf(ENOTFOUND, "user not found")
 	}
-	if err := s.Store.DeleteUser(ctx, p.TenantID, id, func(u *User) error { return checkManage(p, u) }, s.now(), e); err != nil {
+	if err := s.store.DeleteUser(ctx, p.TenantID, id, func(u *User) error { return checkManage(p, u) }, s.now(), e); err != nil {
 		return err
 	}
 	// The tenant too: keys of the user's applications owned by other users were revoked.
@@ -248,7 +248,7 @@ func (s *Service) CountUserCredentials(ctx context.Context, p *Principal, id str
 	if _, err := s.User(ctx, p, id); err != nil {
 		return 0, err
 	}
-	return s.Store.CountOwnedCredentials(ctx, p.TenantID, id, s.now())
+	return s.store.CountOwnedCredentials(ctx, p.TenantID, id, s.now())
 }
 
 // ListAudit returns p's tenant's audit events; it needs AUDIT_READ.
@@ -259,5 +259,5 @@ func (s *Service) ListAudit(ctx context.Context, p *Principal, f AuditFilter) ([
 	if err := validFilters(map[string]string{"action": f.Action, "actorId": f.ActorID, "outcome": f.Outcome}); err != nil {
 		return nil, err
 	}
-	return s.Store.ListAudit(ctx, p.TenantID, f)
+	return s.store.ListAudit(ctx, p.TenantID, f)
 }

@@ -26,7 +26,7 @@ func (s *Server) registerHealth() {
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"health"},
 		Summary: "Report that the database is reachable", Errors: []int{http.StatusServiceUnavailable},
 	}, false), func(ctx context.Context, _ *struct{}) (*statusBody, error) {
-		if err := s.svc.Store.Ping(ctx); err != nil {
+		if err := s.svc.Ping(ctx); err != nil {
 			logFrom(ctx).ErrorContext(ctx, "readiness check failed", "err", err)
 			return nil, huma.Error503ServiceUnavailable("database unreachable")
 		}

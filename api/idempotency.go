@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -12,13 +11,6 @@ import (
 	"keyhaven"
 	"keyhaven/secret"
 )
-
-// storedResponse is the remembered answer to an idempotent request.
-type storedResponse struct {
-	Status      int    `json:"s"`
-	ContentType string `json:"t"`
-	Body        []byte `json:"b"`
-}
 
 // idempotent makes creating POSTs that carry an Idempotency-Key safe to retry: the first
 // answer is stored (sealed: it may hold a password or key) under the key, scoped to the
@@ -60,57 +52,27 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		sum := sha256.New()
 		sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
 		sum.Write(body)
-		rec := &keyhaven.IdempotencyRecord{TenantID: p.TenantID, CredentialID: p.CredentialID, Key: key,
-			Permissions: p.Permissions, RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: s.svc.Now()}
-		ad := keyhaven.SealedFor(rec.TenantID, rec.CredentialID, rec.Key)
-		stored, fresh, err := s.svc.Store.PutIdempotencyKey(r.Context(), rec)
+		ctx := r.Context()
+		replay, err := s.svc.BeginIdempotent(ctx, p, key, hex.EncodeToString(sum.Sum(nil)))
 		switch {
+		case keyhaven.ErrorReason(err) == "idempotency_key_reused":
+			writeProblem(w, domainProblem(err).withStatus(http.StatusUnprocessableEntity), reqID)
+			return
 		case err != nil:
-			logFrom(r.Context()).ErrorContext(r.Context(), "idempotency key", "err", err)
-			writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
+			writeProblem(w, domainProblem(err), reqID)
 			return
-		case !fresh && stored.RequestHash != rec.RequestHash:
-			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.EINVALID, "idempotency_key_reused",
-				"this Idempotency-Key was used for another request")).withStatus(http.StatusUnprocessableEntity), reqID)
-			return
-		case !fresh && stored.Status == 0:
-			writeProblem(w, domainProblem(keyhaven.Reasonf(keyhaven.ECONFLICT, "idempotency_key_in_progress",
-				"the first request with this Idempotency-Key is still running")), reqID)
-			return
-		case !fresh:
-			if err := keyhaven.CheckReplay(p, stored); err != nil {
-				writeProblem(w, domainProblem(err), reqID)
-				return
-			}
-			raw, err := s.svc.Sealer.Open(stored.Response, ad)
-			var resp storedResponse
-			if err == nil {
-				err = json.Unmarshal(raw, &resp)
-			}
-			if err != nil {
-				logFrom(r.Context()).ErrorContext(r.Context(), "idempotency replay", "err", err)
-				writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
-				return
-			}
-			w.Header().Set("Content-Type", resp.ContentType)
+		case replay != nil:
+			w.Header().Set("Content-Type", replay.ContentType)
 			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(resp.Status)
-			w.Write(resp.Body)
+			w.WriteHeader(replay.Status)
+			w.Write(replay.Body)
 			return
 		}
 		buf := &bufferedWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(buf, r)
-		ctx := r.Context()
-		if buf.status >= 500 {
-			if err := s.svc.Store.DeleteIdempotencyKey(ctx, rec.TenantID, rec.CredentialID, rec.Key); err != nil {
-				logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
-			}
-		} else {
-			raw, _ := json.Marshal(storedResponse{Status: buf.status, ContentType: w.Header().Get("Content-Type"), Body: buf.body.Bytes()})
-			rec.Status, rec.Response = buf.status, s.svc.Sealer.Seal(raw, ad)
-			if err := s.svc.Store.CompleteIdempotencyKey(ctx, rec); err != nil {
-				logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
-			}
+		answer := &keyhaven.IdempotentAnswer{Status: buf.status, ContentType: w.Header().Get("Content-Type"), Body: buf.body.Bytes()}
+		if err := s.svc.FinishIdempotent(ctx, p, key, answer); err != nil {
+			logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
 		}
 		w.WriteHeader(buf.status)
 		w.Write(buf.body.Bytes())

@@ -16,7 +16,7 @@ import (
 func newAPIKey(t *testing.T, e *apitest.Env, owner string, perms ...keyhaven.Permission) string {
 	t.Helper()
 	key := secret.Generate(secret.APIKey)
-	err := e.Svc.Store.CreateCredential(context.Background(), &keyhaven.Credential{
+	err := e.Store.CreateCredential(context.Background(), &keyhaven.Credential{
 		ID: keyhaven.NewID("key"), TenantID: e.Acme.Tenant.ID, Kind: keyhaven.KindAPIKey, OwnerID: owner,
 		Name: strings.ReplaceAll(testdb.Name("key"), "-", "_"), Hash: secret.Hash(key), Display: secret.Display(key),
 		Permissions: keyhaven.NewPermissionSet(perms...), Active: true, CreatedAt: e.Clock.Now(),

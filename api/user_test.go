@@ -148,7 +148,7 @@ func TestOwnerDeletedStopsEveryCredential(t *testing.T) {
 			e := apitest.New(t, open)
 			id, session := e.CreateUser("owner@acme.test", keyhaven.READ, keyhaven.WRITE, keyhaven.AUDIT_READ)
 			apiKey := secret.Generate(secret.APIKey)
-			err := e.Svc.Store.CreateCredential(context.Background(), &keyhaven.Credential{
+			err := e.Store.CreateCredential(context.Background(), &keyhaven.Credential{
 				ID: keyhaven.NewID("key"), TenantID: e.Acme.Tenant.ID, Kind: keyhaven.KindAPIKey, OwnerID: id, Name: "owned",
 				Hash: secret.Hash(apiKey), Display: secret.Display(apiKey), Permissions: keyhaven.AllPermissions,
 				Active: true, CreatedAt: e.Clock.Now(),

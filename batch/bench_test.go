@@ -33,7 +33,7 @@ func BenchmarkBatch100k(b *testing.B) {
 				start := time.Now()
 				drain(b, runner)
 				elapsed += time.Since(start)
-				got, _ := svc.Store.BatchTask(ctx, p.TenantID, t.ID)
+				got, _ := storeOf(svc).BatchTask(ctx, p.TenantID, t.ID)
 				if got.State != keyhaven.BatchDone || got.Created != n {
 					b.Fatalf("task %s created %d", got.State, got.Created)
 				}

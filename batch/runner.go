@@ -109,7 +109,7 @@ func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 		}
 	}()
 	now := r.Svc.Now()
-	t, err := r.Svc.Store.ClaimBatchTask(ctx, r.Owner, now, now.Add(r.Lease))
+	t, err := r.Svc.ClaimBatchTask(ctx, r.Owner, now.Add(r.Lease))
 	if keyhaven.ErrorCode(err) == keyhaven.ENOTFOUND {
 		r.letGo(ctx) // nothing held is left: a task held and unfinished would have been claimed again
 		return false, nil
@@ -163,7 +163,7 @@ func (r *Runner) turn(ctx context.Context, t *keyhaven.BatchTask) error {
 			return r.Svc.BatchFinishedEvent(ctx, &done)
 		}
 	}
-	created, err := r.Svc.Store.SaveBatchChunk(ctx, chunk)
+	created, err := r.Svc.SaveBatchChunk(ctx, chunk)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhave
 
 func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state, reason string) error {
 	t.State, t.Reason, t.FinishedAt = state, reason, r.Svc.Now()
-	if err := r.Svc.Store.FinishBatchTask(ctx, t, r.Owner, r.Svc.BatchFinishedEvent(ctx, t)); err != nil {
+	if err := r.Svc.FinishBatchTask(ctx, t, r.Owner); err != nil {
 		return err
 	}
 	r.Log.InfoContext(ctx, "batch task ended", "task", t.ID, "state", state, "reason", reason)
@@ -229,7 +229,7 @@ func (r *Runner) letGo(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	if err := r.Svc.Store.ReleaseBatchTask(ctx, r.held, r.Owner); err != nil {
+	if err := r.Svc.ReleaseBatchTask(ctx, r.held, r.Owner); err != nil {
 		// The lease runs out by itself.
 		r.Log.WarnContext(ctx, "batch runner: release lease", "task", r.held, "err", err)
 	}

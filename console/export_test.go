@@ -120,7 +120,7 @@ func testBatchCSVStreams(t *testing.T, e *apitest.Env) {
 	}
 
 	// A console over the same database whose store the test watches.
-	spy := &pageSpy{Store: e.Svc.Store, gate: make(chan struct{})}
+	spy := &pageSpy{Store: e.Store, gate: make(chan struct{})}
 	svc := keyhaven.NewService(spy, slog.New(slog.DiscardHandler))
 	svc.Sealer, svc.Clock = e.Svc.Sealer, e.Clock
 	srv := httptest.NewServer(console.New(svc, svc.Log, console.Options{}))

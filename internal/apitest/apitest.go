@@ -26,6 +26,7 @@ type Env struct {
 	T     testing.TB
 	URL   string
 	Svc   *keyhaven.Service
+	Store keyhaven.Store // the node's store, for what tests set up or read beside the service
 	Node  *node.Node
 	Clock *keyhaven.ManualClock
 	Acme  *keyhaven.TenantCreated
@@ -57,7 +58,8 @@ func NewNode(t testing.TB, open testdb.Opener, configure func(*node.Config)) *En
 	cfg := node.Config{Log: log, Sealer: sealer, Clock: clock, PasswordParams: FastPasswords,
 		BatchPoll: 50 * time.Millisecond, GCInterval: time.Hour}
 	configure(&cfg)
-	n := node.New(open(t), cfg)
+	store := open(t)
+	n := node.New(store, cfg)
 	svc := n.Svc
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -75,7 +77,7 @@ func NewNode(t testing.TB, open testdb.Opener, configure func(*node.Config)) *En
 	}
 	srv := httptest.NewServer(n.Handler)
 	t.Cleanup(srv.Close)
-	return &Env{T: t, URL: srv.URL, Svc: svc, Node: n, Clock: clock, Acme: acme, log: logBuf, spec: newValidator(t, srv.URL)}
+	return &Env{T: t, URL: srv.URL, Svc: svc, Store: store, Node: n, Clock: clock, Acme: acme, log: logBuf, spec: newValidator(t, srv.URL)}
 }
 
 // Logs returns everything the server has logged so far, to check that no secret reaches it.

@@ -42,16 +42,6 @@ const (
 	AccessTerminated = "TERMINATED"
 )
 
-// Device verification codes.
-const (
-	AccessValid              = "VALID"
-	AccessInvalidCredentials = "INVALID_CREDENTIALS"
-	AccessNotYetValid        = "NOT_YET_VALID"
-	AccessExpired            = "EXPIRED"
-	AccessSuspendedCode      = "SUSPENDED"
-	AccessTerminatedCode     = "TERMINATED"
-)
-
 // AccessInput creates one access; empty fields are generated. Its JSON form is how a
 // batch's explicit items are sealed into the task.
 type AccessInput struct {
@@ -261,69 +251,67 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 	}, e)
 }
 
-// AccessVerification is the outcome of a device's authentication.
-type AccessVerification struct {
-	Valid  bool
-	Code   string
-	Access *Access // set when the password was right
-}
-
-// VerifyAccess authenticates a device by username and password, judging the access's status,
-// its contract's status and its validity period at this instant. Any authenticated principal
-// of the tenant may ask. Every wrong answer costs one argon2id check, whether the username
-// exists or not and whichever scheme its password is stored with, so that timing tells no
-// username apart; only a right password for a generated one is fast. Failures are counted,
-// and a burst of them is audited as one event.
+// findDevice finds the access whose username the device presented, if its password is right.
+// Every wrong answer costs one argon2id check, whether the username exists or not and
+// whichever scheme its password is stored with, so that timing tells no username apart; only
+// a right password for a generated one is fast. Failures are counted, and a burst of them is
+// audited as one event.
 //
 // Guessing is limited (Guesses) per username, whoever asks: a gateway verifies thousands of
 // devices, and guessing is a matter of one device's password. Past the username's budget,
 // its verifications are ERATELIMITED before any check.
-func (s *Service) VerifyAccess(ctx context.Context, p *Principal, username, password string) (*AccessVerification, error) {
-	guess, at := deviceKey(p.TenantID, username), s.Clock.Now()
+func (s *Service) findDevice(ctx context.Context, j *judging) error {
+	p, d := j.Caller, j.Device
+	guess, at := deviceKey(p.TenantID, d.Username), s.Clock.Now()
 	if s.Guesses.blocked(guess, at) {
-		return nil, errGuessLimited
+		return errGuessLimited
 	}
 	var a *Access
 	var err error
-	if usernameRE.MatchString(username) { // no access has another username: it is never looked up
-		a, err = s.store.AccessByUsername(ctx, p.TenantID, username)
+	if usernameRE.MatchString(d.Username) { // no access has another username: it is never looked up
+		a, err = s.store.AccessByUsername(ctx, p.TenantID, d.Username)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
-			return nil, err
+			return err
 		}
 	}
 	ok := false
 	if a != nil {
-		if ok, err = s.checkPassword(ctx, password, a.PasswordHash); err != nil {
-			return nil, err
+		if ok, err = s.checkPassword(ctx, d.Password, a.PasswordHash); err != nil {
+			return err
 		}
 	}
 	if !ok {
 		if a == nil || !slowHash(a.PasswordHash) {
-			if err := s.failSlowly(ctx, password); err != nil {
-				return nil, err
+			if err := s.failSlowly(ctx, d.Password); err != nil {
+				return err
 			}
 		}
 		s.verifyFailed(ctx, p)
 		s.Guesses.failed(guess, at)
-		return &AccessVerification{Code: AccessInvalidCredentials}, nil
+		j.v.Code = CodeInvalidCredentials
+		return nil
 	}
-	now := s.now()
-	v := &AccessVerification{Access: a, Code: AccessValid}
+	j.v.Access = a
+	return nil
+}
+
+// judgeDevice judges whether a device's access is in force at this instant: the access's
+// status, its contract's status and its validity period.
+func (s *Service) judgeDevice(ctx context.Context, j *judging) {
+	a := j.v.Access
 	switch {
 	case a.Status == AccessTerminated || a.ContractStatus == ContractTerminated:
-		v.Code = AccessTerminatedCode
+		j.v.Code = CodeTerminated
 	case a.Status == AccessSuspended || a.ContractStatus == ContractSuspended:
-		v.Code = AccessSuspendedCode
-	case now.Before(a.ValidFrom):
-		v.Code = AccessNotYetValid
-	case !now.Before(a.ValidUntil):
-		v.Code = AccessExpired
+		j.v.Code = CodeSuspended
+	case j.now.Before(a.ValidFrom):
+		j.v.Code = CodeNotYetValid
+	case !j.now.Before(a.ValidUntil):
+		j.v.Code = CodeExpired
 	}
-	v.Valid = v.Code == AccessValid
-	if !v.Valid {
-		s.verifyFailed(ctx, p)
+	if j.v.Code != CodeValid {
+		s.verifyFailed(ctx, j.Caller)
 	}
-	return v, nil
 }
 
 // Verification failures are audited in bursts: one event when a tenant reaches

@@ -40,7 +40,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 			ctx := context.Background()
 			b.Run("serial", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := svc.Authenticate(ctx, created.APIKey); err != nil {
+					if _, err := svc.Authenticate(ctx, keyhaven.Use{Secret: created.APIKey}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -48,7 +48,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 			b.Run("parallel", func(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if _, err := svc.Authenticate(ctx, created.APIKey); err != nil {
+						if _, err := svc.Authenticate(ctx, keyhaven.Use{Secret: created.APIKey}); err != nil {
 							b.Error(err)
 							return
 						}
@@ -58,7 +58,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 			b.Run("malformed", func(b *testing.B) {
 				bad := created.APIKey[:len(created.APIKey)-1] + "x"
 				for b.Loop() {
-					if _, err := svc.Authenticate(ctx, bad); err == nil {
+					if _, err := svc.Authenticate(ctx, keyhaven.Use{Secret: bad}); err == nil {
 						b.Fatal("malformed secret accepted")
 					}
 				}

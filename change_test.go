@@ -56,7 +56,7 @@ func newRaceFixture(t *testing.T, db keyhaven.Store) *raceFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := a.Authenticate(ctx, created.APIKey)
+	p, err := a.Authenticate(ctx, keyhaven.Use{Secret: created.APIKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,23 +2,117 @@ package keyhaven_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestDomainImportsNoTransportOrStorage keeps the root package free of HTTP, GraphQL and
-// database code: those depend on the domain, never the other way round.
-func TestDomainImportsNoTransportOrStorage(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
+// layer says which of keyhaven's own packages a package may depend on, directly or through
+// others, and why. Every package of the module has one: a new package must say where it
+// stands.
+type layer struct {
+	may []string
+	why string
+}
+
+var (
+	domain   = []string{"keyhaven", "keyhaven/secret"}
+	storage  = []string{"keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres"}
+	shared   = []string{"keyhaven/internal/httpx"}
+	assembly = join(domain, storage, shared, []string{"keyhaven/api", "keyhaven/graphql", "keyhaven/graphql/model",
+		"keyhaven/console", "keyhaven/batch", "keyhaven/verify", "keyhaven/node"})
+)
+
+var layers = map[string]layer{
+	"keyhaven/secret": {nil,
+		"the secret format, password hashing and sealing stand alone, under the domain"},
+	"keyhaven": {[]string{"keyhaven/secret"},
+		"the domain decides every rule and knows no transport, store or background loop: they depend on it"},
+	"keyhaven/sqlstore": {domain,
+		"the SQL store implements the domain's Store and knows nothing of who calls it"},
+	"keyhaven/sqlite": {join(domain, []string{"keyhaven/sqlstore"}),
+		"a database package opens the SQL store on its driver; it serves no request"},
+	"keyhaven/postgres": {join(domain, []string{"keyhaven/sqlstore"}),
+		"a database package opens the SQL store on its driver and carries invalidations; it serves no request"},
+	"keyhaven/verify": {domain,
+		"the credential cache sits behind the domain's CredentialResolver: it never reaches a store itself"},
+	"keyhaven/batch": {domain,
+		"the batch runner talks to the service only: the store is reached through it"},
+	"keyhaven/internal/httpx": {domain,
+		"what the HTTP transports share sits under all of them, so that none imports another"},
+	"keyhaven/api": {join(domain, shared),
+		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
+	"keyhaven/graphql": {join(domain, shared, []string{"keyhaven/graphql/model"}),
+		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
+	"keyhaven/graphql/model": {domain,
+		"GraphQL's generated models belong to the GraphQL transport alone"},
+	"keyhaven/console": {join(domain, shared),
+		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
+	"keyhaven/node": {assembly,
+		"node is the one place that wires the service, its store, the transports and the background loops"},
+	"keyhaven/cmd/keyhaven": {assembly,
+		"the binary runs nodes and commands; it carries none of the test support"},
+	"keyhaven/storetest": {domain,
+		"the conformance suite tests any Store through the domain's interface, whatever implements it"},
+	"keyhaven/internal/testdb": {join(domain, storage),
+		"tests open real databases through the same packages the binary uses"},
+	"keyhaven/internal/apitest": {join(assembly, []string{"keyhaven/internal/testdb"}),
+		"tests run whole nodes, built the way the binary builds them"},
+	"keyhaven/internal/fuzzenv": {join(assembly, []string{"keyhaven/internal/testdb", "keyhaven/internal/apitest"}),
+		"fuzz targets run whole nodes, built the way the binary builds them"},
+	"keyhaven/internal/cmd/benchtool": {join(domain, storage),
+		"the benchmark tool prepares databases through the service and the stores"},
+}
+
+// forbidden are other packages (and, for modules, their subpackages) some of keyhaven's may
+// not depend on, and why.
+var forbidden = []struct {
+	pkgs []string
+	deps []string
+	why  string
+}{
+	{[]string{"keyhaven"},
+		[]string{"net/http", "database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
+		"the domain is free of HTTP and database code"},
+	{[]string{"keyhaven/api", "keyhaven/graphql", "keyhaven/console", "keyhaven/batch", "keyhaven/verify", "keyhaven/internal/httpx"},
+		[]string{"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite"},
+		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
+	{[]string{"keyhaven", "keyhaven/secret", "keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres", "keyhaven/verify", "keyhaven/batch",
+		"keyhaven/internal/httpx", "keyhaven/api", "keyhaven/graphql", "keyhaven/console", "keyhaven/node", "keyhaven/cmd/keyhaven"},
+		[]string{"testing"},
+		"test support stays out of the binary"},
+}
+
+func join(lists ...[]string) []string { return slices.Concat(lists...) }
+
+// TestDependencies holds every package of the module to its layer: which of keyhaven's
+// packages it may depend on, and what else it may not.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", "./...").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	forbidden := []string{"net/http", "database/sql", "keyhaven/api", "keyhaven/sqlstore", "keyhaven/sqlite",
-		"keyhaven/postgres", "github.com/danielgtaylor/huma", "github.com/jackc/pgx", "modernc.org/sqlite"}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, f := range forbidden {
-			if dep == f || strings.HasPrefix(dep, f+"/") {
-				t.Errorf("the domain package depends on %s", dep)
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		pkg, deps := fields[0], fields[1:]
+		l, ok := layers[pkg]
+		if !ok {
+			t.Errorf("%s has no layer: add it to deps_test.go, with what it may depend on and why", pkg)
+			continue
+		}
+		for _, dep := range deps {
+			if (dep == "keyhaven" || strings.HasPrefix(dep, "keyhaven/")) && !slices.Contains(l.may, dep) {
+				t.Errorf("%s depends on %s, but %s", pkg, dep, l.why)
+			}
+			for _, f := range forbidden {
+				if !slices.Contains(f.pkgs, pkg) {
+					continue
+				}
+				for _, bad := range f.deps {
+					if dep == bad || strings.Contains(bad, ".") && strings.HasPrefix(dep, bad+"/") {
+						t.Errorf("%s depends on %s, but %s", pkg, dep, f.why)
+					}
+				}
 			}
 		}
 	}

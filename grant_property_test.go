@@ -43,7 +43,7 @@ func newGrantWorld(t testing.TB, r *rand.Rand) *grantWorld {
 		t.Fatal(err)
 	}
 	w := &grantWorld{t: t, svc: svc, store: store, ctx: ctx, tenant: "acme", emails: map[string]string{}}
-	w.admin, err = svc.Authenticate(ctx, tc.APIKey)
+	w.admin, err = svc.Authenticate(ctx, keyhaven.Use{Secret: tc.APIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func (w *grantWorld) login(email string) string {
 // step has a random credential of the adversary make a random call, and checks that what
 // it granted was held by the calling credential.
 func (w *grantWorld) step(r *rand.Rand) {
-	p, err := w.svc.Authenticate(w.ctx, w.secrets[r.IntN(len(w.secrets))])
+	p, err := w.svc.Authenticate(w.ctx, keyhaven.Use{Secret: w.secrets[r.IntN(len(w.secrets))]})
 	if err != nil {
 		return // revoked, deleted or narrowed away: try another
 	}
@@ -163,7 +163,7 @@ func (w *grantWorld) step(r *rand.Rand) {
 		if _, err := w.svc.UpdateUser(w.ctx, p, id, in); err == nil {
 			// Setting a password grants a session holding the user's permissions.
 			if tok := w.loginAs(id); tok != "" {
-				s, err := w.svc.Authenticate(w.ctx, tok)
+				s, err := w.svc.Authenticate(w.ctx, keyhaven.Use{Secret: tok})
 				if err != nil {
 					w.t.Fatal(err)
 				}
@@ -221,7 +221,7 @@ func (w *grantWorld) loginAs(id string) string {
 // not hold at the start, and the admin, whom it never held, keeps every permission.
 func (w *grantWorld) check() {
 	for _, sec := range w.secrets {
-		p, err := w.svc.Authenticate(w.ctx, sec)
+		p, err := w.svc.Authenticate(w.ctx, keyhaven.Use{Secret: sec})
 		if err != nil {
 			continue
 		}

@@ -142,28 +142,6 @@ func (s *Service) Bootstrap(ctx context.Context, adminEmail string) (*TenantCrea
 	return created, err
 }
 
-// Resolve judges a bearer secret: it rejects a malformed one before any database read, then
-// finds its credential by hash and judges it at this instant. It returns the principal and
-// CodeValid, or nil and the reason it is not good.
-func (s *Service) Resolve(ctx context.Context, bearer string) (*Principal, string, error) {
-	if _, err := secret.Parse(bearer); err != nil {
-		return nil, CodeNotFound, nil
-	}
-	r, err := s.resolver().ResolveCredential(ctx, secret.Hash(bearer))
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, CodeNotFound, nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	now := s.now()
-	p, code := Judge(r, now)
-	if code == CodeValid && s.Used != nil {
-		s.Used(r.Credential, now)
-	}
-	return p, code, nil
-}
-
 // CredentialResolver finds a credential by the hash of its secret.
 type CredentialResolver interface {
 	// ResolveCredential returns the credential, its tenant and owner, or ENOTFOUND.
@@ -182,22 +160,6 @@ func (s *Service) invalidate(ctx context.Context, ids ...string) {
 	if s.Invalidated != nil {
 		s.Invalidated(ctx, ids...)
 	}
-}
-
-// Authenticate returns the principal a bearer secret stands for, or EUNAUTHORIZED for a
-// missing, malformed, unknown, revoked, expired, inactive or owner-deleted credential.
-func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	if bearer == "" {
-		return nil, Reasonf(EUNAUTHORIZED, "missing_credential", "a bearer credential is required")
-	}
-	p, code, err := s.Resolve(ctx, bearer)
-	if err != nil {
-		return nil, err
-	}
-	if code != CodeValid {
-		return nil, Reasonf(EUNAUTHORIZED, "invalid_credential", "the credential is not valid")
-	}
-	return p, nil
 }
 
 // Session is a login session's secret token, shown once.

@@ -266,11 +266,11 @@ func (s *Server) registerAccesses() {
 		Errors: []int{http.StatusTooManyRequests},
 	}, true), func(ctx context.Context, in *verifyAccessInput) (*struct{ Body AccessVerification }, error) {
 		p := principal(ctx)
-		v, err := s.svc.VerifyAccess(ctx, p, in.Body.Username, in.Body.Password)
+		v, err := s.svc.Judge(ctx, keyhaven.Use{Device: &keyhaven.DeviceLogin{Username: in.Body.Username, Password: in.Body.Password}, Caller: p})
 		if err != nil {
 			return nil, err
 		}
-		out := AccessVerification{Valid: v.Valid, Code: v.Code}
+		out := AccessVerification{Valid: v.Valid(), Code: string(v.Code)}
 		if v.Access != nil {
 			a := toAccess(p.TenantName, v.Access)
 			out.Access = &a

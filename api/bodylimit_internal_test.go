@@ -12,7 +12,7 @@ import (
 // TestBodyLimitIsTheRoutes: what reads a body before the operation (the idempotency layer)
 // reads at most the route's own limit: 64 KiB for a user, the batch limit only for batches.
 func TestBodyLimitIsTheRoutes(t *testing.T) {
-	s := New(keyhaven.NewService(testdb.SQLite(t), slog.Default()), slog.Default(), Options{})
+	s := New(keyhaven.NewService(testdb.SQLite(t), slog.Default()))
 	for _, c := range []struct {
 		method, path string
 		want         int64

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven"
+	"keyhaven/internal/httpx"
 )
 
 // Problem is an RFC 9457 problem document with keyhaven's stable machine-readable code and,
@@ -27,31 +28,6 @@ func (p *Problem) Error() string             { return p.Detail }
 func (p *Problem) GetStatus() int            { return p.Status }
 func (p *Problem) ContentType(string) string { return "application/problem+json" }
 func (p *Problem) GetHeaders() http.Header   { return p.headers }
-
-// HTTPStatus returns the HTTP status of a domain error: the one place this is decided, for
-// the REST API and the console alike.
-func HTTPStatus(err error) int { return statusOf(keyhaven.ErrorCode(err)) }
-
-// statusOf maps a domain error code to an HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case keyhaven.EINVALID:
-		return http.StatusBadRequest
-	case keyhaven.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case keyhaven.EFORBIDDEN:
-		return http.StatusForbidden
-	case keyhaven.ENOTFOUND:
-		return http.StatusNotFound
-	case keyhaven.ECONFLICT:
-		return http.StatusConflict
-	case keyhaven.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case keyhaven.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
 
 // codeOf is the problem code of a transport-level failure with no domain error behind it.
 func codeOf(status int) string {
@@ -101,7 +77,7 @@ func newProblem(status int, msg string, errs ...error) *Problem {
 		// Input that parses but breaks the schema is invalid input, like any other.
 		status = http.StatusBadRequest
 	}
-	p := &Problem{Status: status, Title: http.StatusText(status), Code: codeOf(status), Detail: msg, headers: headersOf(status)}
+	p := &Problem{Status: status, Title: http.StatusText(status), Code: codeOf(status), Detail: msg, headers: httpx.Headers(status)}
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		p.Detail = "internal error"
 		return p
@@ -120,32 +96,16 @@ func newProblem(status int, msg string, errs ...error) *Problem {
 }
 
 func domainProblem(err error) *Problem {
-	status := statusOf(keyhaven.ErrorCode(err))
+	status := httpx.Status(err)
 	p := &Problem{
 		Status:  status,
 		Title:   http.StatusText(status),
 		Code:    keyhaven.ErrorReason(err),
 		Detail:  keyhaven.ErrorMessage(err),
 		Errors:  keyhaven.ErrorFields(err),
-		headers: headersOf(status),
+		headers: httpx.Headers(status),
 	}
 	return p
-}
-
-// RetryAfterUnavailable is the Retry-After, in seconds, of a 503.
-const RetryAfterUnavailable = keyhaven.RetryAfterUnavailable
-
-// headersOf returns the headers a problem of status carries.
-func headersOf(status int) http.Header {
-	switch status {
-	case http.StatusUnauthorized:
-		return http.Header{"WWW-Authenticate": {`Bearer realm="keyhaven"`}}
-	case http.StatusTooManyRequests:
-		return http.Header{"Retry-After": {"1"}}
-	case http.StatusServiceUnavailable:
-		return http.Header{"Retry-After": {RetryAfterUnavailable}}
-	}
-	return nil
 }
 
 // fieldName turns a framework location such as "body.permissions[2]" or "query.limit" into
@@ -179,9 +139,9 @@ func init() {
 					ctx.AppendHeader(k, v)
 				}
 			}
-			p.RequestID = requestIDFrom(ctx.Context())
+			p.RequestID = httpx.RequestID(ctx.Context())
 			if p.Status >= 500 {
-				logFrom(ctx.Context()).ErrorContext(ctx.Context(), "request failed", "err", errors.Join(errs...))
+				httpx.Logger(ctx.Context()).ErrorContext(ctx.Context(), "request failed", "err", errors.Join(errs...))
 			}
 		}
 		return p

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/api"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
 	"keyhaven/secret"
@@ -86,8 +85,7 @@ func TestLoginLimitPerEmail(t *testing.T) {
 // its IPv4 address), and past its budget only failures are refused there. A right password
 // from that network still signs in, and a wrong one is refused exactly like an unknown email.
 func TestUnknownEmailLimitPerNetwork(t *testing.T) {
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
+	e := apitest.NewBehind(t, testdb.SQLite, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 	n := 0
 	login := func(from, email, password string) int {
 		t.Helper()

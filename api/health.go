@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"keyhaven/internal/httpx"
 )
 
 type statusBody struct {
@@ -27,7 +29,7 @@ func (s *Server) registerHealth() {
 		Summary: "Report that the database is reachable", Errors: []int{http.StatusServiceUnavailable},
 	}, false), func(ctx context.Context, _ *struct{}) (*statusBody, error) {
 		if err := s.svc.Ping(ctx); err != nil {
-			logFrom(ctx).ErrorContext(ctx, "readiness check failed", "err", err)
+			httpx.Logger(ctx).ErrorContext(ctx, "readiness check failed", "err", err)
 			return nil, huma.Error503ServiceUnavailable("database unreachable")
 		}
 		out := &statusBody{}

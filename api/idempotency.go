@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"keyhaven"
+	"keyhaven/internal/httpx"
 	"keyhaven/secret"
 )
 
@@ -27,14 +28,15 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		reqID := requestIDFrom(r.Context())
+		reqID := httpx.RequestID(r.Context())
 		if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			writeProblem(w, domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"})), reqID)
 			return
 		}
 		bearer, _ := secret.FromAuthorization(r.Header.Get("Authorization"))
-		p, err := s.svc.Authenticate(r.Context(), bearer)
-		if err != nil || !strings.HasPrefix(r.URL.Path, "/api/"+p.TenantName+"/") {
+		tenant, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
+		p, err := s.svc.Authenticate(r.Context(), keyhaven.Use{Secret: bearer, Tenant: tenant})
+		if err != nil {
 			next.ServeHTTP(w, r) // the handler answers 401 or 403
 			return
 		}
@@ -72,7 +74,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		next.ServeHTTP(buf, r)
 		answer := &keyhaven.IdempotentAnswer{Status: buf.status, ContentType: w.Header().Get("Content-Type"), Body: buf.body.Bytes()}
 		if err := s.svc.FinishIdempotent(ctx, p, key, answer); err != nil {
-			logFrom(ctx).ErrorContext(ctx, "idempotency key", "err", err)
+			httpx.Logger(ctx).ErrorContext(ctx, "idempotency key", "err", err)
 		}
 		w.WriteHeader(buf.status)
 		w.Write(buf.body.Bytes())

@@ -8,16 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/netip"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"keyhaven"
-	"keyhaven/graphql"
+	"keyhaven/internal/httpx"
 	"keyhaven/secret"
 )
 
@@ -29,22 +27,16 @@ type Server struct {
 	svc    *keyhaven.Service
 	api    huma.API
 	mux    *http.ServeMux
-	opts   Options
 	limits map[string]int64 // body limits by route pattern ("POST /api/{tenant}/users")
-}
-
-// Options tune the API.
-type Options struct {
-	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
-	TrustedProxies []netip.Prefix
 }
 
 // maxBody is the default request body limit.
 const maxBody = 64 << 10
 
-// New returns the REST API's handler, with /healthz and /readyz.
-func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
-	s := &Server{svc: svc, mux: http.NewServeMux(), opts: opts}
+// New returns the REST API, with /healthz and /readyz. Requests reach it through
+// httpx.Wrap, which gives them their id, logger and client address.
+func New(svc *keyhaven.Service) *Server {
+	s := &Server{svc: svc, mux: http.NewServeMux()}
 	s.api = humago.New(s.mux, config())
 	s.api.UseMiddleware(s.authenticate)
 	s.registerHealth()
@@ -54,11 +46,10 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Server {
 	s.registerApplications()
 	s.registerContracts()
 	s.registerAccesses()
-	s.mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, log, s.authenticateRequest))
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), requestIDFrom(r.Context()))
+		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), httpx.RequestID(r.Context()))
 	})
 	s.limits = map[string]int64{}
 	for path, item := range s.api.OpenAPI().Paths {
@@ -80,13 +71,8 @@ func (s *Server) bodyLimit(r *http.Request) int64 {
 	return maxBody
 }
 
-// Handler returns the server's http.Handler with request ids, logging and recovery.
-func (s *Server) Handler(log *slog.Logger) http.Handler {
-	return withRequest(log, s.opts.TrustedProxies, s.idempotent(s.mux))
-}
-
-// Mux returns the server's mux, for other transports (console, GraphQL) to add routes to.
-func (s *Server) Mux() *http.ServeMux { return s.mux }
+// Handler returns the server's http.Handler: its routes, behind idempotent replays.
+func (s *Server) Handler() http.Handler { return s.idempotent(s.mux) }
 
 // OpenAPI returns the generated OpenAPI document.
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
@@ -158,38 +144,22 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 	return o
 }
 
-// authenticate resolves the bearer credential of operations that need one and checks that it
-// belongs to the tenant named in the path: another tenant's credential gets 403, never data.
+// authenticate judges the bearer credential of operations that need one, on the tenant named
+// in the path: another tenant's credential gets 403, never data. Bad credentials limit
+// nothing: a bearer secret has 128+ random bits, so a good one is never refused because of
+// bad ones from the same address.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if len(ctx.Operation().Security) == 0 {
 		next(ctx)
 		return
 	}
-	p, err := s.authenticateRequest(ctx.Context(), ctx.Header("Authorization"), ctx.Param("tenant"))
+	bearer, _ := secret.FromAuthorization(ctx.Header("Authorization"))
+	p, err := s.svc.Authenticate(ctx.Context(), keyhaven.Use{Secret: bearer, Tenant: ctx.Param("tenant")})
 	if err != nil {
 		writeErr(ctx, err)
 		return
 	}
 	next(huma.WithValue(ctx, principalKey, p))
-}
-
-// authenticateRequest resolves an Authorization header to a principal of the named tenant
-// (any tenant when empty), for every transport that takes bearer credentials. Another
-// tenant's credential is EFORBIDDEN. Bad credentials limit nothing: a bearer secret has 128+
-// random bits, so a good one is never refused because of bad ones from the same address.
-func (s *Server) authenticateRequest(ctx context.Context, header, tenant string) (*keyhaven.Principal, error) {
-	bearer, ok := secret.FromAuthorization(header)
-	if !ok {
-		return nil, keyhaven.Reasonf(keyhaven.EUNAUTHORIZED, "missing_credential", "send Authorization: Bearer <secret>")
-	}
-	p, err := s.svc.Authenticate(ctx, bearer)
-	if err != nil {
-		return nil, err
-	}
-	if tenant != "" && tenant != p.TenantName {
-		return nil, keyhaven.Reasonf(keyhaven.EFORBIDDEN, "wrong_tenant", "the credential belongs to another tenant")
-	}
-	return p, nil
 }
 
 func principal(ctx context.Context) *keyhaven.Principal {
@@ -198,9 +168,9 @@ func principal(ctx context.Context) *keyhaven.Principal {
 
 func writeErr(ctx huma.Context, err error) {
 	p := domainProblem(err)
-	p.RequestID = requestIDFrom(ctx.Context())
+	p.RequestID = httpx.RequestID(ctx.Context())
 	if p.Status >= 500 {
-		logFrom(ctx.Context()).ErrorContext(ctx.Context(), "request failed", "err", err)
+		httpx.Logger(ctx.Context()).ErrorContext(ctx.Context(), "request failed", "err", err)
 	}
 	for k, vs := range p.headers {
 		for _, v := range vs {

@@ -13,6 +13,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven"
+	"keyhaven/internal/httpx"
+	"keyhaven/secret"
 )
 
 // VerifyRequest asks whether a secret is good.
@@ -40,7 +42,7 @@ const maxVerifyBody = 16 << 10
 // bearer credential is optional: with one, the verification is scoped to its tenant and
 // another tenant's secret is NOT_FOUND.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	reqID := requestIDFrom(r.Context())
+	reqID := httpx.RequestID(r.Context())
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
 			writeProblem(w, newProblem(http.StatusUnsupportedMediaType, "send application/json"), reqID)
@@ -75,23 +77,23 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	var scope string
+	use := keyhaven.Use{Secret: req.Key, Required: required}
 	if h := r.Header.Get("Authorization"); h != "" {
-		p, err := s.authenticateRequest(ctx, h, "")
+		bearer, _ := secret.FromAuthorization(h)
+		p, err := s.svc.Authenticate(ctx, keyhaven.Use{Secret: bearer})
 		if err != nil {
 			writeProblem(w, domainProblem(err), reqID)
 			return
 		}
-		scope = p.TenantID
+		use.Scope = p.TenantID
 	}
-	out := VerifyResponse{Permissions: []Permission{}}
-	v, err := s.svc.Verify(ctx, scope, req.Key, required)
+	v, err := s.svc.Judge(ctx, use)
 	if err != nil {
-		logFrom(ctx).ErrorContext(ctx, "verify", "err", err)
+		httpx.Logger(ctx).ErrorContext(ctx, "verify", "err", err)
 		writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
 		return
 	}
-	out.Code, out.Valid = v.Code, v.Code == keyhaven.CodeValid
+	out := VerifyResponse{Permissions: []Permission{}, Code: string(v.Code), Valid: v.Valid()}
 	if v.Credential != nil {
 		c := v.Credential
 		out.Tenant, out.Kind, out.ID, out.Name, out.Owner = v.Tenant.Name, string(c.Kind), c.ID, c.Name, c.OwnerID

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"keyhaven"
-	"keyhaven/api"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
 	"keyhaven/secret"
@@ -219,7 +218,7 @@ func gqlCreateKey(t *testing.T, e *apitest.Env, name string) string {
 
 func TestClientAddress(t *testing.T) {
 	// Through a trusted proxy the forwarded address counts; from anywhere else it is ignored.
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := apitest.NewBehind(t, testdb.SQLite, netip.MustParsePrefix("127.0.0.0/8"))
 	e.Do("POST", "/api/acme/login", "", map[string]string{"email": "admin@acme.test", "password": "wrong-password-1"}, "X-Forwarded-For", "203.0.113.7, 127.0.0.9")
 	var page struct{ Items []keyhaven.AuditEvent }
 	e.Do("GET", "/api/acme/audit?action=session.create", e.Acme.APIKey, nil).Decode(t, &page)

@@ -48,7 +48,7 @@ func newTenant(t testing.TB, svc *keyhaven.Service, name string) *keyhaven.Princ
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := svc.Authenticate(ctx, created.APIKey)
+	p, err := svc.Authenticate(ctx, keyhaven.Use{Secret: created.APIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestBatchStopsWhenCreatorMayNot(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					operator, err := svc.Authenticate(ctx, session.Token)
+					operator, err := svc.Authenticate(ctx, keyhaven.Use{Secret: session.Token})
 					if err != nil {
 						t.Fatal(err)
 					}

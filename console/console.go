@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"keyhaven"
-	"keyhaven/api"
+	"keyhaven/internal/httpx"
 )
 
 //go:embed templates/*.html
@@ -119,7 +119,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // would drop a Secure cookie, and signing in would never hold.
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, ck *http.Cookie) {
 	ck.Path, ck.HttpOnly, ck.SameSite = "/", true, http.SameSiteStrictMode
-	ck.Secure = c.alwaysTLS || api.OverTLS(r.Context())
+	ck.Secure = c.alwaysTLS || httpx.OverTLS(r.Context())
 	http.SetCookie(w, ck)
 }
 
@@ -196,17 +196,14 @@ type noticeData struct {
 	data any
 }
 
-// statusOf is the HTTP status of a domain error, as the REST API gives it.
-var statusOf = api.HTTPStatus
-
 // fail renders the error page for err.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error) {
-	status := statusOf(err)
+	status := httpx.Status(err)
 	if status >= 500 {
 		c.log.ErrorContext(r.Context(), "console", "err", err)
 	}
 	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", api.RetryAfterUnavailable)
+		w.Header().Set("Retry-After", keyhaven.RetryAfterUnavailable)
 	}
 	c.render(w, r, p, status, "error", http.StatusText(status), "", keyhaven.ErrorMessage(err))
 }
@@ -216,7 +213,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Princ
 func (c *Console) formError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error, page, title, nav string, data any) {
 	switch keyhaven.ErrorCode(err) {
 	case keyhaven.EINVALID, keyhaven.ECONFLICT, keyhaven.EFORBIDDEN, keyhaven.EUNAUTHORIZED, keyhaven.ERATELIMITED:
-		c.render(w, r, p, statusOf(err), page, title, nav, errorData{keyhaven.ErrorMessage(err), data})
+		c.render(w, r, p, httpx.Status(err), page, title, nav, errorData{keyhaven.ErrorMessage(err), data})
 	default:
 		c.fail(w, r, p, err)
 	}
@@ -231,13 +228,13 @@ func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyha
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		p, err := c.svc.Authenticate(r.Context(), ck.Value)
+		p, err := c.svc.Authenticate(r.Context(), keyhaven.Use{Secret: ck.Value, Kind: keyhaven.KindSession})
 		if err != nil && keyhaven.ErrorCode(err) != keyhaven.EUNAUTHORIZED {
 			// Not a verdict on the session (the database may be away): keep it.
 			c.fail(w, r, nil, err)
 			return
 		}
-		if err != nil || p.Kind != keyhaven.KindSession {
+		if err != nil {
 			c.setCookie(w, r, &http.Cookie{Name: sessionCookie, MaxAge: -1})
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/api"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
 	"keyhaven/node"
@@ -138,7 +137,7 @@ func TestConsoleOverPlainHTTP(t *testing.T) {
 // TLS, directly or through a trusted proxy that says so.
 func TestConsoleCookiesSecureOverTLS(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{TrustedProxies: trusted})
+	e := apitest.NewBehind(t, testdb.SQLite, trusted...)
 	tlsSrv := httptest.NewTLSServer(e.Node.Handler)
 	t.Cleanup(tlsSrv.Close)
 	plain, _ := url.Parse(e.URL)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/api"
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
 )
@@ -17,8 +16,7 @@ import (
 // email, unknown emails limit the network for failures, and a right password of another
 // email still signs in from there.
 func TestSignInLimits(t *testing.T) {
-	e := apitest.NewWith(t, testdb.SQLite, api.Options{
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
+	e := apitest.NewBehind(t, testdb.SQLite, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 	e.CreateUser("bob@acme.test")
 	signIn := func(from, email, password string) int {
 		t.Helper()

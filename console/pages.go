@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"keyhaven"
+	"keyhaven/internal/httpx"
 )
 
 // routes registers the console's pages. Every POST goes through authed or form, which read
@@ -577,7 +578,7 @@ func (c *Console) batch(w http.ResponseWriter, r *http.Request, p *keyhaven.Prin
 func (c *Console) batchProgress(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	t, err := c.svc.BatchTaskProgress(ctx(r), p, r.PathValue("id"))
 	if err != nil {
-		http.Error(w, keyhaven.ErrorMessage(err), statusOf(err))
+		http.Error(w, keyhaven.ErrorMessage(err), httpx.Status(err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

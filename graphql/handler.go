@@ -23,6 +23,8 @@ import (
 
 	"keyhaven"
 	"keyhaven/graphql/model"
+	"keyhaven/internal/httpx"
+	"keyhaven/secret"
 )
 
 // Limits of the endpoint: a document larger, deeper or more complex than these is refused
@@ -73,12 +75,8 @@ func principal(ctx context.Context) *keyhaven.Principal {
 	return ctx.Value(principalKey{}).(*keyhaven.Principal)
 }
 
-// Authenticator resolves an Authorization header to a principal of the named tenant; the
-// REST API's, so that both transports share its failure limit.
-type Authenticator func(ctx context.Context, header, tenant string) (*keyhaven.Principal, error)
-
 // NewHandler returns the GraphQL endpoint for /api/{tenant}/graphql.
-func NewHandler(svc *keyhaven.Service, log *slog.Logger, authenticate Authenticator) http.Handler {
+func NewHandler(svc *keyhaven.Service, log *slog.Logger) http.Handler {
 	exec := executor.New(NewExecutableSchema(Config{Resolvers: &Resolver{Svc: svc}}))
 	exec.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	exec.Use(extension.Introspection{})
@@ -92,16 +90,16 @@ func NewHandler(svc *keyhaven.Service, log *slog.Logger, authenticate Authentica
 	exec.SetRecoverFunc(func(ctx context.Context, v any) error {
 		return keyhaven.Internal(fmt.Errorf("graphql panic: %v", v))
 	})
-	return &endpoint{exec: exec, log: log, authenticate: authenticate}
+	return &endpoint{exec: exec, log: log, svc: svc}
 }
 
 // endpoint serves GraphQL over HTTP: queries by GET, queries and mutations by POST with a JSON
 // body. It is its own transport, so that every answer, a refused request's included, is a
 // GraphQL response in JSON whose errors carry extensions.code.
 type endpoint struct {
-	exec         *executor.Executor
-	log          *slog.Logger
-	authenticate Authenticator
+	exec *executor.Executor
+	log  *slog.Logger
+	svc  *keyhaven.Service
 }
 
 // requestError refuses a request before any GraphQL runs.
@@ -129,25 +127,17 @@ func (h *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, rerr.status, codeBadUserInput, rerr.msg)
 		return
 	}
-	p, err := h.authenticate(r.Context(), r.Header.Get("Authorization"), r.PathValue("tenant"))
+	bearer, _ := secret.FromAuthorization(r.Header.Get("Authorization"))
+	p, err := h.svc.Authenticate(r.Context(), keyhaven.Use{Secret: bearer, Tenant: r.PathValue("tenant")})
 	if err != nil {
-		status, code := http.StatusUnauthorized, codeUnauthenticated
-		switch keyhaven.ErrorCode(err) {
-		case keyhaven.EFORBIDDEN:
-			status, code = http.StatusForbidden, codeForbidden
-		case keyhaven.ERATELIMITED:
-			status, code = http.StatusTooManyRequests, codeRateLimited
-			w.Header().Set("Retry-After", "1")
-		case keyhaven.EUNAVAILABLE:
-			status, code = http.StatusServiceUnavailable, codeUnavailable
-			w.Header().Set("Retry-After", keyhaven.RetryAfterUnavailable)
-		case keyhaven.EINTERNAL:
-			h.log.ErrorContext(r.Context(), "authenticate", "err", err)
-			status, code = http.StatusInternalServerError, codeInternal
-		default:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="keyhaven"`)
+		status := httpx.Status(err)
+		for k, vs := range httpx.Headers(status) {
+			w.Header()[k] = vs
 		}
-		writeError(w, status, code, keyhaven.ErrorMessage(err))
+		if status >= 500 && status != http.StatusServiceUnavailable {
+			h.log.ErrorContext(r.Context(), "authenticate", "err", err)
+		}
+		writeError(w, status, codeOf(keyhaven.ErrorCode(err)), keyhaven.ErrorMessage(err))
 		return
 	}
 	ctx := gql.StartOperationTrace(context.WithValue(r.Context(), principalKey{}, p))

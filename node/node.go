@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"keyhaven/api"
 	"keyhaven/batch"
 	"keyhaven/console"
+	"keyhaven/graphql"
+	"keyhaven/internal/httpx"
 	"keyhaven/postgres"
 	"keyhaven/secret"
 	"keyhaven/sqlite"
@@ -52,7 +55,9 @@ type Config struct {
 	// process (the command line) committed to its database, and then empties its cache,
 	// which no notification reaches.
 	SQLiteCommitPoll time.Duration
-	API              api.Options
+	// TrustedProxies are the load balancers whose X-Forwarded-For and X-Forwarded-Proto are
+	// believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Node is one keyhaven node.
@@ -117,10 +122,21 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		n.Runner.Poll = cfg.BatchPoll
 	}
 	svc.BatchSubmitted = n.Runner.Wake
-	srv := api.New(svc, cfg.Log, cfg.API)
-	srv.Mux().Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
-	n.Handler = srv.Handler(cfg.Log)
+	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, routes(svc, cfg))
 	return n
+}
+
+// routes sends each request to its transport: the REST API (with verify and the health
+// checks), GraphQL and the console. Transports know nothing of each other.
+func routes(svc *keyhaven.Service, cfg Config) http.Handler {
+	rest := api.New(svc).Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", rest)
+	mux.Handle("/healthz", rest)
+	mux.Handle("/readyz", rest)
+	mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, cfg.Log))
+	mux.Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
+	return mux
 }
 
 // invalidate drops what this node's cache holds of ids and tells the other nodes.

@@ -78,7 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
 		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst, PublicURL: public,
-		API: api.Options{TrustedProxies: proxies},
+		TrustedProxies: proxies,
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"keyhaven"
-	"keyhaven/api"
 	"keyhaven/internal/testdb"
 	"keyhaven/node"
 	"keyhaven/secret"
+	"net/netip"
 )
 
 // Env is a running API with one tenant, "acme", and its admin credentials.
@@ -39,12 +39,12 @@ type Env struct {
 var FastPasswords = secret.Argon2Params{Memory: 1024, Time: 1, Threads: 1}
 
 // New starts the API over a fresh store from open.
-func New(t testing.TB, open testdb.Opener) *Env { return NewWith(t, open, api.Options{}) }
+func New(t testing.TB, open testdb.Opener) *Env { return NewNode(t, open, func(*node.Config) {}) }
 
-// NewWith starts the API with options.
-func NewWith(t testing.TB, open testdb.Opener, opts api.Options) *Env {
+// NewBehind starts the API behind the trusted proxies.
+func NewBehind(t testing.TB, open testdb.Opener, trusted ...netip.Prefix) *Env {
 	t.Helper()
-	return NewNode(t, open, func(c *node.Config) { c.API = opts })
+	return NewNode(t, open, func(c *node.Config) { c.TrustedProxies = trusted })
 }
 
 // NewNode starts the API on a node whose configuration configure may change.

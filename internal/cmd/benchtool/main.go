@@ -82,7 +82,7 @@ func seed(args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := svc.Authenticate(ctx, created.APIKey)
+	p, err := svc.Authenticate(ctx, keyhaven.Use{Secret: created.APIKey})
 	if err != nil {
 		return err
 	}

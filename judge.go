@@ -96,10 +96,10 @@ func (v *Verdict) Err() error {
 	return Reasonf(EUNAUTHORIZED, "invalid_credential", "the credential is not valid")
 }
 
-// judging is one use being judged.
+// judging is one use being judged, with its verdict: one allocation a use.
 type judging struct {
 	Use
-	v   *Verdict
+	v   Verdict
 	now time.Time
 }
 
@@ -120,7 +120,7 @@ var judgeSteps = [...]func(s *Service, ctx context.Context, j *judging) error{
 // Returns ERATELIMITED if the device's username has used up its guessing budget (Guesses),
 // and EUNAVAILABLE if the database cannot be reached.
 func (s *Service) Judge(ctx context.Context, u Use) (*Verdict, error) {
-	j := &judging{Use: u, v: &Verdict{Code: CodeValid}, now: s.now()}
+	j := &judging{Use: u, v: Verdict{Code: CodeValid}, now: s.now()}
 	for _, step := range judgeSteps {
 		if err := step(s, ctx, j); err != nil {
 			return nil, err
@@ -129,7 +129,7 @@ func (s *Service) Judge(ctx context.Context, u Use) (*Verdict, error) {
 			break
 		}
 	}
-	return j.v, nil
+	return &j.v, nil
 }
 
 // Authenticate judges a bearer use of keyhaven's own API and returns the principal it stands
@@ -155,7 +155,7 @@ func (s *Service) judgeFound(ctx context.Context, j *judging) error {
 	if j.Device != nil {
 		return s.findDevice(ctx, j)
 	}
-	v := j.v
+	v := &j.v
 	if j.Secret == "" {
 		v.Code, v.missing = CodeNotFound, true
 		return nil
@@ -187,7 +187,7 @@ func (s *Service) judgeState(ctx context.Context, j *judging) error {
 		s.judgeDevice(ctx, j)
 		return nil
 	}
-	v := j.v
+	v := &j.v
 	c, owner := v.Credential, v.Owner
 	switch {
 	case owner.Deleted(), !c.RevokedAt.IsZero():

@@ -38,6 +38,8 @@ const IdempotencyTTL = 24 * time.Hour
 // CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
 // their retention window and forgets old idempotency keys, once. It returns how many
 // credentials it deleted.
+//
+// Returns EUNAVAILABLE if the database cannot be reached.
 func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
 	n, err := s.store.DeleteExpiredCredentials(ctx, s.now())
 	if err != nil {
@@ -99,6 +101,8 @@ func (s *Service) BeginIdempotent(ctx context.Context, p *Principal, key, reques
 // FinishIdempotent remembers a, sealed, as the answer to the request that BeginIdempotent let
 // run. An answer of 5xx is not remembered: the key is forgotten, so that the request can be
 // tried again.
+//
+// Returns EUNAVAILABLE if the database cannot be reached.
 func (s *Service) FinishIdempotent(ctx context.Context, p *Principal, key string, a *IdempotentAnswer) error {
 	if a.Status >= 500 {
 		return s.store.DeleteIdempotencyKey(ctx, p.TenantID, p.CredentialID, key)

@@ -118,7 +118,8 @@ var judgeSteps = [...]func(s *Service, ctx context.Context, j *judging) error{
 // could not judge.
 //
 // Returns ERATELIMITED if the device's username has used up its guessing budget (Guesses),
-// and EUNAVAILABLE if the database cannot be reached.
+// and EUNAVAILABLE if the database cannot be reached or no slot for a device's password hash
+// frees up.
 func (s *Service) Judge(ctx context.Context, u Use) (*Verdict, error) {
 	j := &judging{Use: u, v: Verdict{Code: CodeValid}, now: s.now()}
 	for _, step := range judgeSteps {

@@ -62,6 +62,9 @@ const GeneratedPasswordLen = 24
 
 // CreateTenant creates a tenant with its first admin user (every permission, a generated
 // password) and a "bootstrap" API key holding every permission, and returns the secrets once.
+//
+// Returns EINVALID if the name or email is malformed, ECONFLICT if a tenant has the name, and
+// EUNAVAILABLE if the database cannot be reached.
 func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*TenantCreated, error) {
 	if !ValidTenantName(name) {
 		return nil, Invalid(FieldError{Field: "name", Message: "must match ^[a-z0-9][a-z0-9-]{1,62}$"})
@@ -95,6 +98,9 @@ func (s *Service) CreateTenant(ctx context.Context, name, adminEmail string) (*T
 const MaxLimit = 100000
 
 // SetTenantLimits changes a tenant's limits; an operator's command, not an API call.
+//
+// Returns EINVALID if a limit is out of range, ENOTFOUND if no tenant has the name, and
+// EUNAVAILABLE if the database cannot be reached.
 func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) error {
 	var bad []FieldError
 	for _, f := range []struct {
@@ -119,6 +125,9 @@ func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) er
 }
 
 // TenantLimits returns the limits of p's tenant.
+//
+// Returns ENOTFOUND if the tenant was deleted, and EUNAVAILABLE if the database cannot be
+// reached.
 func (s *Service) TenantLimits(ctx context.Context, p *Principal) (Limits, error) {
 	t, err := s.store.TenantByName(ctx, p.TenantName)
 	if err != nil {
@@ -130,6 +139,9 @@ func (s *Service) TenantLimits(ctx context.Context, p *Principal) (Limits, error
 // Bootstrap creates the default tenant when the database has no tenant at all and returns
 // its credentials; it returns nil when there was already a tenant (or another node created
 // one at the same moment).
+//
+// Returns EINVALID if the email is malformed, and EUNAVAILABLE if the database cannot be
+// reached.
 func (s *Service) Bootstrap(ctx context.Context, adminEmail string) (*TenantCreated, error) {
 	n, err := s.store.CountTenants(ctx)
 	if err != nil || n > 0 {
@@ -178,6 +190,9 @@ type Session struct {
 // its budget, they are ERATELIMITED without the argon2id check they would cost, and so are
 // wrong passwords from there, so that the answer tells no existing email apart. A right
 // password is never refused because of other emails' failures, from any address.
+//
+// Returns EUNAUTHORIZED for a wrong tenant, email or password, ERATELIMITED past a guessing
+// budget, and EUNAVAILABLE if the database cannot be reached or no hash slot frees up.
 func (s *Service) Login(ctx context.Context, tenantName, email, password string) (*Session, error) {
 	fail := Reasonf(EUNAUTHORIZED, "invalid_credentials", "wrong email or password")
 	guess, network, at := emailKey(tenantName, email), networkKey(RequestInfoFrom(ctx).RemoteAddr), s.Clock.Now()
@@ -247,7 +262,9 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 	return &Session{Token: token, ExpiresAt: c.ExpiresAt}, nil
 }
 
-// Logout ends the session p authenticated with. Returns EINVALID when p is not a session.
+// Logout ends the session p authenticated with.
+//
+// Returns EINVALID if p is not a session, and EUNAVAILABLE if the database cannot be reached.
 func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	if p.Kind != KindSession {
 		return Reasonf(EINVALID, "not_a_session", "only a session token can log out")

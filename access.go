@@ -258,12 +258,13 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 // audited as one event.
 //
 // Guessing is limited (Guesses) per username, whoever asks: a gateway verifies thousands of
-// devices, and guessing is a matter of one device's password. Past the username's budget,
-// its verifications are ERATELIMITED before any check.
+// devices, and guessing is a matter of one device's password. Each verification holds one
+// failure of the username's budget while it is checked, so that verifications made at once
+// cannot pass it together; past the budget, they are ERATELIMITED before any check.
 func (s *Service) findDevice(ctx context.Context, j *judging) error {
 	p, d := j.Caller, j.Device
-	guess, at := deviceKey(p.TenantID, d.Username), s.Clock.Now()
-	if s.Guesses.blocked(guess, at) {
+	g, ok := s.Guesses.hold(deviceKey(p.TenantID, d.Username), s.Clock.Now())
+	if !ok {
 		return errGuessLimited
 	}
 	var a *Access
@@ -271,26 +272,29 @@ func (s *Service) findDevice(ctx context.Context, j *judging) error {
 	if usernameRE.MatchString(d.Username) { // no access has another username: it is never looked up
 		a, err = s.store.AccessByUsername(ctx, p.TenantID, d.Username)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
+			g.release()
 			return err
 		}
 	}
-	ok := false
+	ok = false
 	if a != nil {
 		if ok, err = s.checkPassword(ctx, d.Password, a.PasswordHash); err != nil {
+			g.release()
 			return err
 		}
 	}
 	if !ok {
 		if a == nil || !slowHash(a.PasswordHash) {
 			if err := s.failSlowly(ctx, d.Password); err != nil {
+				g.release()
 				return err
 			}
 		}
 		s.verifyFailed(ctx, p)
-		s.Guesses.failed(guess, at)
 		j.v.Code = CodeInvalidCredentials
 		return nil
 	}
+	g.release()
 	j.v.Access = a
 	return nil
 }

@@ -19,7 +19,8 @@ import (
 // refused because of bad ones sent from the same address, which for a gateway is the
 // traffic of thousands of users.
 //
-// The Service decides which key an attempt counts against (Login, VerifyAccess); a nil
+// The Service decides which key an attempt counts against (Login, device verify, a change of
+// one's own password); a nil
 // GuessLimiter limits nothing.
 type GuessLimiter struct {
 	limit rate.Limit
@@ -65,6 +66,35 @@ func (l *GuessLimiter) budget(key string, now time.Time, create bool) *rate.Limi
 	return b
 }
 
+// A guess is one failure taken from a key's budget before an attempt is checked, so that
+// attempts made at once cannot all pass a budget with room for fewer of them. A right answer,
+// or an attempt that could not be checked, gives it back (release).
+type guess struct {
+	r  *rate.Reservation
+	at time.Time
+}
+
+// hold takes a guess from key's budget at now, or reports false, taking nothing, when the
+// budget is used up. A nil GuessLimiter always allows, with a nil guess.
+func (l *GuessLimiter) hold(key string, now time.Time) (*guess, bool) {
+	if l == nil {
+		return nil, true
+	}
+	r := l.budget(key, now, true).ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return nil, false
+	}
+	return &guess{r: r, at: now}, true
+}
+
+// release gives a held guess back to its budget.
+func (g *guess) release() {
+	if g != nil {
+		g.r.CancelAt(g.at)
+	}
+}
+
 // blocked reports whether key has no failure left in its budget at now.
 func (l *GuessLimiter) blocked(key string, now time.Time) bool {
 	if l == nil {
@@ -72,13 +102,6 @@ func (l *GuessLimiter) blocked(key string, now time.Time) bool {
 	}
 	b := l.budget(key, now, false)
 	return b != nil && b.TokensAt(now) < 1
-}
-
-// failed takes one failure from key's budget at now.
-func (l *GuessLimiter) failed(key string, now time.Time) {
-	if l != nil {
-		l.budget(key, now, true).AllowN(now, 1)
-	}
 }
 
 // tracked returns how many keys the limiter holds, for tests of its memory bound.

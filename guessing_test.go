@@ -3,6 +3,8 @@ package keyhaven
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,7 +39,12 @@ func TestGuessLimiter(t *testing.T) {
 		if l.blocked("k", now) {
 			t.Fatalf("blocked after %d failures, want not before 3", i)
 		}
-		l.failed("k", now)
+		if _, ok := l.hold("k", now); !ok {
+			t.Fatalf("failure %d refused, want 3 held", i)
+		}
+	}
+	if _, ok := l.hold("k", now); ok {
+		t.Fatal("a fourth failure held, want the budget of 3 used up")
 	}
 	if !l.blocked("k", now) {
 		t.Fatal("not blocked after 3 failures")
@@ -49,8 +56,9 @@ func TestGuessLimiter(t *testing.T) {
 		t.Fatal("want one more try a second after the burst")
 	}
 	var nilLimiter *GuessLimiter
-	nilLimiter.failed("k", now)
-	if nilLimiter.blocked("k", now) {
+	g, ok := nilLimiter.hold("k", now)
+	g.release()
+	if !ok || nilLimiter.blocked("k", now) {
 		t.Fatal("a nil limiter limits")
 	}
 }
@@ -61,10 +69,10 @@ func TestGuessLimiterForgets(t *testing.T) {
 	l := NewGuessLimiter(60, 2)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 1000 {
-		l.failed(fmt.Sprint("old-", i), now)
+		l.hold(fmt.Sprint("old-", i), now)
 	}
 	now = now.Add(2 * time.Minute)
-	l.failed("new", now)
+	l.hold("new", now)
 	if n := l.tracked(); n != 1 {
 		t.Fatalf("tracked %d keys after the old ones refilled, want 1", n)
 	}
@@ -80,5 +88,38 @@ func TestKeysAreBounded(t *testing.T) {
 	}
 	if emailKey("acme", long) == emailKey("acme", "admin@acme.test") {
 		t.Error("an overlong email shares a real email's key")
+	}
+}
+
+// TestGuessesHeldAtOnce: attempts made at once each hold a failure before they are checked,
+// so that no more of them are checked than the budget has room for; a right answer gives its
+// failure back.
+func TestGuessesHeldAtOnce(t *testing.T) {
+	l := NewGuessLimiter(1, 5)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var held atomic.Int32
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if _, ok := l.hold("k", now); ok {
+				held.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := held.Load(); n != 5 {
+		t.Fatalf("%d of 100 attempts at once held a failure, want the budget's 5", n)
+	}
+
+	l = NewGuessLimiter(1, 2)
+	for i := range 10 {
+		g, ok := l.hold("right", now)
+		if !ok {
+			t.Fatalf("right answer %d refused", i)
+		}
+		g.release()
+	}
+	if l.blocked("right", now) {
+		t.Fatal("right answers used up the budget")
 	}
 }

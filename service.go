@@ -195,10 +195,17 @@ type Session struct {
 // budget, and EUNAVAILABLE if the database cannot be reached or no hash slot frees up.
 func (s *Service) Login(ctx context.Context, tenantName, email, password string) (*Session, error) {
 	fail := Reasonf(EUNAUTHORIZED, "invalid_credentials", "wrong email or password")
-	guess, network, at := emailKey(tenantName, email), networkKey(RequestInfoFrom(ctx).RemoteAddr), s.Clock.Now()
-	if s.Guesses.blocked(guess, at) {
+	network, at := networkKey(RequestInfoFrom(ctx).RemoteAddr), s.Clock.Now()
+	g, ok := s.Guesses.hold(emailKey(tenantName, email), at)
+	if !ok {
 		return nil, errGuessLimited
 	}
+	wrong := false // the guess stays taken only for a wrong email or password
+	defer func() {
+		if !wrong {
+			g.release()
+		}
+	}()
 	var t *Tenant
 	var err error
 	if ValidTenantName(tenantName) { // no tenant has another name: it is never looked up
@@ -219,30 +226,31 @@ func (s *Service) Login(ctx context.Context, tenantName, email, password string)
 			}
 		}
 	}
-	networkBlocked := network != "" && s.Guesses.blocked(network, at)
 	if u == nil {
-		if networkBlocked {
-			return nil, errGuessLimited
+		var n *guess
+		if network != "" {
+			if n, ok = s.Guesses.hold(network, at); !ok {
+				return nil, errGuessLimited
+			}
 		}
 		if err := s.failSlowly(ctx, password); err != nil {
+			n.release()
 			return nil, err
 		}
 		if t != nil {
 			s.record(ctx, t.ID, nil, "session.create", "user", "", fail, detail)
 		}
-		s.Guesses.failed(guess, at)
-		if network != "" {
-			s.Guesses.failed(network, at)
-		}
+		wrong = true
 		return nil, fail
 	}
-	ok, err := s.checkPassword(ctx, password, u.PasswordHash)
+	networkBlocked := network != "" && s.Guesses.blocked(network, at)
+	ok, err = s.checkPassword(ctx, password, u.PasswordHash)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		s.record(ctx, t.ID, nil, "session.create", "user", u.ID, fail, detail)
-		s.Guesses.failed(guess, at)
+		wrong = true
 		if networkBlocked {
 			return nil, errGuessLimited
 		}

@@ -164,18 +164,19 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Up
 			}
 		}
 		if self {
-			guess, at := emailKey(p.TenantName, u.Email), s.Clock.Now()
-			if s.Guesses.blocked(guess, at) {
+			g, ok := s.Guesses.hold(emailKey(p.TenantName, u.Email), s.Clock.Now())
+			if !ok {
 				return nil, errGuessLimited
 			}
 			ok, err := s.checkPassword(ctx, *in.CurrentPassword, u.PasswordHash)
 			if err != nil {
+				g.release()
 				return nil, err
 			}
 			if !ok {
-				s.Guesses.failed(guess, at)
 				return nil, Reasonf(EFORBIDDEN, "wrong_current_password", "the current password is wrong")
 			}
+			g.release()
 			checked = u.PasswordHash
 		}
 		if hash, err = s.hashPassword(ctx, *in.Password); err != nil {

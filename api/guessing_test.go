@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
 	"keyhaven/internal/apitest"
 	"keyhaven/internal/testdb"
+	"keyhaven/node"
 	"keyhaven/secret"
 )
 
@@ -145,6 +147,40 @@ func TestDeviceVerifyLimitPerUsername(t *testing.T) {
 	e.Clock.Advance(2 * time.Second)
 	if c := verify(t, e, a.Username, a.Password); c != "VALID" {
 		t.Errorf("after the budget refilled: code %s, want VALID", c)
+	}
+}
+
+// TestDeviceGuessesAtOnce: wrong passwords for one username sent at once are checked no more
+// often than the username's budget allows; the rest are refused before any check.
+func TestDeviceGuessesAtOnce(t *testing.T) {
+	e := apitest.NewNode(t, testdb.SQLite, func(c *node.Config) {
+		c.FailuresPerMinute, c.FailureBurst = 1, 10
+		c.PasswordParams = secret.Argon2Params{Memory: 4 << 10, Time: 2, Threads: 1} // a few ms a check
+		c.HashSlots = 64                                                             // none shed: every check waits its turn
+	})
+	contracts(t, e)
+	a := createAccess(t, e, map[string]any{"contractId": "contract-001", "username": "device-a", "password": "a-chosen-password"})
+	const n = 40
+	codes := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			r := e.Do("POST", "/api/acme/access/verify", e.Acme.APIKey, map[string]string{"username": a.Username, "password": "wrong-password-123"})
+			if r.Status == http.StatusTooManyRequests {
+				codes <- "429"
+				return
+			}
+			codes <- r.JSON()["code"].(string)
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[string]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count["INVALID_CREDENTIALS"] > 10 || count["INVALID_CREDENTIALS"]+count["429"] != n {
+		t.Fatalf("answers to %d wrong passwords at once: %v, want at most the budget's 10 checked and the rest 429", n, count)
 	}
 }
 

@@ -3,9 +3,12 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -551,5 +554,42 @@ func TestIdempotentReplayIsAuthorized(t *testing.T) {
 				t.Fatalf("replay after losing ACCESS_MANAGEMENT: %d %s, want 403 idempotency_permissions_changed", r.Status, r.Body)
 			}
 		})
+	}
+}
+
+// countingBody is an endless request body that counts what the client was asked for.
+type countingBody struct{ n atomic.Int64 }
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	b.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// TestIdempotentBodyReadToTheRoutesLimit: a creating POST with an Idempotency-Key is read only
+// up to its route's own limit, however much is sent, and the refused request leaves the key
+// unused.
+func TestIdempotentBodyReadToTheRoutesLimit(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	body := &countingBody{}
+	req, _ := http.NewRequest("POST", e.URL+"/api/acme/users", io.LimitReader(body, 256<<20))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.Acme.APIKey)
+	req.Header.Set("Idempotency-Key", "big-1")
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d, want 413", res.StatusCode)
+		}
+	} // else the server closed the connection while the client still sent: refused too
+	if n := body.n.Load(); n > 32<<20 {
+		t.Fatalf("the client was made to send %d MiB, want the route's 64 KiB and what the connection buffers", n>>20)
+	}
+	r := e.Do("POST", "/api/acme/users", e.Acme.APIKey, map[string]any{"email": "new@acme.test", "permissions": []string{"READ"}}, "Idempotency-Key", "big-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("the key after the refused request: %d %s, want 201", r.Status, r.Body)
 	}
 }

@@ -29,7 +29,7 @@ type Config struct {
 	// PostgresDSN is set when the store is PostgreSQL: nodes then share invalidations.
 	PostgresDSN    string
 	Sealer         *secret.Sealer
-	Clock          keyhaven.Clock
+	Clock          keyhaven.Clock // of the service and every background loop (default: the system's)
 	PasswordParams secret.Argon2Params
 	SessionTTL     time.Duration
 	BatchRetention time.Duration
@@ -79,11 +79,12 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	if cfg.GCInterval <= 0 {
 		cfg.GCInterval = time.Minute
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = keyhaven.SystemClock()
+	}
 	svc := keyhaven.NewService(store, cfg.Log)
 	svc.Sealer = cfg.Sealer
-	if cfg.Clock != nil {
-		svc.Clock = cfg.Clock
-	}
+	svc.Clock = cfg.Clock
 	if cfg.PasswordParams != (secret.Argon2Params{}) {
 		svc.PasswordParams = cfg.PasswordParams
 	}
@@ -100,7 +101,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	n := &Node{Svc: svc, cfg: cfg, store: store}
 	n.Cache = verify.NewCache(store, cfg.CacheSize)
 	svc.Credentials = n.Cache
-	n.Usage = verify.NewUsage(store, cfg.Log)
+	n.Usage = verify.NewUsage(store, cfg.Clock, cfg.Log)
 	svc.Used = n.Usage.Used
 	if cfg.PostgresDSN != "" {
 		n.notifier = &postgres.Notifier{DSN: cfg.PostgresDSN, DB: store.SQL(), Log: cfg.Log,

@@ -105,7 +105,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	svc.Used = n.Usage.Used
 	if cfg.PostgresDSN != "" {
 		n.notifier = &postgres.Notifier{DSN: cfg.PostgresDSN, DB: store.SQL(), Log: cfg.Log,
-			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled}
+			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled, Clock: cfg.Clock}
 		// Until the listener is up, invalidations from other nodes could be missed.
 		n.Cache.SetEnabled(false)
 	}

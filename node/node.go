@@ -147,7 +147,7 @@ func (n *Node) Run(ctx context.Context) {
 		wg.Go(func() { n.notifier.Listen(ctx) })
 	}
 	if n.cfg.SQLiteCommitPoll > 0 {
-		wg.Go(func() { sqlite.WatchCommits(ctx, n.store, n.cfg.SQLiteCommitPoll, n.Cache.Flush) })
+		wg.Go(func() { sqlite.WatchCommits(ctx, n.cfg.Clock, n.store, n.cfg.SQLiteCommitPoll, n.Cache.Flush) })
 	}
 	wg.Wait()
 }

@@ -97,6 +97,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	if cfg.HashSlots > 0 {
 		svc.Hashes = keyhaven.NewHashLimiter(cfg.HashSlots)
 	}
+	svc.Hashes.Clock = cfg.Clock
 	svc.Guesses = keyhaven.NewGuessLimiter(cfg.FailuresPerMinute, cfg.FailureBurst)
 	n := &Node{Svc: svc, cfg: cfg, store: store}
 	n.Cache = verify.NewCache(store, cfg.CacheSize)

@@ -16,6 +16,14 @@ const Every = 10 * time.Millisecond
 // it may call t.Fatal.
 func Within(t testing.TB, within time.Duration, cond func() error) {
 	t.Helper()
+	if err := Try(within, cond); err != nil {
+		t.Fatalf("after %v: %v", within, err)
+	}
+}
+
+// Try calls cond at once and then every Every until it returns nil, and returns the last
+// error cond returned if within passes first, for a caller that does not fail on it.
+func Try(within time.Duration, cond func() error) error {
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
 	tick := time.NewTicker(Every)
@@ -23,14 +31,11 @@ func Within(t testing.TB, within time.Duration, cond func() error) {
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-deadline.C:
-			if err := cond(); err != nil {
-				t.Fatalf("after %v: %v", within, err)
-			}
-			return
+			return cond()
 		case <-tick.C:
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // has finished the run the last Advance started.
 func parked(t *testing.T, clock *keyhaven.ManualClock, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := clock.BlockUntilContext(ctx, n); err != nil {
 		t.Fatalf("no loop waits on the clock: %v", err)

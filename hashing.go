@@ -18,8 +18,9 @@ import (
 // background work (batches) waits its turn.
 type HashLimiter struct {
 	slots chan struct{}
-	// MaxWait is how long an interactive caller waits for a slot.
+	// MaxWait is how long an interactive caller waits for a slot, timed by Clock.
 	MaxWait time.Duration
+	Clock   Clock
 
 	computed atomic.Uint64 // argon2id computations, for tests and metrics
 	inFlight atomic.Int64
@@ -28,7 +29,7 @@ type HashLimiter struct {
 
 // NewHashLimiter returns a limiter of n concurrent hashes (at least one).
 func NewHashLimiter(n int) *HashLimiter {
-	return &HashLimiter{slots: make(chan struct{}, max(n, 1)), MaxWait: time.Second}
+	return &HashLimiter{slots: make(chan struct{}, max(n, 1)), MaxWait: time.Second, Clock: SystemClock()}
 }
 
 // HashSlots returns how many argon2id hashes of memoryKiB each may run at once within a
@@ -52,9 +53,9 @@ func (h *HashLimiter) acquire(ctx context.Context, wait bool) (func(), error) {
 	default:
 		var timeout <-chan time.Time
 		if !wait {
-			t := time.NewTimer(h.MaxWait)
+			t := h.Clock.NewTimer(h.MaxWait)
 			defer t.Stop()
-			timeout = t.C
+			timeout = t.Chan()
 		}
 		select {
 		case h.slots <- struct{}{}:

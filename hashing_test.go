@@ -7,11 +7,12 @@ import (
 )
 
 // TestHashLimiterBoundsAndSheds: at most n slow hashes run at once; an interactive caller
-// that finds every slot taken for MaxWait is shed with EUNAVAILABLE, while background work
-// waits for a slot.
+// that finds every slot taken for MaxWait on the limiter's clock is shed with EUNAVAILABLE,
+// not before, while background work waits for a slot however long it takes.
 func TestHashLimiterBoundsAndSheds(t *testing.T) {
+	clock := NewManualClock(time.Now())
 	h := NewHashLimiter(2)
-	h.MaxWait = 10 * time.Millisecond
+	h.Clock = clock
 	ctx := context.Background()
 	r1, err := h.acquire(ctx, false)
 	if err != nil {
@@ -21,24 +22,44 @@ func TestHashLimiterBoundsAndSheds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.acquire(ctx, false); ErrorCode(err) != EUNAVAILABLE {
-		t.Fatalf("third interactive acquire: %v, want %s", err, EUNAVAILABLE)
+	shed := make(chan error, 1)
+	go func() {
+		_, err := h.acquire(ctx, false)
+		shed <- err
+	}()
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(waitCtx, 1); err != nil {
+		t.Fatalf("the third interactive acquire does not wait on the clock: %v", err)
 	}
-	got := make(chan struct{})
+	got := make(chan error, 1)
 	go func() {
 		release, err := h.acquire(ctx, true)
 		if err == nil {
 			release()
 		}
-		close(got)
+		got <- err
 	}()
+	clock.Advance(h.MaxWait - time.Nanosecond)
 	select {
-	case <-got:
-		t.Fatal("background acquire did not wait for a slot")
-	case <-time.After(50 * time.Millisecond):
+	case err := <-shed:
+		t.Fatalf("third interactive acquire gave up before MaxWait: %v", err)
+	default:
+	}
+	clock.Advance(time.Nanosecond)
+	if err := <-shed; ErrorCode(err) != EUNAVAILABLE {
+		t.Fatalf("third interactive acquire: %v, want %s", err, EUNAVAILABLE)
+	}
+	clock.Advance(time.Hour)
+	select {
+	case err := <-got:
+		t.Fatalf("background acquire did not wait for a slot: %v", err)
+	default:
 	}
 	r1()
-	<-got
+	if err := <-got; err != nil {
+		t.Fatalf("background acquire: %v", err)
+	}
 	r2()
 	if h.Peak() != 2 {
 		t.Fatalf("peak %d, want 2", h.Peak())

@@ -286,20 +286,22 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	return err
 }
 
-// RunGarbageCollection calls CollectGarbage every interval until ctx ends.
+// RunGarbageCollection calls CollectGarbage on the service's clock, interval after the
+// previous run ended, until ctx ends.
 func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := s.Clock.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 			if n, err := s.CollectGarbage(ctx); err != nil {
 				s.Log.ErrorContext(ctx, "garbage collection failed", "err", err)
 			} else if n > 0 {
 				s.Log.InfoContext(ctx, "garbage collection", "deleted", n)
 			}
+			t.Reset(interval)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"keyhaven"
 	"keyhaven/internal/apitest"
+	"keyhaven/internal/eventually"
 	"keyhaven/internal/testdb"
 	"keyhaven/secret"
 )
@@ -169,16 +170,17 @@ func testVerify(t *testing.T, e *apitest.Env) {
 			return "missing"
 		}
 		verifyKey(t, e, "", map[string]any{"key": k})
-		if got := listed(); got != "" {
-			t.Fatalf("last use written before the flush: %q", got)
-		}
-		if err := e.Node.Usage.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
 		want := e.Clock.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)
-		if got := listed(); got != want {
-			t.Fatalf("last use %q, want %q", got, want)
+		if got := listed(); got != "" {
+			t.Fatalf("last use written before the node's interval passed: %q", got)
 		}
+		e.Clock.Advance(apitest.UsageInterval)
+		eventually.Within(t, 10*time.Second, func() error {
+			if got := listed(); got != want {
+				return fmt.Errorf("last use %q once the node's interval passed, want %q", got, want)
+			}
+			return nil
+		})
 	})
 	t.Run("bad requests", func(t *testing.T) {
 		for _, s := range []apitest.Scenario{

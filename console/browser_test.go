@@ -20,6 +20,7 @@ import (
 
 	"keyhaven"
 	"keyhaven/internal/apitest"
+	"keyhaven/internal/eventually"
 	"keyhaven/internal/testdb"
 )
 
@@ -65,15 +66,8 @@ func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Contex
 		chromedp.Cancel(ctx) // closes the browser and waits for it
 		cancel()
 		cancelAlloc()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			err := os.RemoveAll(profile)
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Logf("browser profile left behind: %v", err)
-				return
-			}
+		if err := eventually.Try(10*time.Second, func() error { return os.RemoveAll(profile) }); err != nil {
+			t.Logf("browser profile left behind: %v", err)
 		}
 	})
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)

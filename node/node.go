@@ -32,7 +32,7 @@ type Config struct {
 	// PostgresDSN is set when the store is PostgreSQL: nodes then share invalidations.
 	PostgresDSN    string
 	Sealer         *secret.Sealer
-	Clock          keyhaven.Clock
+	Clock          keyhaven.Clock // of the service and every background loop (default: the system's)
 	PasswordParams secret.Argon2Params
 	SessionTTL     time.Duration
 	BatchRetention time.Duration
@@ -84,11 +84,12 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	if cfg.GCInterval <= 0 {
 		cfg.GCInterval = time.Minute
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = keyhaven.SystemClock()
+	}
 	svc := keyhaven.NewService(store, cfg.Log)
 	svc.Sealer = cfg.Sealer
-	if cfg.Clock != nil {
-		svc.Clock = cfg.Clock
-	}
+	svc.Clock = cfg.Clock
 	if cfg.PasswordParams != (secret.Argon2Params{}) {
 		svc.PasswordParams = cfg.PasswordParams
 	}
@@ -101,15 +102,16 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	if cfg.HashSlots > 0 {
 		svc.Hashes = keyhaven.NewHashLimiter(cfg.HashSlots)
 	}
+	svc.Hashes.Clock = cfg.Clock
 	svc.Guesses = keyhaven.NewGuessLimiter(cfg.FailuresPerMinute, cfg.FailureBurst)
 	n := &Node{Svc: svc, cfg: cfg, store: store}
 	n.Cache = verify.NewCache(store, cfg.CacheSize)
 	svc.Credentials = n.Cache
-	n.Usage = verify.NewUsage(store, cfg.Log)
+	n.Usage = verify.NewUsage(store, cfg.Clock, cfg.Log)
 	svc.Used = n.Usage.Used
 	if cfg.PostgresDSN != "" {
 		n.notifier = &postgres.Notifier{DSN: cfg.PostgresDSN, DB: store.SQL(), Log: cfg.Log,
-			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled}
+			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled, Clock: cfg.Clock}
 		// Until the listener is up, invalidations from other nodes could be missed.
 		n.Cache.SetEnabled(false)
 	}
@@ -164,7 +166,7 @@ func (n *Node) Run(ctx context.Context) {
 		wg.Go(func() { n.notifier.Listen(ctx) })
 	}
 	if n.cfg.SQLiteCommitPoll > 0 {
-		wg.Go(func() { sqlite.WatchCommits(ctx, n.store, n.cfg.SQLiteCommitPoll, n.Cache.Flush) })
+		wg.Go(func() { sqlite.WatchCommits(ctx, n.cfg.Clock, n.store, n.cfg.SQLiteCommitPoll, n.Cache.Flush) })
 	}
 	wg.Wait()
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"keyhaven"
 )
 
 // Channel is the notification channel that carries invalidations between nodes.
@@ -25,6 +27,8 @@ type Notifier struct {
 	// Listening is told when the listening connection is up (true) or lost (false): while
 	// it is lost, notifications may be missed, so caches must not be trusted.
 	Listening func(bool)
+	// Clock times the waits between reconnections (nil: the system clock).
+	Clock keyhaven.Clock
 }
 
 // maxPayload keeps each notification under PostgreSQL's 8000-byte payload limit.
@@ -52,9 +56,13 @@ func (n *Notifier) Publish(ctx context.Context, ids ...string) error {
 	return nil
 }
 
-// Listen holds a connection listening on Channel until ctx ends, reconnecting with backoff
-// when it is lost.
+// Listen holds a connection listening on Channel until ctx ends, reconnecting with backoff,
+// timed by Clock, when it is lost.
 func (n *Notifier) Listen(ctx context.Context) {
+	clock := n.Clock
+	if clock == nil {
+		clock = keyhaven.SystemClock()
+	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := n.listen(ctx)
@@ -63,10 +71,12 @@ func (n *Notifier) Listen(ctx context.Context) {
 			return
 		}
 		n.Log.WarnContext(ctx, "invalidation listener lost; caches bypassed until it is back", "err", err)
+		t := clock.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(backoff):
+		case <-t.Chan():
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}

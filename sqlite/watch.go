@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"keyhaven"
 	"keyhaven/sqlstore"
 )
 
@@ -39,20 +40,21 @@ func (w *CommitWatcher) Changed(ctx context.Context) bool {
 	return changed
 }
 
-// WatchCommits calls changed after each check, every interval until ctx ends, that finds
-// another process's commit to db.
-func WatchCommits(ctx context.Context, db *sqlstore.DB, interval time.Duration, changed func()) {
+// WatchCommits checks db for another process's commit on clock's time, interval after the
+// previous check ended, until ctx ends, and calls changed after each check that finds one.
+func WatchCommits(ctx context.Context, clock keyhaven.Clock, db *sqlstore.DB, interval time.Duration, changed func()) {
 	w := NewCommitWatcher(ctx, db)
-	t := time.NewTicker(interval)
+	t := clock.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 		if w.Changed(ctx) && ctx.Err() == nil {
 			changed()
 		}
+		t.Reset(interval)
 	}
 }

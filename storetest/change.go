@@ -10,6 +10,13 @@ import (
 
 // holdWindow is how long a test gives a second change of a held row to get in, which it
 // must not: a store that does not hold the row lets it in at once.
+//
+// It is a window in which something must not happen, not a wait for a background loop: the
+// second change blocks inside the database (a row lock on PostgreSQL, the write lock on
+// SQLite), which no injected clock times and which signals nothing a test could poll for, so
+// the test watches, for a while, for the change that must not come. A store that holds the row
+// passes whatever the window; one that does not fails unless its second change takes longer
+// than the window to get in.
 const holdWindow = 50 * time.Millisecond
 
 // serialized checks that a state change holds its row until it commits. While first's

@@ -253,7 +253,7 @@ func (f *fakeUsage) RecordCredentialUse(_ context.Context, uses map[string]time.
 
 func TestUsage(t *testing.T) {
 	store := &fakeUsage{}
-	u := NewUsage(store, nil)
+	u := NewUsage(store, keyhaven.SystemClock(), nil)
 	c := &keyhaven.Credential{ID: "akey_1"}
 	at := time.Date(2030, 1, 1, 10, 0, 5, 0, time.UTC)
 	for i := range 100 {

@@ -13,6 +13,7 @@ import (
 // uses are kept in memory at minute precision and written in one batch per interval.
 type Usage struct {
 	store UsageStore
+	clock keyhaven.Clock
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -27,9 +28,9 @@ type UsageStore interface {
 	RecordCredentialUse(ctx context.Context, uses map[string]time.Time) error
 }
 
-// NewUsage returns a recorder writing to store.
-func NewUsage(store UsageStore, log *slog.Logger) *Usage {
-	return &Usage{store: store, log: log, pending: map[string]time.Time{}, written: map[string]time.Time{}}
+// NewUsage returns a recorder writing to store on clock's time.
+func NewUsage(store UsageStore, clock keyhaven.Clock, log *slog.Logger) *Usage {
+	return &Usage{store: store, clock: clock, log: log, pending: map[string]time.Time{}, written: map[string]time.Time{}}
 }
 
 // Used records a use of c at at. Only the first use in each minute costs more than a map
@@ -63,9 +64,10 @@ func (u *Usage) Flush(ctx context.Context) error {
 	return u.store.RecordCredentialUse(ctx, batch)
 }
 
-// Run flushes every interval until ctx ends, then once more.
+// Run flushes on the recorder's clock, interval after the previous flush ended, until ctx
+// ends, then once more.
 func (u *Usage) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := u.clock.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -74,10 +76,11 @@ func (u *Usage) Run(ctx context.Context, interval time.Duration) {
 				u.log.Error("record last use", "err", err)
 			}
 			return
-		case <-t.C:
+		case <-t.Chan():
 			if err := u.Flush(ctx); err != nil {
 				u.log.ErrorContext(ctx, "record last use", "err", err)
 			}
+			t.Reset(interval)
 		}
 	}
 }

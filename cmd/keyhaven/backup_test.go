@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"keyhaven/internal/eventually"
 	"keyhaven/internal/testdb"
 	"keyhaven/secret"
 	"keyhaven/sqlite"
@@ -50,25 +51,23 @@ func batchDone(t *testing.T, base, key, contract string, n int) (string, map[str
 		`{"id":%q,"productOfferingId":"offer-%s","startDate":"2020-01-01T00:00:00Z","endDate":"2099-01-01T00:00:00Z"}`, contract, contract), 201)
 	body := mustRequest(t, "POST", base+"/api/default/access/batch", key, fmt.Sprintf(`{"contractId":%q,"numberOfAccesses":%d}`, contract, n), 202)
 	taskURL := base + "/api/default/access/batch/" + jsonField(t, body, "id")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var task batchTask
+	var task batchTask
+	eventually.Within(t, 60*time.Second, func() error {
+		task = batchTask{}
 		getJSON(t, taskURL, key, &task)
-		if task.State == "DONE" {
-			pw := map[string]string{}
-			for _, a := range task.Accesses {
-				pw[a.Username] = a.Password
-			}
-			if len(pw) != n {
-				t.Fatalf("batch done with %d accesses, want %d", len(pw), n)
-			}
-			return strings.TrimPrefix(taskURL, base), pw
+		if task.State != "DONE" {
+			return fmt.Errorf("batch not done: %+v", task)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch not done within 60s: %+v", task)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	})
+	pw := map[string]string{}
+	for _, a := range task.Accesses {
+		pw[a.Username] = a.Password
 	}
+	if len(pw) != n {
+		t.Fatalf("batch done with %d accesses, want %d", len(pw), n)
+	}
+	return strings.TrimPrefix(taskURL, base), pw
 }
 
 // batchPasswords reads a finished task's passwords by username.
@@ -113,9 +112,12 @@ func TestBackupWhileServing(t *testing.T) {
 			acked.Store(int64(i + 1))
 		}
 	})
-	for acked.Load() < 5 { // the writer is under way
-		time.Sleep(time.Millisecond)
-	}
+	eventually.Within(t, time.Minute, func() error { // the writer is under way
+		if n := acked.Load(); n < 5 {
+			return fmt.Errorf("the writer made %d writes, want 5 before the backup", n)
+		}
+		return nil
+	})
 	before := acked.Load()
 	out := filepath.Join(t.TempDir(), "copy.db")
 	msg, err := runCmd(t, "backup", "--db", "sqlite:"+dbPath, out)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"keyhaven/internal/eventually"
 	"keyhaven/internal/testdb"
 )
 
@@ -67,18 +68,14 @@ func testBatchSurvivesCrash(t *testing.T, db string) {
 	taskURL := base + "/api/default/access/batch/" + ref.ID
 
 	// Kill the server once some, but not all, of the work is stored.
-	deadline := time.Now().Add(120 * time.Second)
 	var before batchTask
-	for {
+	eventually.Within(t, 120*time.Second, func() error {
 		getJSON(t, taskURL, key, &before)
-		if before.Processed > 0 {
-			break
+		if before.Processed == 0 {
+			return fmt.Errorf("no progress: %+v", before)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress within 120s: %+v", before)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	p.cmd.Process.Kill()
 	<-p.done
 	if before.Processed >= n {
@@ -90,17 +87,14 @@ func testBatchSurvivesCrash(t *testing.T, db string) {
 	base = p2.addr()
 	taskURL = base + "/api/default/access/batch/" + ref.ID
 	var done batchTask
-	deadline = time.Now().Add(180 * time.Second)
-	for {
+	eventually.Within(t, 180*time.Second, func() error {
+		done = batchTask{}
 		getJSON(t, taskURL, key, &done)
-		if done.State == "DONE" || done.State == "FAILED" {
-			break
+		if done.State != "DONE" && done.State != "FAILED" {
+			return fmt.Errorf("task not done after the restart: %s %d/%d", done.State, done.Processed, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task not done 180s after the restart: %s %d/%d", done.State, done.Processed, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	// The task's accesses come in pages.
 	for next := done.NextCursor; next != ""; {
 		var page batchTask

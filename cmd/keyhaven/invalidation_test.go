@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"keyhaven/internal/eventually"
 	"keyhaven/internal/testdb"
 )
 
@@ -149,17 +150,13 @@ func TestInvalidationAcrossNodes(t *testing.T) {
 			}
 			change()
 			changed := time.Now()
-			for {
-				v := verifyOn(t, b, key)
-				if !c.stale(v) {
-					t.Logf("node B saw it after %v", time.Since(changed).Round(time.Millisecond))
-					return
+			eventually.Within(t, time.Second, func() error {
+				if v := verifyOn(t, b, key); c.stale(v) {
+					return fmt.Errorf("node B still says %+v", v)
 				}
-				if time.Since(changed) > time.Second {
-					t.Fatalf("node B still says %+v one second after the change", v)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+				return nil
+			})
+			t.Logf("node B saw it after %v", time.Since(changed).Round(time.Millisecond))
 		})
 	}
 }
@@ -175,8 +172,9 @@ func TestStaleCacheRace(t *testing.T) {
 	id, key := jsonField(t, body, "id"), jsonField(t, body, "key")
 
 	type sample struct {
-		start time.Time
-		valid bool
+		worker int
+		start  time.Time
+		valid  bool
 	}
 	var mu sync.Mutex
 	var samples []sample
@@ -197,27 +195,40 @@ func TestStaleCacheRace(t *testing.T) {
 				start := time.Now()
 				v := verifyOn(t, node, key)
 				mu.Lock()
-				samples = append(samples, sample{start, v.Valid})
+				samples = append(samples, sample{i, start, v.Valid})
 				mu.Unlock()
 			}
 		})
 	}
-	// Wait until both nodes' caches are warm: every goroutine has seen the key VALID.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	// workersSince counts the goroutines that finished a verification started after t.
+	workersSince := func(t time.Time) int {
 		mu.Lock()
-		n := len(samples)
-		mu.Unlock()
-		if n >= 32*4 {
-			break
+		defer mu.Unlock()
+		seen := map[int]bool{}
+		for _, s := range samples {
+			if s.start.After(t) {
+				seen[s.worker] = true
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d verifications in 30s", n)
-		}
+		return len(seen)
 	}
+	// Wait until both nodes' caches are warm: every goroutine has seen the key VALID.
+	eventually.Within(t, 30*time.Second, func() error {
+		if n := workersSince(time.Time{}); n < 32 {
+			return fmt.Errorf("only %d of 32 goroutines verified", n)
+		}
+		return nil
+	})
 	mustRequest(t, "POST", api+"/applications/"+app+"/access-keys/"+id+"/revoke", admin, "", 200)
 	revoked := time.Now()
-	// Keep verifying through the whole second the contract allows, and half a second more.
-	time.Sleep(1500 * time.Millisecond)
+	// Keep verifying through the whole second the contract allows, until every goroutine, on
+	// both nodes, has verified once past it.
+	eventually.Within(t, 30*time.Second, func() error {
+		if n := workersSince(revoked.Add(time.Second)); n < 32 {
+			return fmt.Errorf("only %d of 32 goroutines verified more than a second after the revocation", n)
+		}
+		return nil
+	})
 	close(stop)
 	wg.Wait()
 	var lastValid time.Time

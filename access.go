@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"context"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,12 +17,12 @@ type Access struct {
 	TenantID            string
 	ContractID          string
 	ProductOfferingID   string
-	ProductOfferingName string // read with the access
-	ContractStatus      string // read with the access
+	ProductOfferingName string         // read with the access
+	ContractStatus      ContractStatus // read with the access
 	DeviceName          string
 	Username            string
 	PasswordHash        string
-	Status              string
+	Status              AccessStatus
 	ValidFrom           time.Time
 	ValidUntil          time.Time
 	CreatedAt           time.Time
@@ -35,12 +36,24 @@ type Access struct {
 	BatchSecret string
 }
 
+// AccessStatus is an access's own status, set by its managers. TERMINATED is final; ACTIVE
+// and SUSPENDED may change into each other and into TERMINATED.
+type AccessStatus string
+
 // Access statuses.
 const (
-	AccessActive     = "ACTIVE"
-	AccessSuspended  = "SUSPENDED"
-	AccessTerminated = "TERMINATED"
+	AccessActive     AccessStatus = "ACTIVE"
+	AccessSuspended  AccessStatus = "SUSPENDED"
+	AccessTerminated AccessStatus = "TERMINATED"
 )
+
+// AccessStatuses lists the access statuses.
+var AccessStatuses = []AccessStatus{AccessActive, AccessSuspended, AccessTerminated}
+
+// valid reports whether s is one of AccessStatuses.
+func (s AccessStatus) valid() bool {
+	return slices.Contains(AccessStatuses, s)
+}
 
 // Device verification codes.
 const (
@@ -63,13 +76,13 @@ type AccessInput struct {
 // AccessUpdate changes an access's password or status.
 type AccessUpdate struct {
 	Password *string
-	Status   *string
+	Status   *AccessStatus
 }
 
 // AccessFilter selects accesses.
 type AccessFilter struct {
 	ContractID    string
-	Status        string
+	Status        AccessStatus
 	CreatedBy     string
 	Username      string
 	DeviceName    string
@@ -202,7 +215,7 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	if err := validFilters(map[string]string{"contractId": f.ContractID, "status": f.Status, "createdBy": f.CreatedBy,
+	if err := validFilters(map[string]string{"contractId": f.ContractID, "status": string(f.Status), "createdBy": f.CreatedBy,
 		"username": f.Username, "deviceName": f.DeviceName}); err != nil {
 		return nil, err
 	}
@@ -225,7 +238,7 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 	if in.Password == nil && in.Status == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name password or status"})
 	}
-	if in.Status != nil && *in.Status != AccessActive && *in.Status != AccessSuspended && *in.Status != AccessTerminated {
+	if in.Status != nil && !in.Status.valid() {
 		return nil, Invalid(FieldError{Field: "status", Message: "must be ACTIVE, SUSPENDED or TERMINATED"})
 	}
 	if !ValidID("acc", id) {

@@ -23,30 +23,44 @@ type Application struct {
 	RevokedAt   time.Time // zero while active
 }
 
-// Statuses of applications and access keys, computed at use time.
+// ApplicationStatus is an application's status, computed from its record. REVOKED is final.
+type ApplicationStatus string
+
+// Application statuses.
 const (
-	StatusActive  = "ACTIVE"
-	StatusRevoked = "REVOKED"
-	StatusExpired = "EXPIRED"
+	ApplicationActive  ApplicationStatus = "ACTIVE"
+	ApplicationRevoked ApplicationStatus = "REVOKED"
 )
 
 // Status returns the application's status.
-func (a *Application) Status() string {
+func (a *Application) Status() ApplicationStatus {
 	if !a.RevokedAt.IsZero() {
-		return StatusRevoked
+		return ApplicationRevoked
 	}
-	return StatusActive
+	return ApplicationActive
 }
 
-// AccessKeyStatus returns an access key's status at now.
-func AccessKeyStatus(c *Credential, now time.Time) string {
+// AccessKeyStatus is an access key's status, computed at use time: a key expires the instant
+// its expiry passes. REVOKED is final; so is EXPIRED, since an access key's expiry never
+// changes.
+type AccessKeyStatus string
+
+// Access key statuses.
+const (
+	AccessKeyActive  AccessKeyStatus = "ACTIVE"
+	AccessKeyRevoked AccessKeyStatus = "REVOKED"
+	AccessKeyExpired AccessKeyStatus = "EXPIRED"
+)
+
+// AccessKeyStatusAt returns an access key's status at now. Revoked wins over expired.
+func AccessKeyStatusAt(c *Credential, now time.Time) AccessKeyStatus {
 	switch {
 	case !c.RevokedAt.IsZero():
-		return StatusRevoked
+		return AccessKeyRevoked
 	case c.Expired(now):
-		return StatusExpired
+		return AccessKeyExpired
 	}
-	return StatusActive
+	return AccessKeyActive
 }
 
 // DefaultLimit is the default number of active applications per tenant and of active access
@@ -145,7 +159,7 @@ func (s *Service) activeApplication(ctx context.Context, tenantID, id string) (*
 		return nil, errNoApplication
 	}
 	app, err := s.store.Application(ctx, tenantID, id)
-	if ErrorCode(err) == ENOTFOUND || err == nil && app.Status() != StatusActive {
+	if ErrorCode(err) == ENOTFOUND || err == nil && app.Status() != ApplicationActive {
 		return nil, errNoApplication
 	}
 	return app, err

@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -26,20 +27,25 @@ type Contract struct {
 	CustomerName      string
 	StartDate         time.Time
 	EndDate           time.Time
-	Status            string
+	Status            ContractStatus
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
 
+// ContractStatus is a contract's status. Only an ACTIVE contract accepts new accesses; a
+// SUSPENDED or TERMINATED one makes its accesses fail verification. TERMINATED is final;
+// ACTIVE and SUSPENDED may change into each other and into TERMINATED.
+type ContractStatus string
+
 // Contract statuses.
 const (
-	ContractActive     = "ACTIVE"
-	ContractSuspended  = "SUSPENDED"
-	ContractTerminated = "TERMINATED"
+	ContractActive     ContractStatus = "ACTIVE"
+	ContractSuspended  ContractStatus = "SUSPENDED"
+	ContractTerminated ContractStatus = "TERMINATED"
 )
 
 // ContractStatuses lists the contract statuses.
-var ContractStatuses = []string{ContractActive, ContractSuspended, ContractTerminated}
+var ContractStatuses = []ContractStatus{ContractActive, ContractSuspended, ContractTerminated}
 
 // acceptsAccesses returns nil when the contract accepts new accesses at now, else ECONFLICT.
 func (c *Contract) acceptsAccesses(now time.Time) error {
@@ -95,12 +101,12 @@ type ContractInput struct {
 	CustomerName      string
 	StartDate         time.Time
 	EndDate           time.Time
-	Status            string // ACTIVE when empty
+	Status            ContractStatus // ACTIVE when empty
 }
 
 // ContractUpdate changes a contract's status or dates; nil fields stay as they are.
 type ContractUpdate struct {
-	Status    *string
+	Status    *ContractStatus
 	StartDate *time.Time
 	EndDate   *time.Time
 }
@@ -108,7 +114,7 @@ type ContractUpdate struct {
 // ContractFilter selects contracts.
 type ContractFilter struct {
 	ProductOfferingID string
-	Status            string
+	Status            ContractStatus
 	Page              Page
 }
 
@@ -183,11 +189,9 @@ func validateContractDates(start, end time.Time) error {
 	return nil
 }
 
-func validateContractStatus(field, status string) error {
-	for _, s := range ContractStatuses {
-		if status == s {
-			return nil
-		}
+func validateContractStatus(field string, status ContractStatus) error {
+	if slices.Contains(ContractStatuses, status) {
+		return nil
 	}
 	return Invalid(FieldError{Field: field, Message: "must be ACTIVE, SUSPENDED or TERMINATED"})
 }
@@ -255,7 +259,7 @@ func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFil
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": f.Status}); err != nil {
+	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": string(f.Status)}); err != nil {
 		return nil, err
 	}
 	return s.store.ListContracts(ctx, p.TenantID, f)

@@ -167,6 +167,13 @@ func (s *Service) contractFor(ctx context.Context, tenantID, field, id string) (
 
 // CreateAccess creates one access synchronously and returns it with its password, the only
 // time the password is shown. It needs ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; EINVALID if the
+// username, password or device name is invalid, or contractId is malformed or names no
+// contract of p's tenant; ECONFLICT (contract_inactive) if the contract is not ACTIVE,
+// ECONFLICT (contract_ended) if its end has come, ECONFLICT (username_taken) if the tenant has
+// an access with the username; EUNAVAILABLE (busy) if too many password hashes are running
+// (only for a chosen password).
 func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID string, in AccessInput) (a *Access, password string, err error) {
 	e := s.event(ctx, p.TenantID, p, "access.create", "access", "", map[string]any{"contractId": contractID, "username": in.Username})
 	defer func() { s.failed(ctx, e, err) }()
@@ -200,6 +207,9 @@ func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID str
 }
 
 // Access returns an access, never its password; it needs ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; ENOTFOUND if there
+// is no access with that id in p's tenant.
 func (s *Service) Access(ctx context.Context, p *Principal, id string) (*Access, error) {
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -211,6 +221,9 @@ func (s *Service) Access(ctx context.Context, p *Principal, id string) (*Access,
 }
 
 // ListAccesses lists accesses; it needs ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; EINVALID if a
+// filter is not text without control characters.
 func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter) ([]*Access, error) {
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -225,6 +238,12 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 // UpdateAccess changes an access's password or status. TERMINATED is final, also against a
 // terminate that commits while the change is under way: the rule is judged on the access as
 // the store holds it for the write.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; EINVALID if
+// neither password nor status is given, the status is not one of AccessStatuses or the
+// password is invalid; ENOTFOUND if there is no access with that id in p's tenant; ECONFLICT
+// (access_terminated) if the access is TERMINATED; EUNAVAILABLE (busy) if too many password
+// hashes are running.
 func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in AccessUpdate) (a *Access, err error) {
 	d := map[string]any{"passwordChanged": in.Password != nil}
 	if in.Status != nil {

@@ -119,6 +119,10 @@ type ContractFilter struct {
 }
 
 // CreateProductOffering creates a product offering; it needs CONTRACT_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT; EINVALID if the
+// id or name is invalid or accessValidityDays is not between 0 (no cap) and 36500; ECONFLICT
+// (duplicate) if the tenant has an offering with the id.
 func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in ProductOfferingInput) (o *ProductOffering, err error) {
 	e := s.event(ctx, p.TenantID, p, "product_offering.create", "product_offering", in.ID, map[string]any{"name": in.Name})
 	defer func() { s.failed(ctx, e, err) }()
@@ -146,6 +150,9 @@ func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in Pr
 }
 
 // ProductOffering returns a product offering; it needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT; ENOTFOUND if there is no offering with that id in p's tenant.
 func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) (*ProductOffering, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -156,7 +163,11 @@ func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) 
 	return s.store.ProductOffering(ctx, p.TenantID, id)
 }
 
-// ListProductOfferings lists product offerings.
+// ListProductOfferings lists product offerings; it needs CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT.
 func (s *Service) ListProductOfferings(ctx context.Context, p *Principal, page Page) ([]*ProductOffering, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -197,7 +208,13 @@ func validateContractStatus(field string, status ContractStatus) error {
 }
 
 // CreateContract creates a contract with an id chosen by the caller; it needs
-// CONTRACT_MANAGEMENT.
+// CONTRACT_MANAGEMENT. Its status is ACTIVE unless given.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT; EINVALID if the
+// id or productOfferingId is malformed, productOfferingId names no offering of p's tenant, the
+// customer name is too long or holds control characters, the status is not one of
+// ContractStatuses, or the dates are missing, out of range or do not end after they start;
+// ECONFLICT (duplicate) if the tenant has a contract with the id.
 func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractInput) (c *Contract, err error) {
 	e := s.event(ctx, p.TenantID, p, "contract.create", "contract", in.ID, map[string]any{"productOfferingId": in.ProductOfferingID})
 	defer func() { s.failed(ctx, e, err) }()
@@ -244,6 +261,9 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 }
 
 // Contract returns a contract; it needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT; ENOTFOUND if there is no contract with that id in p's tenant.
 func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contract, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -254,7 +274,10 @@ func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contr
 	return s.store.Contract(ctx, p.TenantID, id)
 }
 
-// ListContracts lists contracts.
+// ListContracts lists contracts; it needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT; EINVALID if a filter is not text without control characters.
 func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFilter) ([]*Contract, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -267,6 +290,12 @@ func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFil
 
 // UpdateContract changes a contract's status or dates; it needs CONTRACT_MANAGEMENT.
 // TERMINATED is final, judged on the contract as the store holds it for the write.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT; EINVALID if
+// nothing is given, the status is not one of ContractStatuses, or the dates that result are
+// out of range or do not end after they start; ENOTFOUND if there is no contract with that id
+// in p's tenant; ECONFLICT (contract_terminated) if the contract is TERMINATED and the status
+// given is another.
 func (s *Service) UpdateContract(ctx context.Context, p *Principal, id string, in ContractUpdate) (c *Contract, err error) {
 	e := s.event(ctx, p.TenantID, p, "contract.update", "contract", id, contractUpdateDetail(in))
 	defer func() { s.failed(ctx, e, err) }()

@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"context"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,12 +17,12 @@ type Access struct {
 	TenantID            string
 	ContractID          string
 	ProductOfferingID   string
-	ProductOfferingName string // read with the access
-	ContractStatus      string // read with the access
+	ProductOfferingName string         // read with the access
+	ContractStatus      ContractStatus // read with the access
 	DeviceName          string
 	Username            string
 	PasswordHash        string
-	Status              string
+	Status              AccessStatus
 	ValidFrom           time.Time
 	ValidUntil          time.Time
 	CreatedAt           time.Time
@@ -35,12 +36,24 @@ type Access struct {
 	BatchSecret string
 }
 
+// AccessStatus is an access's own status, set by its managers. TERMINATED is final; ACTIVE
+// and SUSPENDED may change into each other and into TERMINATED.
+type AccessStatus string
+
 // Access statuses.
 const (
-	AccessActive     = "ACTIVE"
-	AccessSuspended  = "SUSPENDED"
-	AccessTerminated = "TERMINATED"
+	AccessActive     AccessStatus = "ACTIVE"
+	AccessSuspended  AccessStatus = "SUSPENDED"
+	AccessTerminated AccessStatus = "TERMINATED"
 )
+
+// AccessStatuses lists the access statuses.
+var AccessStatuses = []AccessStatus{AccessActive, AccessSuspended, AccessTerminated}
+
+// valid reports whether s is one of AccessStatuses.
+func (s AccessStatus) valid() bool {
+	return slices.Contains(AccessStatuses, s)
+}
 
 // AccessInput creates one access; empty fields are generated. Its JSON form is how a
 // batch's explicit items are sealed into the task.
@@ -53,13 +66,13 @@ type AccessInput struct {
 // AccessUpdate changes an access's password or status.
 type AccessUpdate struct {
 	Password *string
-	Status   *string
+	Status   *AccessStatus
 }
 
 // AccessFilter selects accesses.
 type AccessFilter struct {
 	ContractID    string
-	Status        string
+	Status        AccessStatus
 	CreatedBy     string
 	Username      string
 	DeviceName    string
@@ -144,6 +157,13 @@ func (s *Service) contractFor(ctx context.Context, tenantID, field, id string) (
 
 // CreateAccess creates one access synchronously and returns it with its password, the only
 // time the password is shown. It needs ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; EINVALID if the
+// username, password or device name is invalid, or contractId is malformed or names no
+// contract of p's tenant; ECONFLICT (contract_inactive) if the contract is not ACTIVE,
+// ECONFLICT (contract_ended) if its end has come, ECONFLICT (username_taken) if the tenant has
+// an access with the username; EUNAVAILABLE (busy) if too many password hashes are running
+// (only for a chosen password).
 func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID string, in AccessInput) (a *Access, password string, err error) {
 	e := s.event(ctx, p.TenantID, p, "access.create", "access", "", map[string]any{"contractId": contractID, "username": in.Username})
 	defer func() { s.failed(ctx, e, err) }()
@@ -177,6 +197,9 @@ func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID str
 }
 
 // Access returns an access, never its password; it needs ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; ENOTFOUND if there
+// is no access with that id in p's tenant.
 func (s *Service) Access(ctx context.Context, p *Principal, id string) (*Access, error) {
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -188,11 +211,14 @@ func (s *Service) Access(ctx context.Context, p *Principal, id string) (*Access,
 }
 
 // ListAccesses lists accesses; it needs ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; EINVALID if a
+// filter is not text without control characters.
 func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter) ([]*Access, error) {
 	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	if err := validFilters(map[string]string{"contractId": f.ContractID, "status": f.Status, "createdBy": f.CreatedBy,
+	if err := validFilters(map[string]string{"contractId": f.ContractID, "status": string(f.Status), "createdBy": f.CreatedBy,
 		"username": f.Username, "deviceName": f.DeviceName}); err != nil {
 		return nil, err
 	}
@@ -202,6 +228,12 @@ func (s *Service) ListAccesses(ctx context.Context, p *Principal, f AccessFilter
 // UpdateAccess changes an access's password or status. TERMINATED is final, also against a
 // terminate that commits while the change is under way: the rule is judged on the access as
 // the store holds it for the write.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds ACCESS_MANAGEMENT; EINVALID if
+// neither password nor status is given, the status is not one of AccessStatuses or the
+// password is invalid; ENOTFOUND if there is no access with that id in p's tenant; ECONFLICT
+// (access_terminated) if the access is TERMINATED; EUNAVAILABLE (busy) if too many password
+// hashes are running.
 func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in AccessUpdate) (a *Access, err error) {
 	d := map[string]any{"passwordChanged": in.Password != nil}
 	if in.Status != nil {
@@ -215,7 +247,7 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 	if in.Password == nil && in.Status == nil {
 		return nil, Invalid(FieldError{Field: "body", Message: "name password or status"})
 	}
-	if in.Status != nil && *in.Status != AccessActive && *in.Status != AccessSuspended && *in.Status != AccessTerminated {
+	if in.Status != nil && !in.Status.valid() {
 		return nil, Invalid(FieldError{Field: "status", Message: "must be ACTIVE, SUSPENDED or TERMINATED"})
 	}
 	if !ValidID("acc", id) {

@@ -63,6 +63,12 @@ func (s *Service) checkExpires(field string, t *time.Time) (time.Time, error) {
 
 // CreateAPIKey creates a tenant-wide API key bound to p's owner user, with permissions p
 // holds. The secret is returned once. It needs KEY_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds KEY_MANAGEMENT; EINVALID if the name
+// is invalid, permissions are empty or name an unknown one, or expires is not in the future or
+// is past the year 9999; EFORBIDDEN (permission_escalation) if a permission is one p does not
+// hold; ECONFLICT (duplicate) if a live API key of the tenant has the name, ECONFLICT
+// (limit_reached) if the tenant has its limit of API keys.
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput) (c *Credential, key string, err error) {
 	e := s.event(ctx, p.TenantID, p, "api_key.create", "api_key", "", map[string]any{"name": in.Name})
 	defer func() { s.failed(ctx, e, err) }()
@@ -157,6 +163,15 @@ func (s *Service) checkOwnerGrants(ctx context.Context, c *Credential, perms Per
 
 // UpdateAPIKey changes an API key's name, permissions (within p's own), active flag or expiry.
 // Who may change it is judged on the key as the store holds it for the write.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds KEY_MANAGEMENT; ENOTFOUND if the
+// tenant has no live API key with that name (an expired one is gone); EINVALID if the new name
+// is invalid, the new permissions are empty or name an unknown one, or the new expiry is not
+// in the future or is past the year 9999; EFORBIDDEN (own_key) if the key is the one p calls
+// with, EFORBIDDEN (key_more_privileged) if the key holds a permission p does not, EFORBIDDEN
+// (permission_escalation) if a new permission is one p does not hold, EFORBIDDEN
+// (exceeds_owner) if one it adds is one the key's owner does not hold; ECONFLICT (duplicate)
+// if another live API key has the new name.
 func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, in APIKeyUpdate) (c *Credential, err error) {
 	e := s.event(ctx, p.TenantID, p, "api_key.update", "api_key", "", apiKeyUpdateDetail(name, in))
 	defer func() { s.failed(ctx, e, err) }()
@@ -233,6 +248,10 @@ func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
 }
 
 // DeleteAPIKey deletes an API key fully; it stops working at once.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds KEY_MANAGEMENT; ENOTFOUND if the
+// tenant has no live API key with that name; EFORBIDDEN (own_key) if the key is the one p
+// calls with, EFORBIDDEN (key_more_privileged) if the key holds a permission p does not.
 func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (err error) {
 	e := s.event(ctx, p.TenantID, p, "api_key.delete", "api_key", "", map[string]any{"name": name})
 	defer func() { s.failed(ctx, e, err) }()
@@ -248,7 +267,9 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (
 	return nil
 }
 
-// ListAPIKeys lists every API key of p's tenant; it needs KEY_MANAGEMENT.
+// ListAPIKeys lists every live API key of p's tenant; it needs KEY_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds KEY_MANAGEMENT.
 func (s *Service) ListAPIKeys(ctx context.Context, p *Principal) ([]*Credential, error) {
 	if err := p.Require(KEY_MANAGEMENT); err != nil {
 		return nil, err

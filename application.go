@@ -23,30 +23,44 @@ type Application struct {
 	RevokedAt   time.Time // zero while active
 }
 
-// Statuses of applications and access keys, computed at use time.
+// ApplicationStatus is an application's status, computed from its record. REVOKED is final.
+type ApplicationStatus string
+
+// Application statuses.
 const (
-	StatusActive  = "ACTIVE"
-	StatusRevoked = "REVOKED"
-	StatusExpired = "EXPIRED"
+	ApplicationActive  ApplicationStatus = "ACTIVE"
+	ApplicationRevoked ApplicationStatus = "REVOKED"
 )
 
 // Status returns the application's status.
-func (a *Application) Status() string {
+func (a *Application) Status() ApplicationStatus {
 	if !a.RevokedAt.IsZero() {
-		return StatusRevoked
+		return ApplicationRevoked
 	}
-	return StatusActive
+	return ApplicationActive
 }
 
-// AccessKeyStatus returns an access key's status at now.
-func AccessKeyStatus(c *Credential, now time.Time) string {
+// AccessKeyStatus is an access key's status, computed at use time: a key expires the instant
+// its expiry passes. REVOKED is final; so is EXPIRED, since an access key's expiry never
+// changes.
+type AccessKeyStatus string
+
+// Access key statuses.
+const (
+	AccessKeyActive  AccessKeyStatus = "ACTIVE"
+	AccessKeyRevoked AccessKeyStatus = "REVOKED"
+	AccessKeyExpired AccessKeyStatus = "EXPIRED"
+)
+
+// AccessKeyStatusAt returns an access key's status at now. Revoked wins over expired.
+func AccessKeyStatusAt(c *Credential, now time.Time) AccessKeyStatus {
 	switch {
 	case !c.RevokedAt.IsZero():
-		return StatusRevoked
+		return AccessKeyRevoked
 	case c.Expired(now):
-		return StatusExpired
+		return AccessKeyExpired
 	}
-	return StatusActive
+	return AccessKeyActive
 }
 
 // DefaultLimit is the default number of active applications per tenant and of active access
@@ -145,7 +159,7 @@ func (s *Service) activeApplication(ctx context.Context, tenantID, id string) (*
 		return nil, errNoApplication
 	}
 	app, err := s.store.Application(ctx, tenantID, id)
-	if ErrorCode(err) == ENOTFOUND || err == nil && app.Status() != StatusActive {
+	if ErrorCode(err) == ENOTFOUND || err == nil && app.Status() != ApplicationActive {
 		return nil, errNoApplication
 	}
 	return app, err
@@ -204,6 +218,10 @@ func (s *Service) keyApplication(ctx context.Context, p *Principal, id string, k
 
 // CreateApplication creates an application bound to p's owner user. It needs
 // CREATE_APPLICATION; the tenant's limit of active applications holds under concurrency.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CREATE_APPLICATION; EINVALID if the
+// name or description is invalid; ECONFLICT (limit_reached) if the tenant has its limit of
+// active applications, ECONFLICT (duplicate) if an active application has the name.
 func (s *Service) CreateApplication(ctx context.Context, p *Principal, in ApplicationInput) (app *Application, err error) {
 	e := s.event(ctx, p.TenantID, p, "application.create", "application", "", nameDetail(in.Name))
 	defer func() { s.failed(ctx, e, err) }()
@@ -239,12 +257,20 @@ func nameDetail(name *string) map[string]any {
 	return map[string]any{"name": *name}
 }
 
-// Application returns an active application p may read (see application).
+// Application returns an active application p may read: any with VIEW_APPLICATIONS (which
+// CREATE_, EDIT_ and REVOKE_APPLICATION imply), only those p's owner created with an access
+// key permission alone.
+//
+// Returns EFORBIDDEN (missing_permission) if p holds neither; ENOTFOUND if there is no active
+// application with that id in p's tenant, or p may not read it.
 func (s *Service) Application(ctx context.Context, p *Principal, id string) (*Application, error) {
 	return s.application(ctx, p, id)
 }
 
-// ListApplications lists the active applications p may read (see application).
+// ListApplications lists the active applications p may read (see Application).
+//
+// Returns EFORBIDDEN (missing_permission) if p holds neither VIEW_APPLICATIONS (or a
+// permission implying it) nor an access key permission.
 func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page) ([]*Application, error) {
 	all, own := applicationScope(p)
 	if !all && !own {
@@ -258,6 +284,11 @@ func (s *Service) ListApplications(ctx context.Context, p *Principal, page Page)
 }
 
 // UpdateApplication changes an application's name or description; it needs EDIT_APPLICATION.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds EDIT_APPLICATION; EINVALID if neither
+// name nor description is given, or one is invalid; ENOTFOUND if there is no active
+// application with that id in p's tenant (a revoked one included); ECONFLICT (duplicate) if
+// another active application has the name.
 func (s *Service) UpdateApplication(ctx context.Context, p *Principal, id string, in ApplicationInput) (app *Application, err error) {
 	e := s.event(ctx, p.TenantID, p, "application.update", "application", id, nameDetail(in.Name))
 	defer func() { s.failed(ctx, e, err) }()
@@ -297,7 +328,10 @@ func (s *Service) UpdateApplication(ctx context.Context, p *Principal, id string
 }
 
 // RevokeApplication revokes an application and, with it, every one of its keys. It needs
-// REVOKE_APPLICATION.
+// REVOKE_APPLICATION. Revoked is final.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds REVOKE_APPLICATION; ENOTFOUND if
+// there is no active application with that id in p's tenant (one revoked already included).
 func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string) (app *Application, err error) {
 	e := s.event(ctx, p.TenantID, p, "application.revoke", "application", id, nil)
 	defer func() { s.failed(ctx, e, err) }()
@@ -325,6 +359,16 @@ func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string
 // CreateAccessKey creates an access key in an application, bound to p's owner user. Its
 // scopes must be held by p and never change; the application's limit of active keys holds
 // under concurrency. The secret is returned once.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CREATE_ACCESS_KEYS_ANY or
+// CREATE_ACCESS_KEYS_OWN; ENOTFOUND if the application is not active, or is another user's and
+// p reaches it only with the _OWN permission and may not see it; EFORBIDDEN
+// (not_own_application) if it is another user's that p may see (VIEW_APPLICATIONS) but reaches
+// only with the _OWN permission; EINVALID if the name or description is invalid, scopes are
+// empty or name an unknown permission, or expiresAt is not in the future or is past the year
+// 9999; EFORBIDDEN (permission_escalation) if a scope is a permission p does not hold;
+// ECONFLICT (limit_reached) if the application has its limit of active keys, ECONFLICT
+// (duplicate) if another of its keys has the name.
 func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID string, in AccessKeyInput) (c *Credential, key string, err error) {
 	e := s.event(ctx, p.TenantID, p, "access_key.create", "access_key", "",
 		map[string]any{"application": appID, "name": in.Name, "scopes": in.Scopes})
@@ -370,6 +414,13 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 }
 
 // AccessKey returns a non-revoked access key of an application p may view keys of.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds VIEW_ACCESS_KEYS_ANY or
+// VIEW_ACCESS_KEYS_OWN; ENOTFOUND if the application is not active, or is another user's and p
+// reaches it only with the _OWN permission and may not see it; EFORBIDDEN
+// (not_own_application) if it is another user's that p may see (VIEW_APPLICATIONS) but reaches
+// only with the _OWN permission; ENOTFOUND if the application has no such key, or it is
+// revoked.
 func (s *Service) AccessKey(ctx context.Context, p *Principal, appID, id string) (*Credential, error) {
 	_, c, err := s.accessKey(ctx, p, appID, id, viewKeys)
 	return c, err
@@ -391,6 +442,12 @@ func (s *Service) accessKey(ctx context.Context, p *Principal, appID, id string,
 }
 
 // ListAccessKeys lists an application's active and expired keys; revoked ones are gone.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds VIEW_ACCESS_KEYS_ANY or
+// VIEW_ACCESS_KEYS_OWN; ENOTFOUND if the application is not active, or is another user's and p
+// reaches it only with the _OWN permission and may not see it; EFORBIDDEN
+// (not_own_application) if it is another user's that p may see (VIEW_APPLICATIONS) but reaches
+// only with the _OWN permission.
 func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string, page Page) ([]*Credential, error) {
 	app, err := s.keyApplication(ctx, p, appID, viewKeys)
 	if err != nil {
@@ -400,6 +457,14 @@ func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string
 }
 
 // UpdateAccessKey changes an access key's name or description.
+//
+// Returns EINVALID if neither name nor description is given, or one is invalid; EFORBIDDEN
+// (missing_permission) unless p holds EDIT_ACCESS_KEYS_ANY or EDIT_ACCESS_KEYS_OWN; ENOTFOUND
+// if the application is not active, or is another user's and p reaches it only with the _OWN
+// permission and may not see it; EFORBIDDEN (not_own_application) if it is another user's that
+// p may see (VIEW_APPLICATIONS) but reaches only with the _OWN permission; ENOTFOUND if the
+// application has no such key, or it is revoked; ECONFLICT (duplicate) if another of its keys
+// has the name.
 func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id string, in AccessKeyUpdate) (c *Credential, err error) {
 	e := s.event(ctx, p.TenantID, p, "access_key.update", "access_key", id, nameDetail(in.Name))
 	defer func() { s.failed(ctx, e, err) }()
@@ -439,6 +504,13 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 }
 
 // RevokeAccessKey revokes an access key: it never works again and leaves the listings.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds REVOKE_ACCESS_KEYS_ANY or
+// REVOKE_ACCESS_KEYS_OWN; ENOTFOUND if the application is not active, or is another user's and
+// p reaches it only with the _OWN permission and may not see it; EFORBIDDEN
+// (not_own_application) if it is another user's that p may see (VIEW_APPLICATIONS) but reaches
+// only with the _OWN permission; ENOTFOUND if the application has no such key, or it is
+// revoked already.
 func (s *Service) RevokeAccessKey(ctx context.Context, p *Principal, appID, id string) (c *Credential, err error) {
 	e := s.event(ctx, p.TenantID, p, "access_key.revoke", "access_key", id, map[string]any{"application": appID})
 	defer func() { s.failed(ctx, e, err) }()

@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -26,20 +27,25 @@ type Contract struct {
 	CustomerName      string
 	StartDate         time.Time
 	EndDate           time.Time
-	Status            string
+	Status            ContractStatus
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
 
+// ContractStatus is a contract's status. Only an ACTIVE contract accepts new accesses; a
+// SUSPENDED or TERMINATED one makes its accesses fail verification. TERMINATED is final;
+// ACTIVE and SUSPENDED may change into each other and into TERMINATED.
+type ContractStatus string
+
 // Contract statuses.
 const (
-	ContractActive     = "ACTIVE"
-	ContractSuspended  = "SUSPENDED"
-	ContractTerminated = "TERMINATED"
+	ContractActive     ContractStatus = "ACTIVE"
+	ContractSuspended  ContractStatus = "SUSPENDED"
+	ContractTerminated ContractStatus = "TERMINATED"
 )
 
 // ContractStatuses lists the contract statuses.
-var ContractStatuses = []string{ContractActive, ContractSuspended, ContractTerminated}
+var ContractStatuses = []ContractStatus{ContractActive, ContractSuspended, ContractTerminated}
 
 // acceptsAccesses returns nil when the contract accepts new accesses at now, else ECONFLICT.
 func (c *Contract) acceptsAccesses(now time.Time) error {
@@ -95,12 +101,12 @@ type ContractInput struct {
 	CustomerName      string
 	StartDate         time.Time
 	EndDate           time.Time
-	Status            string // ACTIVE when empty
+	Status            ContractStatus // ACTIVE when empty
 }
 
 // ContractUpdate changes a contract's status or dates; nil fields stay as they are.
 type ContractUpdate struct {
-	Status    *string
+	Status    *ContractStatus
 	StartDate *time.Time
 	EndDate   *time.Time
 }
@@ -108,11 +114,15 @@ type ContractUpdate struct {
 // ContractFilter selects contracts.
 type ContractFilter struct {
 	ProductOfferingID string
-	Status            string
+	Status            ContractStatus
 	Page              Page
 }
 
 // CreateProductOffering creates a product offering; it needs CONTRACT_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT; EINVALID if the
+// id or name is invalid or accessValidityDays is not between 0 (no cap) and 36500; ECONFLICT
+// (duplicate) if the tenant has an offering with the id.
 func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in ProductOfferingInput) (o *ProductOffering, err error) {
 	e := s.event(ctx, p.TenantID, p, "product_offering.create", "product_offering", in.ID, map[string]any{"name": in.Name})
 	defer func() { s.failed(ctx, e, err) }()
@@ -140,6 +150,9 @@ func (s *Service) CreateProductOffering(ctx context.Context, p *Principal, in Pr
 }
 
 // ProductOffering returns a product offering; it needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT; ENOTFOUND if there is no offering with that id in p's tenant.
 func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) (*ProductOffering, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -150,7 +163,11 @@ func (s *Service) ProductOffering(ctx context.Context, p *Principal, id string) 
 	return s.store.ProductOffering(ctx, p.TenantID, id)
 }
 
-// ListProductOfferings lists product offerings.
+// ListProductOfferings lists product offerings; it needs CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT.
 func (s *Service) ListProductOfferings(ctx context.Context, p *Principal, page Page) ([]*ProductOffering, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -183,17 +200,21 @@ func validateContractDates(start, end time.Time) error {
 	return nil
 }
 
-func validateContractStatus(field, status string) error {
-	for _, s := range ContractStatuses {
-		if status == s {
-			return nil
-		}
+func validateContractStatus(field string, status ContractStatus) error {
+	if slices.Contains(ContractStatuses, status) {
+		return nil
 	}
 	return Invalid(FieldError{Field: field, Message: "must be ACTIVE, SUSPENDED or TERMINATED"})
 }
 
 // CreateContract creates a contract with an id chosen by the caller; it needs
-// CONTRACT_MANAGEMENT.
+// CONTRACT_MANAGEMENT. Its status is ACTIVE unless given.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT; EINVALID if the
+// id or productOfferingId is malformed, productOfferingId names no offering of p's tenant, the
+// customer name is too long or holds control characters, the status is not one of
+// ContractStatuses, or the dates are missing, out of range or do not end after they start;
+// ECONFLICT (duplicate) if the tenant has a contract with the id.
 func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractInput) (c *Contract, err error) {
 	e := s.event(ctx, p.TenantID, p, "contract.create", "contract", in.ID, map[string]any{"productOfferingId": in.ProductOfferingID})
 	defer func() { s.failed(ctx, e, err) }()
@@ -240,6 +261,9 @@ func (s *Service) CreateContract(ctx context.Context, p *Principal, in ContractI
 }
 
 // Contract returns a contract; it needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT; ENOTFOUND if there is no contract with that id in p's tenant.
 func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contract, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
@@ -250,12 +274,15 @@ func (s *Service) Contract(ctx context.Context, p *Principal, id string) (*Contr
 	return s.store.Contract(ctx, p.TenantID, id)
 }
 
-// ListContracts lists contracts.
+// ListContracts lists contracts; it needs CONTRACT_MANAGEMENT or ACCESS_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT or
+// ACCESS_MANAGEMENT; EINVALID if a filter is not text without control characters.
 func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFilter) ([]*Contract, error) {
 	if err := requireAny(p, CONTRACT_MANAGEMENT, ACCESS_MANAGEMENT); err != nil {
 		return nil, err
 	}
-	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": f.Status}); err != nil {
+	if err := validFilters(map[string]string{"productOfferingId": f.ProductOfferingID, "status": string(f.Status)}); err != nil {
 		return nil, err
 	}
 	return s.store.ListContracts(ctx, p.TenantID, f)
@@ -263,6 +290,12 @@ func (s *Service) ListContracts(ctx context.Context, p *Principal, f ContractFil
 
 // UpdateContract changes a contract's status or dates; it needs CONTRACT_MANAGEMENT.
 // TERMINATED is final, judged on the contract as the store holds it for the write.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds CONTRACT_MANAGEMENT; EINVALID if
+// nothing is given, the status is not one of ContractStatuses, or the dates that result are
+// out of range or do not end after they start; ENOTFOUND if there is no contract with that id
+// in p's tenant; ECONFLICT (contract_terminated) if the contract is TERMINATED and the status
+// given is another.
 func (s *Service) UpdateContract(ctx context.Context, p *Principal, id string, in ContractUpdate) (c *Contract, err error) {
 	e := s.event(ctx, p.TenantID, p, "contract.update", "contract", id, contractUpdateDetail(in))
 	defer func() { s.failed(ctx, e, err) }()

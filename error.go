@@ -7,6 +7,8 @@ import (
 
 // Error codes. They are the one error vocabulary of keyhaven: every transport maps them once
 // (REST to a status and problem code, GraphQL to extensions.code, the console to an error page).
+// The doc comment of each Service method says which codes it returns, and when; any method
+// that reaches the database may also return EUNAVAILABLE or EINTERNAL when the database fails.
 const (
 	EINVALID      = "invalid"      // the input is malformed or breaks a rule
 	EUNAUTHORIZED = "unauthorized" // no valid credential

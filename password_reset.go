@@ -16,7 +16,11 @@ type PasswordReset struct {
 // ResetPassword gives the live user with email in the tenant named tenantName a new generated
 // password and ends every session of the user: the operator's way back in for a user who lost
 // their password, the tenant's last admin included. It is an operator's command, not an API
-// call, and is audited as a system action. Returns ENOTFOUND for an unknown tenant or user.
+// call, and is audited as a system action.
+//
+// Returns ENOTFOUND if there is no tenant with that name or it has no live user with the
+// email; EINVALID if the email is malformed; EUNAVAILABLE (busy) if too many password hashes
+// are running.
 func (s *Service) ResetPassword(ctx context.Context, tenantName, email string) (r *PasswordReset, err error) {
 	t, err := s.store.TenantByName(ctx, tenantName)
 	if ErrorCode(err) == ENOTFOUND {

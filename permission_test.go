@@ -60,3 +60,44 @@ func TestCheckGrant(t *testing.T) {
 		t.Errorf("granting KEY_MANAGEMENT: %v, want permission_escalation", err)
 	}
 }
+
+// TestImplications is the whole table of what holding one permission grants: each of
+// CREATE_, EDIT_ and REVOKE_APPLICATION grants VIEW_APPLICATIONS too, each _ANY access key
+// permission its _OWN form, and nothing else grants more than itself.
+func TestImplications(t *testing.T) {
+	grants := map[Permission][]Permission{
+		READ:                   {READ},
+		WRITE:                  {WRITE},
+		IGNORE_AVAILABILITY:    {IGNORE_AVAILABILITY},
+		TIME_TRAVEL:            {TIME_TRAVEL},
+		SELF_CONFIG:            {SELF_CONFIG},
+		ACCOUNT_SETUP:          {ACCOUNT_SETUP},
+		KEY_MANAGEMENT:         {KEY_MANAGEMENT},
+		USER_MANAGEMENT:        {USER_MANAGEMENT},
+		CONTRACT_MANAGEMENT:    {CONTRACT_MANAGEMENT},
+		ACCESS_MANAGEMENT:      {ACCESS_MANAGEMENT},
+		VIEW_APPLICATIONS:      {VIEW_APPLICATIONS},
+		CREATE_APPLICATION:     {CREATE_APPLICATION, VIEW_APPLICATIONS},
+		EDIT_APPLICATION:       {EDIT_APPLICATION, VIEW_APPLICATIONS},
+		REVOKE_APPLICATION:     {REVOKE_APPLICATION, VIEW_APPLICATIONS},
+		VIEW_ACCESS_KEYS_ANY:   {VIEW_ACCESS_KEYS_ANY, VIEW_ACCESS_KEYS_OWN},
+		VIEW_ACCESS_KEYS_OWN:   {VIEW_ACCESS_KEYS_OWN},
+		CREATE_ACCESS_KEYS_ANY: {CREATE_ACCESS_KEYS_ANY, CREATE_ACCESS_KEYS_OWN},
+		CREATE_ACCESS_KEYS_OWN: {CREATE_ACCESS_KEYS_OWN},
+		EDIT_ACCESS_KEYS_ANY:   {EDIT_ACCESS_KEYS_ANY, EDIT_ACCESS_KEYS_OWN},
+		EDIT_ACCESS_KEYS_OWN:   {EDIT_ACCESS_KEYS_OWN},
+		REVOKE_ACCESS_KEYS_ANY: {REVOKE_ACCESS_KEYS_ANY, REVOKE_ACCESS_KEYS_OWN},
+		REVOKE_ACCESS_KEYS_OWN: {REVOKE_ACCESS_KEYS_OWN},
+		AUDIT_READ:             {AUDIT_READ},
+	}
+	for _, p := range Permissions {
+		want, ok := grants[p]
+		if !ok {
+			t.Errorf("%s: not in the table; say what it grants", p)
+			continue
+		}
+		if got := NewPermissionSet(p).Expand(); got != NewPermissionSet(want...) {
+			t.Errorf("%s grants %v, want %v", p, got.Strings(), NewPermissionSet(want...).Strings())
+		}
+	}
+}

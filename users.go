@@ -37,6 +37,11 @@ func checkManage(p *Principal, target *User) error {
 
 // CreateUser creates a user of p's tenant holding at most p's permissions. When no password
 // is given one is generated and returned, once.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds USER_MANAGEMENT; EINVALID if the
+// email or password is invalid or a permission is unknown; EFORBIDDEN (permission_escalation)
+// if a permission is one p does not hold; ECONFLICT (duplicate) if a live user of the tenant
+// has the email; EUNAVAILABLE (busy) if too many password hashes are running.
 func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInput) (u *User, generated string, err error) {
 	e := s.event(ctx, p.TenantID, p, "user.create", "user", "", map[string]any{"email": in.Email})
 	defer func() { s.failed(ctx, e, err) }()
@@ -82,6 +87,9 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in CreateUserInp
 
 // User returns a user of p's tenant. Users may read themselves; reading others needs
 // USER_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) if the user is not p's own and p does not hold
+// USER_MANAGEMENT; ENOTFOUND if there is no live user with that id in p's tenant.
 func (s *Service) User(ctx context.Context, p *Principal, id string) (*User, error) {
 	if id != p.UserID {
 		if err := p.Require(USER_MANAGEMENT); err != nil {
@@ -94,7 +102,9 @@ func (s *Service) User(ctx context.Context, p *Principal, id string) (*User, err
 	return s.store.User(ctx, p.TenantID, id)
 }
 
-// ListUsers lists the live users of p's tenant.
+// ListUsers lists the live users of p's tenant; it needs USER_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds USER_MANAGEMENT.
 func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*User, error) {
 	if err := p.Require(USER_MANAGEMENT); err != nil {
 		return nil, err
@@ -110,6 +120,18 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, page Page) ([]*Us
 // password, anyone's permissions, one's own included) needs USER_MANAGEMENT over a user no more privileged than p's effective
 // permissions, and new permissions within them. A password change ends every session of the
 // user but the one making it.
+//
+// Returns EINVALID if neither permissions nor password is given, currentPassword is given
+// without a password, p changes its own user's password without currentPassword, a permission
+// is unknown or the password is invalid; ENOTFOUND if there is no live user with that id in
+// p's tenant; EFORBIDDEN (missing_permission) if the change needs USER_MANAGEMENT and p does
+// not hold it, EFORBIDDEN (session_required) if p changes its own user's password through
+// anything but a session, EFORBIDDEN (permission_escalation) if a new permission is one p does
+// not hold, EFORBIDDEN (user_more_privileged) if the user holds a permission p does not,
+// EFORBIDDEN (wrong_current_password) if currentPassword is wrong; ERATELIMITED if the user's
+// sign-in budget is used up (checking one's own current password); ECONFLICT
+// (password_changed) if the password changed after currentPassword was checked; EUNAVAILABLE
+// (busy) if too many password hashes are running.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in UpdateUserInput) (u *User, err error) {
 	e := s.event(ctx, p.TenantID, p, "user.update", "user", id, updateDetail(in))
 	defer func() { s.failed(ctx, e, err) }()
@@ -223,6 +245,11 @@ func updateDetail(in UpdateUserInput) map[string]any {
 
 // DeleteUser deletes a user; every credential and application it owns stops working at once.
 // Nobody deletes themselves or a user more privileged than themselves.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds USER_MANAGEMENT, EFORBIDDEN
+// (self_delete) if the user is the one p acts for, EFORBIDDEN (user_more_privileged) if the
+// user holds a permission p does not; ENOTFOUND if there is no live user with that id in p's
+// tenant.
 func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err error) {
 	e := s.event(ctx, p.TenantID, p, "user.delete", "user", id, nil)
 	defer func() { s.failed(ctx, e, err) }()
@@ -245,6 +272,10 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err 
 
 // CountUserCredentials returns how many credentials would stop working if the user were
 // deleted.
+//
+// Returns what User returns: EFORBIDDEN (missing_permission) if the user is not p's own and p
+// does not hold USER_MANAGEMENT; ENOTFOUND if there is no live user with that id in p's
+// tenant.
 func (s *Service) CountUserCredentials(ctx context.Context, p *Principal, id string) (int, error) {
 	if _, err := s.User(ctx, p, id); err != nil {
 		return 0, err
@@ -253,6 +284,9 @@ func (s *Service) CountUserCredentials(ctx context.Context, p *Principal, id str
 }
 
 // ListAudit returns p's tenant's audit events; it needs AUDIT_READ.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds AUDIT_READ; EINVALID if a filter is
+// not text without control characters.
 func (s *Service) ListAudit(ctx context.Context, p *Principal, f AuditFilter) ([]*AuditEvent, error) {
 	if err := p.Require(AUDIT_READ); err != nil {
 		return nil, err

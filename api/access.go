@@ -15,17 +15,17 @@ import (
 // Access is a device access as a TMF-style RealizingResource. Password is present only in
 // the response that created it (and in a DONE batch task within its retention window).
 type Access struct {
-	ID              string         `json:"id" example:"acc_06bq5xk2hz1f8m3v9c4r7t0w"`
-	Href            string         `json:"href" example:"/api/acme/access/acc_06bq5xk2hz1f8m3v9c4r7t0w"`
-	ContractID      string         `json:"contractId"`
-	DeviceName      string         `json:"deviceName"`
-	Username        string         `json:"username"`
-	Password        string         `json:"password,omitempty" doc:"Only in the response that created the access"`
-	ProductOffering OfferingRef    `json:"productOffering"`
-	ValidFor        ValidityPeriod `json:"validFor"`
-	Status          string         `json:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
-	CreatedAt       time.Time      `json:"createdAt"`
-	CreatedBy       string         `json:"createdBy" doc:"The creating user's id, or the batch task's id"`
+	ID              string                `json:"id" example:"acc_06bq5xk2hz1f8m3v9c4r7t0w"`
+	Href            string                `json:"href" example:"/api/acme/access/acc_06bq5xk2hz1f8m3v9c4r7t0w"`
+	ContractID      string                `json:"contractId"`
+	DeviceName      string                `json:"deviceName"`
+	Username        string                `json:"username"`
+	Password        string                `json:"password,omitempty" doc:"Only in the response that created the access"`
+	ProductOffering OfferingRef           `json:"productOffering"`
+	ValidFor        ValidityPeriod        `json:"validFor"`
+	Status          keyhaven.AccessStatus `json:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
+	CreatedAt       time.Time             `json:"createdAt"`
+	CreatedBy       string                `json:"createdBy" doc:"The creating user's id, or the batch task's id"`
 }
 
 // OfferingRef names an access's product offering.
@@ -77,22 +77,22 @@ type updateAccessInput struct {
 	AccessPath
 	ContentType string `header:"Content-Type" doc:"Must be application/merge-patch+json"`
 	Body        struct {
-		Password *string `json:"password,omitempty" maxLength:"256"`
-		Status   *string `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"TERMINATED is final"`
+		Password *string                `json:"password,omitempty" maxLength:"256"`
+		Status   *keyhaven.AccessStatus `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"TERMINATED is final"`
 	}
 }
 
 type listAccessesInput struct {
 	TenantPath
 	PageParams
-	ContractID    string    `query:"contractId" maxLength:"64"`
-	Status        string    `query:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
-	CreatedBy     string    `query:"createdBy" maxLength:"64" doc:"A user id or a batch task id"`
-	Username      string    `query:"username" maxLength:"64"`
-	DeviceName    string    `query:"deviceName" maxLength:"100"`
-	CreatedAfter  time.Time `query:"createdAfter" doc:"Created at or after this time"`
-	CreatedBefore time.Time `query:"createdBefore" doc:"Created before this time"`
-	ValidAt       time.Time `query:"validAt" doc:"Valid at this time"`
+	ContractID    string                `query:"contractId" maxLength:"64"`
+	Status        keyhaven.AccessStatus `query:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
+	CreatedBy     string                `query:"createdBy" maxLength:"64" doc:"A user id or a batch task id"`
+	Username      string                `query:"username" maxLength:"64"`
+	DeviceName    string                `query:"deviceName" maxLength:"100"`
+	CreatedAfter  time.Time             `query:"createdAfter" doc:"Created at or after this time"`
+	CreatedBefore time.Time             `query:"createdBefore" doc:"Created before this time"`
+	ValidAt       time.Time             `query:"validAt" doc:"Valid at this time"`
 }
 
 // BatchTaskRef is the answer to a batch request.

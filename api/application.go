@@ -12,13 +12,13 @@ import (
 
 // Application is an application as the API shows it.
 type Application struct {
-	ID          string    `json:"id" example:"app_06bq5xk2hz1f8m3v9c4r7t0w"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Status      string    `json:"status" enum:"ACTIVE,REVOKED"`
-	CreatedBy   string    `json:"createdBy" doc:"The user the application is bound to"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ID          string                     `json:"id" example:"app_06bq5xk2hz1f8m3v9c4r7t0w"`
+	Name        string                     `json:"name"`
+	Description string                     `json:"description"`
+	Status      keyhaven.ApplicationStatus `json:"status" enum:"ACTIVE,REVOKED"`
+	CreatedBy   string                     `json:"createdBy" doc:"The user the application is bound to"`
+	CreatedAt   time.Time                  `json:"createdAt"`
+	UpdatedAt   time.Time                  `json:"updatedAt"`
 }
 
 func toApplication(a *keyhaven.Application) Application {
@@ -29,24 +29,24 @@ func toApplication(a *keyhaven.Application) Application {
 // AccessKey is an access key as the API shows it: never its secret, except once, in Key, in
 // the response that creates it.
 type AccessKey struct {
-	ID            string       `json:"id" example:"akey_06bq5xk2hz1f8m3v9c4r7t0w"`
-	ApplicationID string       `json:"applicationId"`
-	Name          string       `json:"name"`
-	Description   string       `json:"description"`
-	Status        string       `json:"status" enum:"ACTIVE,REVOKED,EXPIRED" doc:"Computed at the time of the request"`
-	Scopes        []Permission `json:"scopes" doc:"Fixed at creation"`
-	DisplayPrefix string       `json:"displayPrefix" doc:"The start of the key, to tell keys apart" example:"kha_3xQ0aB"`
-	CreatedBy     string       `json:"createdBy" doc:"The user the key is bound to"`
-	CreatedAt     time.Time    `json:"createdAt"`
-	ExpiresAt     *time.Time   `json:"expiresAt,omitempty"`
-	LastUsedAt    *time.Time   `json:"lastUsedAt,omitempty"`
-	Key           string       `json:"key,omitempty" doc:"The secret: only in the response that created the key"`
+	ID            string                   `json:"id" example:"akey_06bq5xk2hz1f8m3v9c4r7t0w"`
+	ApplicationID string                   `json:"applicationId"`
+	Name          string                   `json:"name"`
+	Description   string                   `json:"description"`
+	Status        keyhaven.AccessKeyStatus `json:"status" enum:"ACTIVE,REVOKED,EXPIRED" doc:"Computed at the time of the request"`
+	Scopes        []Permission             `json:"scopes" doc:"Fixed at creation"`
+	DisplayPrefix string                   `json:"displayPrefix" doc:"The start of the key, to tell keys apart" example:"kha_3xQ0aB"`
+	CreatedBy     string                   `json:"createdBy" doc:"The user the key is bound to"`
+	CreatedAt     time.Time                `json:"createdAt"`
+	ExpiresAt     *time.Time               `json:"expiresAt,omitempty"`
+	LastUsedAt    *time.Time               `json:"lastUsedAt,omitempty"`
+	Key           string                   `json:"key,omitempty" doc:"The secret: only in the response that created the key"`
 }
 
 func toAccessKey(c *keyhaven.Credential, now time.Time) AccessKey {
 	return AccessKey{
 		ID: c.ID, ApplicationID: c.ApplicationID, Name: c.Name, Description: c.Description,
-		Status: keyhaven.AccessKeyStatus(c, now), Scopes: permissionList(c.Permissions), DisplayPrefix: c.Display,
+		Status: keyhaven.AccessKeyStatusAt(c, now), Scopes: permissionList(c.Permissions), DisplayPrefix: c.Display,
 		CreatedBy: c.OwnerID, CreatedAt: c.CreatedAt, ExpiresAt: timePtr(c.ExpiresAt), LastUsedAt: timePtr(c.LastUsedAt),
 	}
 }

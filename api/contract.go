@@ -24,14 +24,14 @@ func toOffering(o *keyhaven.ProductOffering) ProductOffering {
 
 // Contract is a contract as the API shows it.
 type Contract struct {
-	ID                string    `json:"id" example:"contract-001"`
-	ProductOfferingID string    `json:"productOfferingId"`
-	CustomerName      string    `json:"customerName"`
-	StartDate         time.Time `json:"startDate"`
-	EndDate           time.Time `json:"endDate"`
-	Status            string    `json:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
-	CreatedAt         time.Time `json:"createdAt"`
-	UpdatedAt         time.Time `json:"updatedAt"`
+	ID                string                  `json:"id" example:"contract-001"`
+	ProductOfferingID string                  `json:"productOfferingId"`
+	CustomerName      string                  `json:"customerName"`
+	StartDate         time.Time               `json:"startDate"`
+	EndDate           time.Time               `json:"endDate"`
+	Status            keyhaven.ContractStatus `json:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
+	CreatedAt         time.Time               `json:"createdAt"`
+	UpdatedAt         time.Time               `json:"updatedAt"`
 }
 
 func toContract(c *keyhaven.Contract) Contract {
@@ -61,21 +61,21 @@ type listOfferingsInput struct {
 type createContractInput struct {
 	TenantPath
 	Body struct {
-		ID                string    `json:"id" maxLength:"64" doc:"Chosen by the caller, e.g. contract-001"`
-		ProductOfferingID string    `json:"productOfferingId" maxLength:"64"`
-		CustomerName      string    `json:"customerName,omitempty" maxLength:"200"`
-		StartDate         time.Time `json:"startDate"`
-		EndDate           time.Time `json:"endDate"`
-		Status            string    `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"ACTIVE when omitted"`
+		ID                string                  `json:"id" maxLength:"64" doc:"Chosen by the caller, e.g. contract-001"`
+		ProductOfferingID string                  `json:"productOfferingId" maxLength:"64"`
+		CustomerName      string                  `json:"customerName,omitempty" maxLength:"200"`
+		StartDate         time.Time               `json:"startDate"`
+		EndDate           time.Time               `json:"endDate"`
+		Status            keyhaven.ContractStatus `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"ACTIVE when omitted"`
 	}
 }
 
 type updateContractInput struct {
 	ContractPath
 	Body struct {
-		Status    *string    `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"TERMINATED is final"`
-		StartDate *time.Time `json:"startDate,omitempty"`
-		EndDate   *time.Time `json:"endDate,omitempty"`
+		Status    *keyhaven.ContractStatus `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"TERMINATED is final"`
+		StartDate *time.Time               `json:"startDate,omitempty"`
+		EndDate   *time.Time               `json:"endDate,omitempty"`
 	}
 }
 
@@ -88,8 +88,8 @@ type ContractPath struct {
 type listContractsInput struct {
 	TenantPath
 	PageParams
-	ProductOfferingID string `query:"productOfferingId" maxLength:"64"`
-	Status            string `query:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
+	ProductOfferingID string                  `query:"productOfferingId" maxLength:"64"`
+	Status            keyhaven.ContractStatus `query:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
 }
 
 type listOutput[T any] struct {

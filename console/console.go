@@ -70,7 +70,7 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Console {
 		},
 		"join":   strings.Join,
 		"masked": keyhaven.MaskedKey,
-		"status": func(k *keyhaven.Credential) string { return keyhaven.AccessKeyStatus(k, svc.Now()) },
+		"status": func(k *keyhaven.Credential) keyhaven.AccessKeyStatus { return keyhaven.AccessKeyStatusAt(k, svc.Now()) },
 	}
 	pages, _ := fs.Glob(templateFS, "templates/*.html")
 	for _, p := range pages {

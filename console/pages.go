@@ -469,6 +469,15 @@ type field struct {
 	Options                  []string
 }
 
+// strs returns the values of a typed vocabulary as strings, for a form's options.
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
 type formData struct {
 	Action, Submit, Cancel string
 	Fields                 []field
@@ -482,7 +491,7 @@ func contractForm(r *http.Request) formData {
 		{Name: "customerName", Label: "Customer", Value: v("customerName")},
 		{Name: "startDate", Label: "Start (UTC)", Type: "datetime-local", Value: v("startDate"), Required: true},
 		{Name: "endDate", Label: "End (UTC)", Type: "datetime-local", Value: v("endDate"), Required: true},
-		{Name: "status", Label: "Status", Value: v("status"), Options: keyhaven.ContractStatuses},
+		{Name: "status", Label: "Status", Value: v("status"), Options: strs(keyhaven.ContractStatuses)},
 	}}
 }
 
@@ -498,7 +507,7 @@ func (c *Console) createContract(w http.ResponseWriter, r *http.Request, p *keyh
 		err = keyhaven.Invalid(keyhaven.FieldError{Field: "startDate", Message: "start and end must be dates and times"})
 	} else {
 		_, err = c.svc.CreateContract(ctx(r), p, keyhaven.ContractInput{ID: r.PostForm.Get("id"), ProductOfferingID: r.PostForm.Get("productOfferingId"),
-			CustomerName: r.PostForm.Get("customerName"), StartDate: start, EndDate: end, Status: r.PostForm.Get("status")})
+			CustomerName: r.PostForm.Get("customerName"), StartDate: start, EndDate: end, Status: keyhaven.ContractStatus(r.PostForm.Get("status"))})
 	}
 	if err != nil {
 		c.formError(w, r, p, err, "form", "New contract", "contracts", contractForm(r))
@@ -531,7 +540,7 @@ func (c *Console) createOffering(w http.ResponseWriter, r *http.Request, p *keyh
 
 func (c *Console) accesses(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	q := r.URL.Query()
-	f := keyhaven.AccessFilter{ContractID: q.Get("contractId"), Status: q.Get("status"), Username: q.Get("username"),
+	f := keyhaven.AccessFilter{ContractID: q.Get("contractId"), Status: keyhaven.AccessStatus(q.Get("status")), Username: q.Get("username"),
 		CreatedBy: q.Get("createdBy"), Page: keyhaven.Page{Limit: 200}}
 	items, err := c.svc.ListAccesses(ctx(r), p, f)
 	if err != nil {
@@ -539,7 +548,7 @@ func (c *Console) accesses(w http.ResponseWriter, r *http.Request, p *keyhaven.P
 		return
 	}
 	c.render(w, r, p, http.StatusOK, "accesses", "Device accesses", "accesses", map[string]any{
-		"F": f, "Items": items, "Statuses": []string{keyhaven.AccessActive, keyhaven.AccessSuspended, keyhaven.AccessTerminated}})
+		"F": f, "Items": items, "Statuses": keyhaven.AccessStatuses})
 }
 
 func batchForm(r *http.Request) formData {

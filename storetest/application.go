@@ -77,7 +77,7 @@ func testApplicationCRUD(t *testing.T, s keyhaven.Store) {
 	}
 	wantCode(t, revokeApp(s, f.tenant.ID, a.ID, base), keyhaven.ENOTFOUND)
 	got, _ = s.Application(ctx, f.tenant.ID, a.ID)
-	if got.Status() != keyhaven.StatusRevoked {
+	if got.Status() != keyhaven.ApplicationRevoked {
 		t.Fatalf("revoked application has status %s", got.Status())
 	}
 	r, err := s.ResolveCredential(ctx, secret.Hash(sec1))
@@ -231,7 +231,7 @@ func testDeleteUserRevokesWhatItOwns(t *testing.T, s keyhaven.Store) {
 	if err := s.DeleteUser(ctx, f.tenant.ID, u.ID, allow[keyhaven.User], base, nil); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := s.Application(ctx, f.tenant.ID, mine.ID); a.Status() != keyhaven.StatusRevoked {
+	if a, _ := s.Application(ctx, f.tenant.ID, mine.ID); a.Status() != keyhaven.ApplicationRevoked {
 		t.Fatal("the deleted user's application is still active")
 	}
 	for _, k := range []*keyhaven.Credential{inMine, ownInTheirs} {

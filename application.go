@@ -63,25 +63,6 @@ func AccessKeyStatusAt(c *Credential, now time.Time) AccessKeyStatus {
 	return AccessKeyActive
 }
 
-// DefaultLimit is the default number of active applications per tenant and of active access
-// keys per application.
-const DefaultLimit = 10
-
-// DefaultAPIKeyLimit is the default number of API keys per tenant.
-const DefaultAPIKeyLimit = 1000
-
-// Limits are a tenant's limits. Revoked applications and revoked or expired access keys do not
-// count. Every API key counts, inactive and expired ones too, until it is deleted; sessions
-// are not API keys. The API key limit also bounds what one listing of API keys can return.
-type Limits struct {
-	Applications             int `json:"maxApplications"`
-	AccessKeysPerApplication int `json:"maxAccessKeysPerApplication"`
-	APIKeys                  int `json:"maxApiKeys"`
-}
-
-// DefaultLimits are a new tenant's limits.
-var DefaultLimits = Limits{Applications: DefaultLimit, AccessKeysPerApplication: DefaultLimit, APIKeys: DefaultAPIKeyLimit}
-
 // ApplicationInput creates or changes an application; nil fields of a change stay as they are.
 type ApplicationInput struct {
 	Name        *string

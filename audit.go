@@ -114,3 +114,17 @@ func (s *Service) record(ctx context.Context, tenantID string, p *Principal, act
 	}
 	s.failed(ctx, e, err)
 }
+
+// ListAudit returns p's tenant's audit events; it needs AUDIT_READ.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds AUDIT_READ; EINVALID if a filter is
+// not text without control characters.
+func (s *Service) ListAudit(ctx context.Context, p *Principal, f AuditFilter) ([]*AuditEvent, error) {
+	if err := p.Require(AUDIT_READ); err != nil {
+		return nil, err
+	}
+	if err := validFilters(map[string]string{"action": f.Action, "actorId": f.ActorID, "outcome": f.Outcome}); err != nil {
+		return nil, err
+	}
+	return s.store.ListAudit(ctx, p.TenantID, f)
+}

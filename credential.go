@@ -1,6 +1,7 @@
 package keyhaven
 
 import (
+	"context"
 	"time"
 
 	"keyhaven/secret"
@@ -50,4 +51,17 @@ type Resolution struct {
 	Credential *Credential
 	Tenant     *Tenant
 	Owner      *User
+}
+
+// CredentialResolver finds a credential by the hash of its secret.
+type CredentialResolver interface {
+	// ResolveCredential returns the credential, its tenant and owner, or ENOTFOUND.
+	ResolveCredential(ctx context.Context, hash string) (*Resolution, error)
+}
+
+func (s *Service) resolver() CredentialResolver {
+	if s.Credentials != nil {
+		return s.Credentials
+	}
+	return s.store
 }

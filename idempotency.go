@@ -35,23 +35,6 @@ func CheckReplay(p *Principal, r *IdempotencyRecord) error {
 // IdempotencyTTL is how long an answer is remembered.
 const IdempotencyTTL = 24 * time.Hour
 
-// CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
-// their retention window and forgets old idempotency keys, once. It returns how many
-// credentials it deleted.
-//
-// Returns EUNAVAILABLE if the database cannot be reached.
-func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
-	n, err := s.store.DeleteExpiredCredentials(ctx, s.now())
-	if err != nil {
-		return n, err
-	}
-	if _, err := s.PurgeBatchPasswords(ctx); err != nil {
-		return n, err
-	}
-	_, err = s.store.DeleteIdempotencyKeys(ctx, s.now().Add(-IdempotencyTTL))
-	return n, err
-}
-
 // IdempotentAnswer is the remembered answer to a creating request sent with an
 // Idempotency-Key.
 type IdempotentAnswer struct {

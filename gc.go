@@ -1,0 +1,43 @@
+package keyhaven
+
+import (
+	"context"
+	"time"
+)
+
+// RunGarbageCollection calls CollectGarbage on the service's clock, interval after the
+// previous run ended, until ctx ends.
+func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Duration) {
+	t := s.Clock.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
+			if n, err := s.CollectGarbage(ctx); err != nil {
+				s.Log.ErrorContext(ctx, "garbage collection failed", "err", err)
+			} else if n > 0 {
+				s.Log.InfoContext(ctx, "garbage collection", "deleted", n)
+			}
+			t.Reset(interval)
+		}
+	}
+}
+
+// CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
+// their retention window and forgets old idempotency keys, once. It returns how many
+// credentials it deleted.
+//
+// Returns EUNAVAILABLE if the database cannot be reached.
+func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
+	n, err := s.store.DeleteExpiredCredentials(ctx, s.now())
+	if err != nil {
+		return n, err
+	}
+	if _, err := s.PurgeBatchPasswords(ctx); err != nil {
+		return n, err
+	}
+	_, err = s.store.DeleteIdempotencyKeys(ctx, s.now().Add(-IdempotencyTTL))
+	return n, err
+}

@@ -20,7 +20,7 @@ type BatchTask struct {
 	Processed  int // items handled, created or failed; work resumes here
 	Created    int
 	Failed     int
-	State      string
+	State      BatchState
 	Reason     string // why it was REJECTED or FAILED
 	// Input is the sealed JSON of the explicit items, empty for numberOfAccesses.
 	Input      string
@@ -32,13 +32,18 @@ type BatchTask struct {
 	PurgedAt   time.Time // when its passwords were purged
 }
 
-// Batch task states.
+// BatchState is where a batch task stands.
+type BatchState string
+
+// Batch task states. A task is ACKNOWLEDGED until a runner first claims it, IN_PROGRESS while
+// runners work it, and ends DONE, FAILED (its creator or contract no longer allows it) or
+// REJECTED (its contract accepted no accesses before any was made).
 const (
-	BatchAcknowledged = "ACKNOWLEDGED"
-	BatchInProgress   = "IN_PROGRESS"
-	BatchDone         = "DONE"
-	BatchFailed       = "FAILED"
-	BatchRejected     = "REJECTED"
+	BatchAcknowledged BatchState = "ACKNOWLEDGED"
+	BatchInProgress   BatchState = "IN_PROGRESS"
+	BatchDone         BatchState = "DONE"
+	BatchFailed       BatchState = "FAILED"
+	BatchRejected     BatchState = "REJECTED"
 )
 
 // MaxBatch is the most accesses one batch creates.
@@ -216,7 +221,8 @@ type BatchTurn struct {
 	Now      time.Time
 	// End, when set, is the state the task must end in instead of going on (REJECTED or
 	// FAILED), and Reason says why.
-	End, Reason string
+	End    BatchState
+	Reason string
 }
 
 // NextBatchTurn decides whether task t may go on with another chunk. Its creator must still be
@@ -262,7 +268,7 @@ func (s *Service) BatchFinishedEvent(ctx context.Context, t *BatchTask) *AuditEv
 	e := s.event(ctx, t.TenantID, &Principal{Kind: "batch", CredentialID: t.ID, UserID: t.CreatedBy}, "access.batch.finish", "batch_task", t.ID,
 		map[string]any{"state": t.State, "requested": t.Requested, "created": t.Created, "failed": t.Failed})
 	if t.State != BatchDone {
-		e.Outcome, e.Detail["error"] = OutcomeFailure, "batch_"+t.State
+		e.Outcome, e.Detail["error"] = OutcomeFailure, "batch_"+string(t.State)
 	}
 	return e
 }

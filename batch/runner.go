@@ -211,7 +211,7 @@ func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhave
 	return chunk, nil
 }
 
-func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state, reason string) error {
+func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state keyhaven.BatchState, reason string) error {
 	t.State, t.Reason, t.FinishedAt = state, reason, r.Svc.Now()
 	if err := r.Svc.FinishBatchTask(ctx, t, r.Owner); err != nil {
 		return err

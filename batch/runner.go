@@ -34,8 +34,8 @@ type Runner struct {
 	Owner string
 	// Lease is how long a claim lasts without progress; each stored chunk renews it.
 	Lease time.Duration
-	// Poll is how often the runner looks for work it was not told about (tasks submitted
-	// on other nodes, or whose lease ran out).
+	// Poll is how often, on the service's clock, the runner looks for work it was not told
+	// about (tasks submitted on other nodes, or whose lease ran out).
 	Poll time.Duration
 	// ChunkSize is the most items one chunk, stored in one transaction, holds.
 	ChunkSize int
@@ -72,10 +72,11 @@ func (r *Runner) Wake() {
 	}
 }
 
-// Run runs turns until ctx ends. When ctx ends it stops between two items, drops the chunk
-// it was building and lets go of its lease, so that the next run resumes the task at once.
+// Run runs turns until ctx ends, looking for work when woken and every Poll on the service's
+// clock. When ctx ends it stops between two items, drops the chunk it was building and lets
+// go of its lease, so that the next run resumes the task at once.
 func (r *Runner) Run(ctx context.Context) {
-	t := time.NewTicker(r.Poll)
+	t := r.Svc.Clock.NewTicker(r.Poll)
 	defer t.Stop()
 	for {
 		for {
@@ -90,7 +91,7 @@ func (r *Runner) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		case <-r.wake:
 		}
 	}

@@ -214,11 +214,25 @@ func TestChunkEndsWithItsWork(t *testing.T) {
 	}
 }
 
-// watched is a store that tells a test what the runner does: each read of a product offering
-// (right before a chunk is built) on building, when set.
+// watched is a store that tells a test what the runner does: each claim's task id ("" when
+// none was waiting) on claims, each read of a product offering (right before a chunk is
+// built) on building, when set.
 type watched struct {
 	keyhaven.Store
+	claims   chan string
 	building chan struct{}
+}
+
+func (s watched) ClaimBatchTask(ctx context.Context, owner string, now, leaseUntil time.Time) (*keyhaven.BatchTask, error) {
+	task, err := s.Store.ClaimBatchTask(ctx, owner, now, leaseUntil)
+	if s.claims != nil && (err == nil || keyhaven.ErrorCode(err) == keyhaven.ENOTFOUND) {
+		id := ""
+		if task != nil {
+			id = task.ID
+		}
+		s.claims <- id
+	}
+	return task, err
 }
 
 func (s watched) ProductOffering(ctx context.Context, tenantID, id string) (*keyhaven.ProductOffering, error) {
@@ -241,6 +255,41 @@ func next[T any](t testing.TB, ch <-chan T, what string) T {
 	case <-time.After(time.Minute):
 		t.Fatalf("no %s within a minute", what)
 		panic("unreachable")
+	}
+}
+
+// TestRunnerPollsOnItsClock checks that a running runner looks for work it was not told
+// about every Poll on the service's clock: a task submitted without waking it runs once the
+// clock moves by Poll.
+func TestRunnerPollsOnItsClock(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			claims := make(chan string, 100)
+			e := envOver(watched{Store: open(t), claims: claims})
+			p := newTenant(t, e.svc, "acme")
+			r := batch.New(e.svc, discard)
+			r.Poll = time.Hour
+			start(t, r)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := e.clock.BlockUntilContext(ctx, 1); err != nil {
+				t.Fatalf("the runner set no ticker on the service's clock: %v", err)
+			}
+			if id := next(t, claims, "first claim"); id != "" {
+				t.Fatalf("claimed %s, want nothing yet", id)
+			}
+			n := 30
+			b := submit(t, e.svc, p, keyhaven.BatchInput{NumberOfAccesses: &n}) // nobody wakes the runner
+			e.clock.Advance(r.Poll)
+			if id := next(t, claims, "claim after the poll"); id != b.ID {
+				t.Fatalf("claimed %q after the poll, want %s", id, b.ID)
+			}
+			for next(t, claims, "claim") != "" { // until the runner runs out of work
+			}
+			if got := e.task(t, p.TenantID, b.ID); got.State != keyhaven.BatchDone || got.Created != n {
+				t.Fatalf("task %s with %d created, want DONE with %d", got.State, got.Created, n)
+			}
+		})
 	}
 }
 

@@ -24,7 +24,7 @@ func TestGeneratedUsernamesAreRandom(t *testing.T) {
 	const n = 500
 	ascending, prev := 0, ""
 	for i := range n {
-		a, err := s.BuildBatchAccess(context.Background(), task, c, o, AccessInput{}, i, now)
+		a, err := s.buildBatchAccess(context.Background(), task, c, o, AccessInput{}, i, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,7 @@ type BatchTask struct {
 	Processed  int // items handled, created or failed; work resumes here
 	Created    int
 	Failed     int
-	State      string
+	State      BatchState
 	Reason     string // why it was REJECTED or FAILED
 	// Input is the sealed JSON of the explicit items, empty for numberOfAccesses.
 	Input      string
@@ -32,14 +32,24 @@ type BatchTask struct {
 	PurgedAt   time.Time // when its passwords were purged
 }
 
-// Batch task states.
+// BatchState is where a batch task stands.
+type BatchState string
+
+// Batch task states. A task is ACKNOWLEDGED until a runner first claims it, IN_PROGRESS while
+// runners work it, and ends DONE, FAILED (its creator or contract no longer allows it) or
+// REJECTED (its contract accepted no accesses before any was made).
 const (
-	BatchAcknowledged = "ACKNOWLEDGED"
-	BatchInProgress   = "IN_PROGRESS"
-	BatchDone         = "DONE"
-	BatchFailed       = "FAILED"
-	BatchRejected     = "REJECTED"
+	BatchAcknowledged BatchState = "ACKNOWLEDGED"
+	BatchInProgress   BatchState = "IN_PROGRESS"
+	BatchDone         BatchState = "DONE"
+	BatchFailed       BatchState = "FAILED"
+	BatchRejected     BatchState = "REJECTED"
 )
+
+// Final reports whether a task in state s has ended.
+func (s BatchState) Final() bool {
+	return s == BatchDone || s == BatchFailed || s == BatchRejected
+}
 
 // MaxBatch is the most accesses one batch creates.
 const MaxBatch = 100000
@@ -60,7 +70,8 @@ type BatchInput struct {
 
 // SubmitBatch validates a batch request and records its task. A contract that accepts no
 // accesses rejects the batch as a whole: the task is recorded as REJECTED. It needs
-// ACCESS_MANAGEMENT.
+// ACCESS_MANAGEMENT. Returns EFORBIDDEN without it, EINVALID if the request is malformed or
+// names no contract of the tenant.
 func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) (t *BatchTask, err error) {
 	e := s.event(ctx, p.TenantID, p, "access.batch.submit", "batch_task", "", map[string]any{"contractId": in.ContractID})
 	defer func() { s.failed(ctx, e, err) }()
@@ -118,22 +129,6 @@ func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) 
 	return t, nil
 }
 
-// BatchItems opens a task's explicit items; nil for numberOfAccesses.
-func (s *Service) BatchItems(t *BatchTask) ([]AccessInput, error) {
-	if t.Input == "" {
-		return nil, nil
-	}
-	raw, err := s.Sealer.Open(t.Input, []byte(t.ID))
-	if err != nil {
-		return nil, Internal(fmt.Errorf("batch %s: %w", t.ID, err))
-	}
-	var items []AccessInput
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, Internal(err)
-	}
-	return items, nil
-}
-
 // BatchResult is a task as its owner sees it: its errors and, once DONE, one page of the
 // accesses it created, each with its password within the retention window.
 type BatchResult struct {
@@ -149,14 +144,14 @@ func BatchCursor(a *Access) string { return strconv.Itoa(a.BatchSeq) }
 
 // BatchTask returns a task with all its errors and, once DONE, the page of its accesses that
 // page selects, in the order of the batch's items: page.After is the BatchCursor of the
-// previous page's last access. It needs ACCESS_MANAGEMENT. Returns EINVALID if page.After is
-// no such cursor.
+// previous page's last access. It needs ACCESS_MANAGEMENT. Returns EFORBIDDEN without it,
+// ENOTFOUND if the tenant has no such task, EINVALID if page.After is no such cursor.
 func (s *Service) BatchTask(ctx context.Context, p *Principal, id string, page Page) (*BatchResult, error) {
 	return s.batchResult(ctx, p, id, page, true)
 }
 
 // BatchAccesses returns what BatchTask does but the errors: a task and one page of its
-// accesses, for reading them all page by page.
+// accesses, for reading them all page by page. It returns the errors BatchTask does.
 func (s *Service) BatchAccesses(ctx context.Context, p *Principal, id string, page Page) (*BatchResult, error) {
 	return s.batchResult(ctx, p, id, page, false)
 }
@@ -192,89 +187,27 @@ func (s *Service) batchResult(ctx context.Context, p *Principal, id string, page
 	return r, nil
 }
 
-// BuildBatchAccess makes item index of task t under contract c and offering o at now,
-// sealing its password for the retention window. A chosen password waits its turn for a slow
-// hash rather than being shed; it returns an error only when ctx ends while it waits.
-func (s *Service) BuildBatchAccess(ctx context.Context, t *BatchTask, c *Contract, o *ProductOffering, in AccessInput, index int, now time.Time) (*Access, error) {
-	if in.Password != nil {
-		release, err := s.Hashes.acquire(ctx, true)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-	}
-	a, password := s.buildAccess(c, o, in, now, t.ID)
-	a.BatchSeq = index
-	a.BatchSecret = s.Sealer.Seal([]byte(password), []byte(a.ID))
-	return a, nil
-}
-
-// BatchTurn is what the next chunk of a task is built under, judged at Now.
-type BatchTurn struct {
-	Contract *Contract
-	Offering *ProductOffering
-	Now      time.Time
-	// End, when set, is the state the task must end in instead of going on (REJECTED or
-	// FAILED), and Reason says why.
-	End, Reason string
-}
-
-// NextBatchTurn decides whether task t may go on with another chunk. Its creator must still be
-// allowed to create accesses, judged as a request of theirs would be: a live user holding
-// ACCESS_MANAGEMENT; otherwise the task FAILS. Its contract must accept accesses; otherwise
-// the task is REJECTED if nothing was done yet, else it FAILS. An error means the judgement
-// could not be made (the store failed), not that the task must end.
-func (s *Service) NextBatchTurn(ctx context.Context, t *BatchTask) (*BatchTurn, error) {
-	now := s.now()
-	turn := &BatchTurn{Now: now}
-	u, err := s.store.User(ctx, t.TenantID, t.CreatedBy)
-	if ErrorCode(err) == ENOTFOUND {
-		turn.End, turn.Reason = BatchFailed, "the batch's creator was deleted"
-		return turn, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	creator := &Principal{TenantID: t.TenantID, UserID: u.ID, UserEmail: u.Email, Permissions: u.Permissions.Expand()}
-	if creator.Require(ACCESS_MANAGEMENT) != nil {
-		turn.End, turn.Reason = BatchFailed, "the batch's creator no longer holds the ACCESS_MANAGEMENT permission"
-		return turn, nil
-	}
-	if turn.Contract, err = s.store.Contract(ctx, t.TenantID, t.ContractID); err != nil {
-		return nil, err
-	}
-	if turn.Offering, err = s.store.ProductOffering(ctx, t.TenantID, turn.Contract.ProductOfferingID); err != nil {
-		return nil, err
-	}
-	if err := turn.Contract.acceptsAccesses(now); err != nil {
-		turn.End, turn.Reason = BatchFailed, ErrorMessage(err)
-		if t.Processed == 0 {
-			turn.End = BatchRejected // nothing was done: the batch as a whole cannot run
-		}
-	}
-	return turn, nil
-}
-
-// BatchFinishedEvent returns the audit event of t's end, with its final state and counts:
-// the store appends it with the write that ends the task. A batch that did not end DONE is
-// recorded as a failure with its reason.
-func (s *Service) BatchFinishedEvent(ctx context.Context, t *BatchTask) *AuditEvent {
-	e := s.event(ctx, t.TenantID, &Principal{Kind: "batch", CredentialID: t.ID, UserID: t.CreatedBy}, "access.batch.finish", "batch_task", t.ID,
-		map[string]any{"state": t.State, "requested": t.Requested, "created": t.Created, "failed": t.Failed})
-	if t.State != BatchDone {
-		e.Outcome, e.Detail["error"] = OutcomeFailure, "batch_"+t.State
-	}
-	return e
-}
-
 // PurgeBatchPasswords purges the passwords of batches finished longer ago than the
-// retention window.
+// retention window, and returns how many tasks it purged. Returns an error only when the
+// store fails.
 func (s *Service) PurgeBatchPasswords(ctx context.Context) (int, error) {
 	return s.store.PurgeBatchPasswords(ctx, s.now().Add(-s.BatchRetention), s.now())
 }
 
 // Now is the service's clock reading, as stores keep it.
 func (s *Service) Now() time.Time { return s.now() }
+
+// BatchTaskProgress returns a task without its accesses, for following its progress. It needs
+// ACCESS_MANAGEMENT. Returns EFORBIDDEN without it, ENOTFOUND if the tenant has no such task.
+func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string) (*BatchTask, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(id, "job-"); !ok || !ValidID("b", "b_"+rest) {
+		return nil, Errorf(ENOTFOUND, "batch task not found") // no task has such an id: never looked up
+	}
+	return s.store.BatchTask(ctx, p.TenantID, id)
+}
 
 // BatchChunk is one chunk of a task's work, stored atomically with the task's progress.
 type BatchChunk struct {
@@ -294,36 +227,241 @@ type BatchChunk struct {
 	Now        time.Time
 }
 
-// BatchTaskProgress returns a task without its accesses, for following its progress. It needs
-// ACCESS_MANAGEMENT.
-func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string) (*BatchTask, error) {
-	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+// BatchTurn is a runner's turn on the batch task it claimed: the task and what building its
+// next chunk needs. A runner keeps the turn it took last while it holds the task's lease, and
+// hands it to its next ClaimBatchTurn.
+type BatchTurn struct {
+	// Task is the task as the turn found it and, once the turn ran, as it left it. Its State
+	// is final once the task has ended, in this turn or before.
+	Task *BatchTask
+
+	owner    string
+	lease    time.Duration
+	now      time.Time // when the turn was judged; the chunk's accesses are created at it
+	contract *Contract
+	offering *ProductOffering
+	items    []AccessInput // the task's opened items, nil for numberOfAccesses
+}
+
+// BatchBudget bounds the chunk of one turn: it holds at most Items items, and no item is
+// begun once building the chunk took Work (zero: no such bound).
+type BatchBudget struct {
+	Items int
+	Work  time.Duration
+}
+
+// ClaimBatchTurn gives owner the next turn: the lease, for lease from now, of the task whose
+// turn it is (see Store.ClaimBatchTask), and judges whether the task may go on. Its creator
+// must still be allowed to create accesses, judged as a request of theirs would be: a live
+// user holding ACCESS_MANAGEMENT; otherwise the task ends FAILED. Its contract must accept
+// accesses; otherwise the task ends REJECTED if nothing was done yet, else FAILED. A task that
+// ends here is stored ended with its audit record, and its turn is returned in its final
+// state, with nothing left to run.
+//
+// held is the turn owner took last, nil if none. When the turn goes to another task, held's
+// task is let go, so that any runner may claim it at once; when it goes to held's task again,
+// the items held opened are kept rather than opened again.
+//
+// Returns ENOTFOUND if no task waits for a turn: owner then holds no lease; ECONFLICT (reason
+// "lease_lost") if another runner took the task over before it could be ended; EUNAVAILABLE or
+// EINTERNAL if the store fails. An error means the judgement could not be made or stored, not
+// that the task must end: the lease just claimed is let go.
+func (s *Service) ClaimBatchTurn(ctx context.Context, owner string, lease time.Duration, held *BatchTurn) (turn *BatchTurn, err error) {
+	now := s.now()
+	t, err := s.store.ClaimBatchTask(ctx, owner, now, now.Add(lease))
+	if err != nil {
 		return nil, err
 	}
-	if rest, ok := strings.CutPrefix(id, "job-"); !ok || !ValidID("b", "b_"+rest) {
-		return nil, Errorf(ENOTFOUND, "batch task not found") // no task has such an id: never looked up
+	turn = &BatchTurn{Task: t, owner: owner, lease: lease, now: now}
+	if held != nil && held.Task.ID == t.ID {
+		turn.items = held.items
+	} else if held != nil {
+		s.releaseBatchTask(ctx, held)
 	}
-	return s.store.BatchTask(ctx, p.TenantID, id)
+	defer func() {
+		if err != nil {
+			s.releaseBatchTask(ctx, turn)
+		}
+	}()
+	end, reason, err := s.judgeBatchTurn(ctx, turn)
+	if err != nil {
+		return nil, err
+	}
+	if end == "" && t.Input != "" && turn.items == nil {
+		if turn.items, err = s.batchItems(t); err != nil {
+			end, reason = BatchFailed, "the task's input cannot be read"
+		}
+	}
+	if end != "" {
+		t.State, t.Reason, t.FinishedAt = end, reason, s.now()
+		if err := s.store.FinishBatchTask(ctx, t, owner, s.batchFinishedEvent(ctx, t)); err != nil {
+			return nil, err
+		}
+	}
+	return turn, nil
 }
 
-// ClaimBatchTask gives owner the lease, until leaseUntil, of the task whose turn it is.
-// Returns ENOTFOUND if no task is waiting.
-func (s *Service) ClaimBatchTask(ctx context.Context, owner string, leaseUntil time.Time) (*BatchTask, error) {
-	return s.store.ClaimBatchTask(ctx, owner, s.now(), leaseUntil)
+// judgeBatchTurn decides whether turn's task may go on with another chunk (see
+// ClaimBatchTurn), reading the contract and offering the chunk is built under. It returns the
+// state the task must end in and why, or no state when it may go on. An error means the
+// judgement could not be made.
+func (s *Service) judgeBatchTurn(ctx context.Context, turn *BatchTurn) (end BatchState, reason string, err error) {
+	t := turn.Task
+	u, err := s.store.User(ctx, t.TenantID, t.CreatedBy)
+	if ErrorCode(err) == ENOTFOUND {
+		return BatchFailed, "the batch's creator was deleted", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	creator := &Principal{TenantID: t.TenantID, UserID: u.ID, UserEmail: u.Email, Permissions: u.Permissions.Expand()}
+	if creator.Require(ACCESS_MANAGEMENT) != nil {
+		return BatchFailed, "the batch's creator no longer holds the ACCESS_MANAGEMENT permission", nil
+	}
+	if turn.contract, err = s.store.Contract(ctx, t.TenantID, t.ContractID); err != nil {
+		return "", "", err
+	}
+	if turn.offering, err = s.store.ProductOffering(ctx, t.TenantID, turn.contract.ProductOfferingID); err != nil {
+		return "", "", err
+	}
+	if err := turn.contract.acceptsAccesses(turn.now); err != nil {
+		if t.Processed == 0 {
+			return BatchRejected, ErrorMessage(err), nil // nothing was done: the batch as a whole cannot run
+		}
+		return BatchFailed, ErrorMessage(err), nil
+	}
+	return "", "", nil
 }
 
-// SaveBatchChunk stores a chunk and the task's progress, and returns how many accesses it
-// created.
-func (s *Service) SaveBatchChunk(ctx context.Context, c *BatchChunk) (int, error) {
-	return s.store.SaveBatchChunk(ctx, c)
+// RunBatchTurn builds the next chunk of turn's task, from its stored progress, within budget,
+// and stores it with the task's progress in one transaction that renews the lease for the
+// turn's lease from now. An item whose username is taken becomes an item error. The chunk that
+// holds the last item ends the task DONE, with its audit record. When ctx ends, it stops
+// between two items and drops the chunk, which whoever resumes the task builds again. It
+// leaves turn.Task as the chunk left the task. A turn whose task has ended runs nothing.
+//
+// Returns ECONFLICT (reason "lease_lost") and stores nothing if owner no longer holds the
+// lease; EUNAVAILABLE (reason "busy") if ctx ends while an item waits for a password hash,
+// and ctx's error if it ends between two items.
+func (s *Service) RunBatchTurn(ctx context.Context, turn *BatchTurn, budget BatchBudget) error {
+	t := turn.Task
+	if t.State.Final() {
+		return nil
+	}
+	// The work budget bounds the real time spent building, mostly password hashes, so that
+	// the next turn comes about that soon: it is measured on the wall clock, which the
+	// hashes take, not on the service's clock, which tests move by hand.
+	began := time.Now()
+	from := t.Processed
+	end := min(from+max(budget.Items, 1), t.Requested)
+	chunk := &BatchChunk{TaskID: t.ID, TenantID: t.TenantID, Owner: turn.owner, Accesses: make([]*Access, 0, end-from)}
+	for i := from; i < end; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var in AccessInput
+		if turn.items != nil {
+			in = turn.items[i]
+		}
+		a, err := s.buildBatchAccess(ctx, t, turn.contract, turn.offering, in, i, turn.now)
+		if err != nil {
+			return err
+		}
+		chunk.Accesses = append(chunk.Accesses, a)
+		if budget.Work > 0 && time.Since(began) >= budget.Work {
+			break
+		}
+	}
+	chunk.Processed = from + len(chunk.Accesses)
+	chunk.Done = chunk.Processed == t.Requested
+	chunk.Now = s.now()
+	chunk.LeaseUntil = chunk.Now.Add(turn.lease)
+	if chunk.Done {
+		chunk.Finished = func(created, failed int) *AuditEvent {
+			done := *t
+			done.State, done.Created, done.Failed = BatchDone, created, failed
+			return s.batchFinishedEvent(ctx, &done)
+		}
+	}
+	created, err := s.store.SaveBatchChunk(ctx, chunk)
+	if err != nil {
+		return err
+	}
+	t.Created += created
+	t.Failed += chunk.Processed - t.Processed - created
+	t.Processed = chunk.Processed
+	if chunk.Done {
+		t.State, t.FinishedAt = BatchDone, chunk.Now
+	}
+	return nil
 }
 
-// FinishBatchTask ends t in its State with its Reason.
-func (s *Service) FinishBatchTask(ctx context.Context, t *BatchTask, owner string) error {
-	return s.store.FinishBatchTask(ctx, t, owner, s.BatchFinishedEvent(ctx, t))
+// ReleaseBatchTask lets go of the lease turn's owner holds on its task, so that any runner may
+// claim the task at once: for a runner that stops, or gives up its turn on an error. A task
+// that ended holds no lease: then it does nothing. Returns an error only when the store
+// fails; the lease then runs out by itself.
+func (s *Service) ReleaseBatchTask(ctx context.Context, turn *BatchTurn) error {
+	if turn == nil || turn.Task.State.Final() {
+		return nil
+	}
+	return s.store.ReleaseBatchTask(ctx, turn.Task.ID, turn.owner)
 }
 
-// ReleaseBatchTask lets go of owner's lease on a task.
-func (s *Service) ReleaseBatchTask(ctx context.Context, id, owner string) error {
-	return s.store.ReleaseBatchTask(ctx, id, owner)
+// releaseTimeout bounds letting go of a lease the service took.
+const releaseTimeout = 2 * time.Second
+
+// releaseBatchTask is ReleaseBatchTask for a lease the service lets go of itself, even once
+// ctx has ended (a runner stopping mid-claim): a failure is logged, and the lease runs out by
+// itself.
+func (s *Service) releaseBatchTask(ctx context.Context, turn *BatchTurn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := s.ReleaseBatchTask(ctx, turn); err != nil && s.Log != nil {
+		s.Log.WarnContext(ctx, "batch: release lease", "task", turn.Task.ID, "err", err)
+	}
+}
+
+// batchItems opens a task's explicit items; nil for numberOfAccesses.
+func (s *Service) batchItems(t *BatchTask) ([]AccessInput, error) {
+	if t.Input == "" {
+		return nil, nil
+	}
+	raw, err := s.Sealer.Open(t.Input, []byte(t.ID))
+	if err != nil {
+		return nil, Internal(fmt.Errorf("batch %s: %w", t.ID, err))
+	}
+	var items []AccessInput
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, Internal(err)
+	}
+	return items, nil
+}
+
+// buildBatchAccess makes item index of task t under contract c and offering o at now,
+// sealing its password for the retention window. A chosen password waits its turn for a slow
+// hash rather than being shed; it returns an error only when ctx ends while it waits.
+func (s *Service) buildBatchAccess(ctx context.Context, t *BatchTask, c *Contract, o *ProductOffering, in AccessInput, index int, now time.Time) (*Access, error) {
+	if in.Password != nil {
+		release, err := s.Hashes.acquire(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	a, password := s.buildAccess(c, o, in, now, t.ID)
+	a.BatchSeq = index
+	a.BatchSecret = s.Sealer.Seal([]byte(password), []byte(a.ID))
+	return a, nil
+}
+
+// batchFinishedEvent returns the audit event of t's end, with its final state and counts:
+// the store appends it with the write that ends the task. A batch that did not end DONE is
+// recorded as a failure with its reason.
+func (s *Service) batchFinishedEvent(ctx context.Context, t *BatchTask) *AuditEvent {
+	e := s.event(ctx, t.TenantID, &Principal{Kind: "batch", CredentialID: t.ID, UserID: t.CreatedBy}, "access.batch.finish", "batch_task", t.ID,
+		map[string]any{"state": t.State, "requested": t.Requested, "created": t.Created, "failed": t.Failed})
+	if t.State != BatchDone {
+		e.Outcome, e.Detail["error"] = OutcomeFailure, "batch_"+string(t.State)
+	}
+	return e
 }

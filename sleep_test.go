@@ -11,11 +11,8 @@ import (
 	"testing"
 )
 
-// sleepExempt are test files allowed to sleep for now, by slash path.
-var sleepExempt = map[string]bool{
-	// The batch work puts the runner on the injected clock and removes this sleep.
-	"batch/runner_test.go": true,
-}
+// sleepExempt are test files allowed to sleep, by slash path: none.
+var sleepExempt = map[string]bool{}
 
 // TestNoTestSleeps keeps sleeps out of tests: a test moves a ManualClock to make a background
 // loop run, and polls with a deadline (internal/eventually) for what no clock drives. It

@@ -219,7 +219,7 @@ func (s *Server) registerAccesses() {
 		if err != nil {
 			return nil, err
 		}
-		return &struct{ Body BatchTaskRef }{BatchTaskRef{ID: t.ID, State: t.State}}, nil
+		return &struct{ Body BatchTaskRef }{BatchTaskRef{ID: t.ID, State: string(t.State)}}, nil
 	})
 	// The batch input decodes its own body (batchInput.Resolve); the framework must not read
 	// it, so its schema is added to the document only once the operation is registered.
@@ -243,7 +243,7 @@ func (s *Server) registerAccesses() {
 		}
 		t := r.Task
 		page := newList(s, r.Accesses, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) }, keyhaven.BatchCursor)
-		out := BatchTask{ID: t.ID, State: t.State, Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
+		out := BatchTask{ID: t.ID, State: string(t.State), Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
 			Created: t.Created, Failed: t.Failed, Errors: r.Errors, CreatedAt: t.CreatedAt,
 			Accesses: page.Body.Items, NextCursor: page.Body.NextCursor}
 		if out.Errors == nil {

@@ -19,7 +19,8 @@ import (
 func BenchmarkBatch100k(b *testing.B) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name, func(b *testing.B) {
-			svc := newService(b, testdb.Engines()[name])
+			e := newEnv(b, testdb.Engines()[name])
+			svc := e.svc
 			p := newTenant(b, svc, "bench")
 			ctx := context.Background()
 			runner := batch.New(svc, discard)
@@ -33,7 +34,7 @@ func BenchmarkBatch100k(b *testing.B) {
 				start := time.Now()
 				drain(b, runner)
 				elapsed += time.Since(start)
-				got, _ := storeOf(svc).BatchTask(ctx, p.TenantID, t.ID)
+				got, _ := e.store.BatchTask(ctx, p.TenantID, t.ID)
 				if got.State != keyhaven.BatchDone || got.Created != n {
 					b.Fatalf("task %s created %d", got.State, got.Created)
 				}

@@ -24,7 +24,9 @@ import (
 // releaseTimeout bounds letting go of a lease when the runner stops.
 const releaseTimeout = 2 * time.Second
 
-// Runner claims and runs batch tasks.
+// Runner claims and runs batch tasks. It does the scheduling: when to take a turn, how big a
+// chunk may be, how long a lease lasts, and letting go on shutdown; the service does the work
+// of each turn.
 type Runner struct {
 	Svc *keyhaven.Service
 	Log *slog.Logger
@@ -32,8 +34,8 @@ type Runner struct {
 	Owner string
 	// Lease is how long a claim lasts without progress; each stored chunk renews it.
 	Lease time.Duration
-	// Poll is how often the runner looks for work it was not told about (tasks submitted
-	// on other nodes, or whose lease ran out).
+	// Poll is how often, on the service's clock, the runner looks for work it was not told
+	// about (tasks submitted on other nodes, or whose lease ran out).
 	Poll time.Duration
 	// ChunkSize is the most items one chunk, stored in one transaction, holds.
 	ChunkSize int
@@ -44,9 +46,8 @@ type Runner struct {
 
 	wake chan struct{}
 
-	mu    sync.Mutex // one turn at a time
-	held  string     // the task whose lease the runner holds between turns, if any
-	items []keyhaven.AccessInput
+	mu   sync.Mutex          // one turn at a time
+	held *keyhaven.BatchTurn // the last turn, whose task's lease the runner holds, if any
 }
 
 // New returns a runner with the default settings.
@@ -71,10 +72,11 @@ func (r *Runner) Wake() {
 	}
 }
 
-// Run runs turns until ctx ends. When ctx ends it stops between two items, drops the chunk
-// it was building and lets go of its lease, so that the next run resumes the task at once.
+// Run runs turns until ctx ends, looking for work when woken and every Poll on the service's
+// clock. When ctx ends it stops between two items, drops the chunk it was building and lets
+// go of its lease, so that the next run resumes the task at once.
 func (r *Runner) Run(ctx context.Context) {
-	t := time.NewTicker(r.Poll)
+	t := r.Svc.Clock.NewTicker(r.Poll)
 	defer t.Stop()
 	for {
 		for {
@@ -89,17 +91,17 @@ func (r *Runner) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		case <-r.wake:
 		}
 	}
 }
 
-// RunOnce takes one turn: it claims the task whose turn it is, checks that the task may go
-// on, and builds and stores one chunk of it, or ends it. It keeps the task's lease for the
-// next turn, which the store gives to another task, if one waited longer, or back to this
-// one. It reports whether there was a task to run. On an error, ctx's end included, it lets
-// go of the lease.
+// RunOnce takes one turn: the service claims the task whose turn it is, ends it if it may not
+// go on, or builds and stores one chunk of it. The runner keeps the task's lease for the next
+// turn, which the store gives to another task, if one waited longer, or back to this one. It
+// reports whether there was a task to run. On an error, ctx's end included, it lets go of the
+// lease.
 func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,133 +110,54 @@ func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 			r.letGo(ctx)
 		}
 	}()
-	now := r.Svc.Now()
-	t, err := r.Svc.ClaimBatchTask(ctx, r.Owner, now.Add(r.Lease))
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("batch runner: panic: %v", v)
+		}
+	}()
+	turn, err := r.Svc.ClaimBatchTurn(ctx, r.Owner, r.Lease, r.held)
 	if keyhaven.ErrorCode(err) == keyhaven.ENOTFOUND {
-		r.letGo(ctx) // nothing held is left: a task held and unfinished would have been claimed again
+		r.held = nil // a task held and unfinished would have been claimed again
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if r.held != t.ID {
-		// Another task's turn: the one held so far goes back to every runner.
-		r.letGo(ctx)
-		r.held = t.ID
-		if t.Processed == 0 {
-			r.Log.InfoContext(ctx, "batch task started", "task", t.ID, "requested", t.Requested)
-		}
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("batch %s: panic: %v", t.ID, v)
-		}
-	}()
-	return true, r.turn(ctx, t)
-}
-
-// turn works one chunk of a claimed task.
-func (r *Runner) turn(ctx context.Context, t *keyhaven.BatchTask) error {
+	t := turn.Task
 	log := r.Log.With("task", t.ID)
-	log.DebugContext(ctx, "batch task turn", "processed", t.Processed, "requested", t.Requested)
-	if t.Input != "" && r.items == nil {
-		items, err := r.Svc.BatchItems(t)
+	if (r.held == nil || r.held.Task.ID != t.ID) && t.Processed == 0 {
+		log.InfoContext(ctx, "batch task started", "requested", t.Requested)
+	}
+	r.held = turn
+	if !t.State.Final() {
+		log.DebugContext(ctx, "batch task turn", "processed", t.Processed, "requested", t.Requested)
+		err := r.Svc.RunBatchTurn(ctx, turn, keyhaven.BatchBudget{Items: r.ChunkSize, Work: r.ChunkWork})
 		if err != nil {
-			return r.finish(ctx, t, keyhaven.BatchFailed, "the task's input cannot be read")
-		}
-		r.items = items
-	}
-	turn, err := r.Svc.NextBatchTurn(ctx, t)
-	if err != nil {
-		return err
-	}
-	if turn.End != "" {
-		return r.finish(ctx, t, turn.End, turn.Reason)
-	}
-	chunk, err := r.build(ctx, t, turn)
-	if err != nil {
-		return err
-	}
-	chunk.LeaseUntil = r.Svc.Now().Add(r.Lease)
-	if chunk.Done {
-		chunk.Finished = func(created, failed int) *keyhaven.AuditEvent {
-			done := *t
-			done.State, done.Created, done.Failed = keyhaven.BatchDone, created, failed
-			return r.Svc.BatchFinishedEvent(ctx, &done)
+			return true, fmt.Errorf("batch %s: %w", t.ID, err)
 		}
 	}
-	created, err := r.Svc.SaveBatchChunk(ctx, chunk)
-	if err != nil {
-		return err
-	}
-	t.Created += created
-	t.Failed += (chunk.Processed - t.Processed) - created
-	t.Processed = chunk.Processed
-	if chunk.Done {
-		t.State = keyhaven.BatchDone
+	switch {
+	case t.State == keyhaven.BatchDone:
 		log.InfoContext(ctx, "batch task done", "created", t.Created, "failed", t.Failed)
-		r.forget()
+	case t.State.Final():
+		log.InfoContext(ctx, "batch task ended", "state", t.State, "reason", t.Reason)
+	default:
+		return true, nil
 	}
-	return nil
+	r.held = nil
+	return true, nil
 }
 
-// build makes the next chunk of t, from its stored progress, under turn. It adds items until
-// the chunk holds ChunkSize of them or building them took ChunkWork, and stops between two
-// items when ctx ends: what it built is dropped, and built again by whoever resumes.
-func (r *Runner) build(ctx context.Context, t *keyhaven.BatchTask, turn *keyhaven.BatchTurn) (*keyhaven.BatchChunk, error) {
-	began := time.Now()
-	from := t.Processed
-	end := min(from+max(r.ChunkSize, 1), t.Requested)
-	chunk := &keyhaven.BatchChunk{
-		TaskID: t.ID, TenantID: t.TenantID, Owner: r.Owner, Now: turn.Now,
-		Accesses: make([]*keyhaven.Access, 0, end-from),
-	}
-	for i := from; i < end; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var in keyhaven.AccessInput
-		if r.items != nil {
-			in = r.items[i]
-		}
-		a, err := r.Svc.BuildBatchAccess(ctx, t, turn.Contract, turn.Offering, in, i, turn.Now)
-		if err != nil {
-			return nil, err
-		}
-		chunk.Accesses = append(chunk.Accesses, a)
-		if r.ChunkWork > 0 && time.Since(began) >= r.ChunkWork {
-			break
-		}
-	}
-	chunk.Processed = from + len(chunk.Accesses)
-	chunk.Done = chunk.Processed == t.Requested
-	return chunk, nil
-}
-
-func (r *Runner) finish(ctx context.Context, t *keyhaven.BatchTask, state, reason string) error {
-	t.State, t.Reason, t.FinishedAt = state, reason, r.Svc.Now()
-	if err := r.Svc.FinishBatchTask(ctx, t, r.Owner); err != nil {
-		return err
-	}
-	r.Log.InfoContext(ctx, "batch task ended", "task", t.ID, "state", state, "reason", reason)
-	r.forget()
-	return nil
-}
-
-// letGo frees the lease of the task the runner holds, even once ctx has ended, and forgets
-// the task's items.
+// letGo frees the lease of the task the runner holds, even once ctx has ended.
 func (r *Runner) letGo(ctx context.Context) {
-	if r.held == "" {
+	if r.held == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	if err := r.Svc.ReleaseBatchTask(ctx, r.held, r.Owner); err != nil {
+	if err := r.Svc.ReleaseBatchTask(ctx, r.held); err != nil {
 		// The lease runs out by itself.
-		r.Log.WarnContext(ctx, "batch runner: release lease", "task", r.held, "err", err)
+		r.Log.WarnContext(ctx, "batch runner: release lease", "task", r.held.Task.ID, "err", err)
 	}
-	r.forget()
+	r.held = nil
 }
-
-// forget drops what the runner keeps of the task it held, which has ended or was let go.
-func (r *Runner) forget() { r.held, r.items = "", nil }

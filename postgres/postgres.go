@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -42,6 +43,16 @@ func isUnavailable(err error) bool {
 	return strings.HasPrefix(e.Code, "08")
 }
 
+// copyFrom implements sqlstore.Dialect.CopyFrom with pgx's COPY, on the pgx connection
+// under database/sql's.
+func copyFrom(ctx context.Context, conn any, table string, columns []string, rows [][]any) (int64, error) {
+	c, ok := conn.(*stdlib.Conn)
+	if !ok {
+		return 0, fmt.Errorf("copy into %s: a %T is not a pgx connection", table, conn)
+	}
+	return c.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+}
+
 // defaultConnectTimeout bounds a connection attempt when the DSN sets no connect_timeout.
 const defaultConnectTimeout = 10 * time.Second
 
@@ -59,6 +70,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 		IsUnavailable:     isUnavailable,
 		ForUpdate:         " FOR UPDATE",
 		SessionLocker:     goose.WithSessionLocker(locker),
+		CopyFrom:          copyFrom,
 	}
 	cfg, err := pgconnConfig(dsn)
 	if err != nil {

@@ -113,10 +113,16 @@ var errLeaseLost = keyhaven.Reasonf(keyhaven.ECONFLICT, "lease_lost", "another r
 // insertRows is how many accesses one INSERT statement carries.
 const insertRows = 1000
 
-// SaveBatchChunk implements keyhaven.Store.
+// SaveBatchChunk implements keyhaven.Store. Its transaction runs on a connection of its own,
+// over which PostgreSQL's COPY (Dialect.CopyFrom) loads the chunk's accesses.
 func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, error) {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return 0, db.wrap(err, "")
+	}
+	defer conn.Close()
 	created := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.connTx(ctx, conn, func(tx *sql.Tx) error {
 		// Taking the task's row first both checks the lease and, on PostgreSQL, locks it
 		// against a runner that would claim it meanwhile.
 		// Progress is a turn: the task goes behind those that waited meanwhile.
@@ -130,11 +136,15 @@ func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, 
 			return errLeaseLost
 		}
 		inserted := make(map[string]bool, len(c.Accesses))
-		for start := 0; start < len(c.Accesses); start += insertRows {
-			part := c.Accesses[start:min(start+insertRows, len(c.Accesses))]
-			if err := db.insertAccesses(ctx, tx, part, inserted); err != nil {
-				return err
+		if db.dialect.CopyFrom != nil {
+			err = db.copyAccesses(ctx, conn, tx, c.Accesses, inserted)
+		} else {
+			for start := 0; start < len(c.Accesses) && err == nil; start += insertRows {
+				err = db.insertAccesses(ctx, tx, c.Accesses[start:min(start+insertRows, len(c.Accesses))], inserted)
 			}
+		}
+		if err != nil {
+			return err
 		}
 		errs := c.Errors
 		for _, a := range c.Accesses {
@@ -166,6 +176,21 @@ func (db *DB) SaveBatchChunk(ctx context.Context, c *keyhaven.BatchChunk) (int, 
 	return created, err
 }
 
+// connTx runs fn in a write transaction on conn, committing when it returns nil.
+func (db *DB) connTx(ctx context.Context, conn *sql.Conn, fn func(*sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return db.wrap(err, "")
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return db.wrap(err, "")
+	}
+	return db.wrap(tx.Commit(), "")
+}
+
+// insertAccesses inserts part in one statement, skipping the accesses whose username is taken,
+// and marks those it inserted.
 func (db *DB) insertAccesses(ctx context.Context, tx *sql.Tx, part []*keyhaven.Access, inserted map[string]bool) error {
 	const cols = 15
 	var b strings.Builder
@@ -183,6 +208,45 @@ func (db *DB) insertAccesses(ctx context.Context, tx *sql.Tx, part []*keyhaven.A
 	if err != nil {
 		return db.wrap(err, "")
 	}
+	return db.scanInserted(rows, inserted)
+}
+
+// stagedAccesses is the temporary table, one per connection, into which COPY loads a chunk's
+// accesses, to be inserted from there skipping the taken usernames: COPY cannot skip a row
+// that conflicts. It is emptied at every commit, and a rollback takes back what it loaded.
+const stagedAccesses = "batch_staged_accesses"
+
+// accessInsertColumnNames are accessInsertColumns one by one.
+var accessInsertColumnNames = strings.Fields(strings.ReplaceAll(accessInsertColumns, ",", " "))
+
+// copyAccesses inserts accs through COPY in tx, which runs on conn, skipping the accesses
+// whose username is taken, and marks those it inserted.
+func (db *DB) copyAccesses(ctx context.Context, conn *sql.Conn, tx *sql.Tx, accs []*keyhaven.Access, inserted map[string]bool) error {
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+stagedAccesses+` ON COMMIT DELETE ROWS
+		AS SELECT `+accessInsertColumns+` FROM accesses WITH NO DATA`); err != nil {
+		return db.wrap(err, "")
+	}
+	rows := make([][]any, len(accs))
+	for i, a := range accs {
+		rows[i] = accessArgs(a)
+	}
+	err := conn.Raw(func(driverConn any) error {
+		_, err := db.dialect.CopyFrom(ctx, driverConn, stagedAccesses, accessInsertColumnNames, rows)
+		return err
+	})
+	if err != nil {
+		return db.wrap(err, "")
+	}
+	ids, err := tx.QueryContext(ctx, `INSERT INTO accesses (`+accessInsertColumns+`) SELECT `+accessInsertColumns+` FROM `+stagedAccesses+`
+		ON CONFLICT (tenant_id, username) DO NOTHING RETURNING id`)
+	if err != nil {
+		return db.wrap(err, "")
+	}
+	return db.scanInserted(ids, inserted)
+}
+
+// scanInserted marks the ids rows returns as inserted, and closes rows.
+func (db *DB) scanInserted(rows *sql.Rows, inserted map[string]bool) error {
 	defer rows.Close()
 	for rows.Next() {
 		var id string

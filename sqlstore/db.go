@@ -46,6 +46,10 @@ type Dialect struct {
 	ForUpdate string
 	// SessionLocker, when set, serializes migrations across processes.
 	SessionLocker goose.ProviderOption
+	// CopyFrom, when set, loads rows into table's columns in bulk (PostgreSQL's COPY) over
+	// conn, the driver connection (from sql.Conn.Raw) of a transaction under way, and returns
+	// how many rows it loaded. Batch chunks are stored through it when set.
+	CopyFrom func(ctx context.Context, conn any, table string, columns []string, rows [][]any) (int64, error)
 }
 
 // DB is a keyhaven.Store over database/sql. Writes go to w, reads to r (the same pool on

@@ -198,6 +198,101 @@ func testBatchLeases(t *testing.T, s keyhaven.Store) {
 	}
 }
 
+// testBatchChunkAtomic checks that a chunk's accesses, its item errors, the task's progress
+// and, with the last chunk, the task's audit record are stored together or not at all, for a
+// chunk of more accesses than one statement may carry too, and that nothing of a chunk that
+// failed or was stored before comes back with the next.
+func testBatchChunkAtomic(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	c := newContract(t, s, f)
+	const half = 1500
+	task := newTask(f, c, 2*half)
+	if err := s.CreateBatchTask(ctx, task, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimBatchTask(ctx, "runner", base, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	taken := newAccess(f, c, "atomic-taken", f.admin.ID, 0)
+	if err := s.CreateAccess(ctx, taken, nil); err != nil {
+		t.Fatal(err)
+	}
+	chunk := func(from int) *keyhaven.BatchChunk {
+		ch := &keyhaven.BatchChunk{TaskID: task.ID, TenantID: f.tenant.ID, Owner: "runner", Processed: from + half,
+			Done: from+half == task.Requested, LeaseUntil: base.Add(time.Hour), Now: base.Add(time.Minute)}
+		for i := from; i < from+half; i++ {
+			ch.Accesses = append(ch.Accesses, newAccess(f, c, fmt.Sprintf("atomic-%04d", i), task.ID, i))
+		}
+		ch.Accesses[10].Username = "atomic-taken"
+		return ch
+	}
+	want := func(processed, created, failed int) {
+		t.Helper()
+		got, err := s.BatchTask(ctx, f.tenant.ID, task.ID)
+		if err != nil || got.Processed != processed || got.Created != created || got.Failed != failed {
+			t.Fatalf("task %+v, %v; want processed %d, created %d, failed %d", got, err, processed, created, failed)
+		}
+		var accs []*keyhaven.Access
+		for page := (keyhaven.Page{Limit: 1000}); ; {
+			l, err := s.BatchAccesses(ctx, f.tenant.ID, task.ID, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accs = append(accs, l...)
+			if len(l) < page.Limit {
+				break
+			}
+			page.After = keyhaven.BatchCursor(l[len(l)-1])
+		}
+		errs, err := s.BatchErrors(ctx, task.ID)
+		if err != nil || len(accs) != created || len(errs) != failed {
+			t.Fatalf("%d accesses and %d errors stored (%v), want %d and %d", len(accs), len(errs), err, created, failed)
+		}
+		for i, e := range errs {
+			if e.Index != i*half+10 || e.Code != "username_taken" {
+				t.Fatalf("error %d: %+v, want item %d's username taken", i, e, i*half+10)
+			}
+		}
+	}
+
+	// An access whose id is taken (which never happens but here) fails the chunk's
+	// transaction at its last row: nothing of the chunk is stored.
+	broken := chunk(0)
+	broken.Accesses[half-1].ID = taken.ID
+	if _, err := s.SaveBatchChunk(ctx, broken); err == nil {
+		t.Fatal("a chunk with a taken access id was stored")
+	}
+	want(0, 0, 0)
+
+	n, err := s.SaveBatchChunk(ctx, chunk(0))
+	if err != nil || n != half-1 {
+		t.Fatalf("SaveBatchChunk = %d, %v; want %d", n, err, half-1)
+	}
+	want(half, half-1, 1)
+
+	last := chunk(half)
+	var counts [2]int
+	last.Finished = func(created, failed int) *keyhaven.AuditEvent {
+		counts = [2]int{created, failed}
+		return &keyhaven.AuditEvent{ID: keyhaven.NewID("evt"), TenantID: f.tenant.ID, At: base, ActorKind: "batch",
+			Action: "access.batch.finish", TargetType: "batch_task", TargetID: task.ID, Outcome: keyhaven.OutcomeSuccess}
+	}
+	if n, err := s.SaveBatchChunk(ctx, last); err != nil || n != half-1 {
+		t.Fatalf("last SaveBatchChunk = %d, %v; want %d", n, err, half-1)
+	}
+	want(2*half, 2*half-2, 2)
+	if counts != [2]int{2*half - 2, 2} {
+		t.Fatalf("the audit record was made with counts %v, want the task's final ones", counts)
+	}
+	events, err := s.ListAudit(ctx, f.tenant.ID, keyhaven.AuditFilter{Action: "access.batch.finish"})
+	if err != nil || len(events) != 1 || events[0].TargetID != task.ID {
+		t.Fatalf("audit %v, %v; want the task's end recorded with its last chunk", events, err)
+	}
+	if got, _ := s.BatchTask(ctx, f.tenant.ID, task.ID); got.State != keyhaven.BatchDone || !got.FinishedAt.Equal(last.Now) {
+		t.Fatalf("task %s finished at %v, want DONE at %v", got.State, got.FinishedAt, last.Now)
+	}
+}
+
 // testBatchTurns checks the order in which runners get tasks: tenants take turns, then the
 // tasks of a tenant, whatever their age, and a newer task does not jump its tenant's turn.
 func testBatchTurns(t *testing.T, s keyhaven.Store) {

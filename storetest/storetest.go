@@ -46,6 +46,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"Contracts", testContracts},
 		{"Accesses", testAccesses},
 		{"BatchLeases", testBatchLeases},
+		{"BatchChunkAtomic", testBatchChunkAtomic},
 		{"BatchTurns", testBatchTurns},
 		{"BatchHolding", testBatchHolding},
 		{"BatchPurge", testBatchPurge},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"mime"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -95,41 +94,6 @@ type listAccessesInput struct {
 	ValidAt       time.Time             `query:"validAt" doc:"Valid at this time"`
 }
 
-// BatchTaskRef is the answer to a batch request.
-type BatchTaskRef struct {
-	ID    string `json:"id" example:"job-06bq5xk2hz1f8m3v9c4r7t0w"`
-	State string `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
-}
-
-// BatchTask is a batch task with its progress, all its errors and, once DONE, one page of
-// its accesses.
-type BatchTask struct {
-	ID        string                `json:"id"`
-	State     string                `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
-	Reason    string                `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
-	Requested int                   `json:"requested"`
-	Processed int                   `json:"processed"`
-	Created   int                   `json:"created"`
-	Failed    int                   `json:"failed"`
-	Accesses  []Access              `json:"accesses" doc:"When DONE: one page of the created accesses in the order of the batch's items, with their passwords until the retention window ends"`
-	Errors    []keyhaven.BatchError `json:"errors" doc:"Every item that failed, on every page"`
-	CreatedAt time.Time             `json:"createdAt"`
-	// PasswordsUntil is when the passwords of a finished task are purged.
-	PasswordsUntil *time.Time `json:"passwordsUntil,omitempty" doc:"When the passwords are purged"`
-	NextCursor     string     `json:"nextCursor,omitempty" doc:"The cursor of the next page of accesses, when there may be one"`
-}
-
-// BatchPath names a batch task.
-type BatchPath struct {
-	TenantPath
-	TaskID string `path:"taskId" maxLength:"64"`
-}
-
-type getBatchInput struct {
-	BatchPath
-	PageParams
-}
-
 type verifyAccessInput struct {
 	TenantPath
 	Body struct {
@@ -207,56 +171,6 @@ func (s *Server) registerAccesses() {
 			return nil, err
 		}
 		return &struct{ Body Access }{toAccess(p.TenantName, a)}, nil
-	})
-	huma.Register(s.api, op(huma.Operation{
-		OperationID: "createAccessBatch", Method: http.MethodPost, Path: "/api/{tenant}/access/batch", Tags: tags,
-		Summary: "Create device accesses in an asynchronous batch", DefaultStatus: http.StatusAccepted, MaxBodyBytes: MaxBatchBody,
-
-		Description: "Needs ACCESS_MANAGEMENT. Give contractId and exactly one of numberOfAccesses and accesses. " +
-			"Answers 202 with a task to poll; a contract that accepts no accesses makes the task REJECTED. Honours Idempotency-Key.",
-	}, true), func(ctx context.Context, in *batchInput) (*struct{ Body BatchTaskRef }, error) {
-		t, err := s.svc.SubmitBatch(ctx, principal(ctx), in.batch)
-		if err != nil {
-			return nil, err
-		}
-		return &struct{ Body BatchTaskRef }{BatchTaskRef{ID: t.ID, State: string(t.State)}}, nil
-	})
-	// The batch input decodes its own body (batchInput.Resolve); the framework must not read
-	// it, so its schema is added to the document only once the operation is registered.
-	s.api.OpenAPI().Paths["/api/{tenant}/access/batch"].Post.RequestBody = &huma.RequestBody{Required: true,
-		Content: map[string]*huma.MediaType{"application/json": {
-			Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(BatchRequest{}), true, "BatchRequest")}}}
-	huma.Register(s.api, op(huma.Operation{
-		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
-		Summary: "Get a batch task with a page of its accesses", Errors: []int{http.StatusNotFound},
-		Description: "Needs ACCESS_MANAGEMENT. When DONE, accesses holds the created accesses with their passwords until the retention window ends, " +
-			"paged like any list (limit, cursor) in the order of the batch's items; requested, processed and errors are on every page.",
-	}, true), func(ctx context.Context, in *getBatchInput) (*struct{ Body BatchTask }, error) {
-		pg, err := s.page(in.PageParams)
-		if err != nil {
-			return nil, err
-		}
-		p := principal(ctx)
-		r, err := s.svc.BatchTask(ctx, p, in.TaskID, pg)
-		if err != nil {
-			return nil, err
-		}
-		t := r.Task
-		page := newList(s, r.Accesses, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) }, keyhaven.BatchCursor)
-		out := BatchTask{ID: t.ID, State: string(t.State), Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
-			Created: t.Created, Failed: t.Failed, Errors: r.Errors, CreatedAt: t.CreatedAt,
-			Accesses: page.Body.Items, NextCursor: page.Body.NextCursor}
-		if out.Errors == nil {
-			out.Errors = []keyhaven.BatchError{}
-		}
-		for i := range out.Accesses {
-			out.Accesses[i].Password = r.Passwords[i]
-		}
-		if !t.FinishedAt.IsZero() {
-			until := t.FinishedAt.Add(s.svc.BatchRetention)
-			out.PasswordsUntil = &until
-		}
-		return &struct{ Body BatchTask }{out}, nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "verifyAccess", Method: http.MethodPost, Path: "/api/{tenant}/access/verify", Tags: tags,

@@ -46,6 +46,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerApplications()
 	s.registerContracts()
 	s.registerAccesses()
+	s.registerBatches()
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

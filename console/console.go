@@ -246,61 +246,8 @@ func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyha
 	}
 }
 
-func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, nil, http.StatusOK, "login", "Sign in", "", loginData{Tenant: r.URL.Query().Get("tenant")})
-}
-
-type loginData struct{ Tenant, Email string }
-
-func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	d := loginData{Tenant: r.PostForm.Get("tenant"), Email: r.PostForm.Get("email")}
-	sess, err := c.svc.Login(r.Context(), d.Tenant, d.Email, r.PostForm.Get("password"))
-	if err != nil {
-		c.formError(w, r, nil, err, "login", "Sign in", "", d)
-		return
-	}
-	c.setCookie(w, r, &http.Cookie{Name: sessionCookie, Value: sess.Token, Expires: sess.ExpiresAt})
-	http.Redirect(w, r, "/applications", http.StatusSeeOther)
-}
-
-func (c *Console) logout(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	if err := c.svc.Logout(r.Context(), p); err != nil {
-		c.fail(w, r, p, err)
-		return
-	}
-	c.setCookie(w, r, &http.Cookie{Name: sessionCookie, MaxAge: -1})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
 // ctx is shorthand for the request's context.
 func ctx(r *http.Request) context.Context { return r.Context() }
-
-type passwordData struct{ MinLen int }
-
-// passwordPage is the signed-in user's form to change their own password.
-func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	c.render(w, r, p, http.StatusOK, "password", "Change password", "password", passwordData{keyhaven.MinPasswordLen})
-}
-
-// changePassword changes the signed-in user's own password, as the service allows: with the
-// current password, through this session, which stays signed in while the others end.
-func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	d := passwordData{keyhaven.MinPasswordLen}
-	current, next := r.PostForm.Get("current"), r.PostForm.Get("new")
-	if next != r.PostForm.Get("confirm") {
-		c.render(w, r, p, http.StatusBadRequest, "password", "Change password", "password",
-			errorData{"The new password and its repetition do not match.", d})
-		return
-	}
-	_, err := c.svc.UpdateUser(ctx(r), p, p.UserID, keyhaven.UpdateUserInput{Password: &next, CurrentPassword: &current})
-	if err != nil {
-		c.formError(w, r, p, labelFields(err, map[string]string{"password": "New password", "currentPassword": "Current password"}),
-			"password", "Change password", "password", d)
-		return
-	}
-	c.render(w, r, p, http.StatusOK, "password", "Change password", "password",
-		noticeData{"Your password was changed. Your other sessions were signed out; this one stays signed in.", d})
-}
 
 // labelFields returns err with the name of its one invalid field replaced by the label the
 // form shows for it, so that the message names what the user sees.
@@ -310,4 +257,49 @@ func labelFields(err error, labels map[string]string) error {
 		return err
 	}
 	return keyhaven.Invalid(keyhaven.FieldError{Field: labels[fields[0].Field], Message: fields[0].Message})
+}
+
+type confirmData struct{ Question, Warning, Action, Confirm, Cancel string }
+
+func (c *Console) confirm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, title, nav string, d confirmData) {
+	c.render(w, r, p, http.StatusOK, "confirm", title, nav, d)
+}
+
+type permOption struct {
+	Name    string
+	Checked bool
+}
+
+type permsForm struct {
+	Action, NameField, NameType, Name, Submit, Cancel string
+	PasswordField, ActiveField, Active                bool
+	Options                                           []permOption
+}
+
+func options(p *keyhaven.Principal, checked keyhaven.PermissionSet) []permOption {
+	var out []permOption
+	for _, perm := range p.Permissions.List() {
+		out = append(out, permOption{Name: string(perm), Checked: checked.Has(perm)})
+	}
+	return out
+}
+
+type field struct {
+	Name, Label, Type, Value string
+	Required                 bool
+	Options                  []string
+}
+
+type formData struct {
+	Action, Submit, Cancel string
+	Fields                 []field
+}
+
+// strs returns the values of a typed vocabulary as strings, for a form's options.
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
 }

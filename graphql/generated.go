@@ -253,7 +253,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls"
+//go:embed "apikey.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -265,7 +265,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
-	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "apikey.graphqls", Input: sourceData("apikey.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 

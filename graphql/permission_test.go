@@ -12,8 +12,8 @@ import (
 )
 
 // TestPermissionEnumIsTheDomains: the GraphQL Permission enum is written by hand in
-// schema.graphqls; it must hold exactly the domain's permissions, spelled the same and in the
-// same order, in the schema the endpoint serves (schema.graphqls, embedded when generated.go
+// apikey.graphqls; it must hold exactly the domain's permissions, spelled the same and in the
+// same order, in the schema the endpoint serves (apikey.graphqls, embedded when generated.go
 // is compiled) and in the Go model gqlgen generated from it. A permission added to the domain
 // only fails here, and so does one added to the schema without regenerating the model.
 func TestPermissionEnumIsTheDomains(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package graphql serves keyhaven's GraphQL API for API key management at
-// POST /api/{tenant}/graphql. The schema (schema.graphqls) is the source; `go generate`
+// POST /api/{tenant}/graphql. The schema (apikey.graphqls) is the source; `go generate`
 // regenerates the execution code from it.
 package graphql
 

@@ -7,7 +7,6 @@ package graphql
 
 import (
 	"context"
-
 	"keyhaven"
 	"keyhaven/graphql/model"
 )

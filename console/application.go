@@ -1,0 +1,194 @@
+package console
+
+import (
+	"fmt"
+	"keyhaven"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func (c *Console) applications(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	apps, err := c.svc.ListApplications(ctx(r), p, keyhaven.Page{Limit: 200})
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "applications", "Applications", "applications", apps)
+}
+
+type appForm struct{ Action, Name, Description, Submit, Cancel string }
+
+func (c *Console) newApplication(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	c.render(w, r, p, http.StatusOK, "application_form", "New application", "applications",
+		appForm{Action: "/applications", Submit: "Create", Cancel: "/applications"})
+}
+
+func (c *Console) createApplication(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	f := appForm{Action: "/applications", Submit: "Create", Cancel: "/applications", Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description")}
+	if _, err := c.svc.CreateApplication(ctx(r), p, keyhaven.ApplicationInput{Name: &f.Name, Description: &f.Description}); err != nil {
+		c.formError(w, r, p, err, "application_form", "New application", "applications", f)
+		return
+	}
+	http.Redirect(w, r, "/applications", http.StatusSeeOther)
+}
+
+type appPage struct {
+	App                                    *keyhaven.Application
+	Tab                                    string
+	Keys                                   []*keyhaven.Credential
+	CanView, CanCreate, CanEdit, CanRevoke bool
+}
+
+// application renders an application's Summary or Access keys tab.
+func (c *Console) application(tab string) func(http.ResponseWriter, *http.Request, *keyhaven.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+		app, err := c.svc.Application(ctx(r), p, r.PathValue("id"))
+		if err != nil {
+			c.fail(w, r, p, err)
+			return
+		}
+		d := appPage{App: app, Tab: tab}
+		reach := func(any, own keyhaven.Permission) bool {
+			return p.Permissions.Has(any) || p.Permissions.Has(own) && app.CreatedBy == p.UserID
+		}
+		d.CanView = reach(keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN)
+		d.CanCreate = reach(keyhaven.CREATE_ACCESS_KEYS_ANY, keyhaven.CREATE_ACCESS_KEYS_OWN)
+		d.CanEdit = reach(keyhaven.EDIT_ACCESS_KEYS_ANY, keyhaven.EDIT_ACCESS_KEYS_OWN)
+		d.CanRevoke = reach(keyhaven.REVOKE_ACCESS_KEYS_ANY, keyhaven.REVOKE_ACCESS_KEYS_OWN)
+		if tab == "keys" && d.CanView {
+			if d.Keys, err = c.svc.ListAccessKeys(ctx(r), p, app.ID, keyhaven.Page{Limit: 200}); err != nil {
+				c.fail(w, r, p, err)
+				return
+			}
+		}
+		c.render(w, r, p, http.StatusOK, "application", app.Name, "applications", d)
+	}
+}
+
+func (c *Console) editApplication(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	app, err := c.svc.Application(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "application_form", "Edit application", "applications",
+		appForm{Action: "/applications/" + app.ID + "/edit", Name: app.Name, Description: app.Description, Submit: "Save", Cancel: "/applications/" + app.ID})
+}
+
+func (c *Console) updateApplication(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id := r.PathValue("id")
+	f := appForm{Action: "/applications/" + id + "/edit", Submit: "Save", Cancel: "/applications/" + id, Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description")}
+	if _, err := c.svc.UpdateApplication(ctx(r), p, id, keyhaven.ApplicationInput{Name: &f.Name, Description: &f.Description}); err != nil {
+		c.formError(w, r, p, err, "application_form", "Edit application", "applications", f)
+		return
+	}
+	http.Redirect(w, r, "/applications/"+id, http.StatusSeeOther)
+}
+
+func (c *Console) confirmRevokeApplication(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	app, err := c.svc.Application(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.confirm(w, r, p, "Revoke application", "applications", confirmData{
+		Question: fmt.Sprintf("Revoke %s? Every access key in it stops working at once, and this cannot be undone.", app.Name),
+		Action:   "/applications/" + app.ID + "/revoke", Confirm: "Revoke application", Cancel: "/applications/" + app.ID})
+}
+
+func (c *Console) revokeApplication(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	if _, err := c.svc.RevokeApplication(ctx(r), p, r.PathValue("id")); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, "/applications", http.StatusSeeOther)
+}
+
+type keyForm struct {
+	AppID, Name, Description string
+	Scopes                   []string
+}
+
+func (c *Console) newAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	app, err := c.svc.Application(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "key_form", "New access key", "applications", keyForm{AppID: app.ID, Scopes: p.Permissions.Strings()})
+}
+
+type createdData struct {
+	Heading, Text, SecretLabel, Secret, Close, CloseLabel string
+	Rows                                                  [][2]string
+}
+
+func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	appID := r.PathValue("id")
+	f := keyForm{AppID: appID, Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description"), Scopes: p.Permissions.Strings()}
+	in := keyhaven.AccessKeyInput{Name: f.Name, Description: f.Description, Scopes: r.PostForm["scopes"]}
+	if v := r.PostForm.Get("expiresAt"); v != "" {
+		t, err := time.Parse("2006-01-02T15:04", v)
+		if err != nil {
+			c.formError(w, r, p, keyhaven.Invalid(keyhaven.FieldError{Field: "expiresAt", Message: "must be a date and time"}), "key_form", "New access key", "applications", f)
+			return
+		}
+		in.ExpiresAt = t
+	}
+	k, secret, err := c.svc.CreateAccessKey(ctx(r), p, appID, in)
+	if err != nil {
+		c.formError(w, r, p, err, "key_form", "New access key", "applications", f)
+		return
+	}
+	c.render(w, r, p, http.StatusCreated, "created", "Access key created", "applications", createdData{
+		Heading: "Access key created", Text: "Securely record your access key now: it is shown only once.",
+		Rows:        [][2]string{{"Name", k.Name}, {"Scopes", strings.Join(k.Permissions.Strings(), ", ")}},
+		SecretLabel: "Access key", Secret: secret,
+		Close: "/applications/" + appID + "/access-keys", CloseLabel: "I have copied my access key - Close",
+	})
+}
+
+func (c *Console) editAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id, keyID := r.PathValue("id"), r.PathValue("key")
+	k, err := c.svc.AccessKey(ctx(r), p, id, keyID)
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "application_form", "Edit access key", "applications", appForm{
+		Action: "/applications/" + id + "/access-keys/" + keyID + "/edit", Name: k.Name, Description: k.Description,
+		Submit: "Save", Cancel: "/applications/" + id + "/access-keys"})
+}
+
+func (c *Console) updateAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id, keyID := r.PathValue("id"), r.PathValue("key")
+	f := appForm{Action: "/applications/" + id + "/access-keys/" + keyID + "/edit", Name: r.PostForm.Get("name"),
+		Description: r.PostForm.Get("description"), Submit: "Save", Cancel: "/applications/" + id + "/access-keys"}
+	if _, err := c.svc.UpdateAccessKey(ctx(r), p, id, keyID, keyhaven.AccessKeyUpdate{Name: &f.Name, Description: &f.Description}); err != nil {
+		c.formError(w, r, p, err, "application_form", "Edit access key", "applications", f)
+		return
+	}
+	http.Redirect(w, r, "/applications/"+id+"/access-keys", http.StatusSeeOther)
+}
+
+func (c *Console) confirmRevokeAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id, keyID := r.PathValue("id"), r.PathValue("key")
+	k, err := c.svc.AccessKey(ctx(r), p, id, keyID)
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.confirm(w, r, p, "Revoke access key", "applications", confirmData{
+		Question: fmt.Sprintf("Revoke the access key %s? Calls made with it are refused at once, and this cannot be undone.", k.Name),
+		Action:   "/applications/" + id + "/access-keys/" + keyID + "/revoke", Confirm: "Revoke access key", Cancel: "/applications/" + id + "/access-keys"})
+}
+
+func (c *Console) revokeAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id := r.PathValue("id")
+	if _, err := c.svc.RevokeAccessKey(ctx(r), p, id, r.PathValue("key")); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, "/applications/"+id+"/access-keys", http.StatusSeeOther)
+}

@@ -1,0 +1,66 @@
+package console
+
+import (
+	"net/http"
+
+	"keyhaven"
+)
+
+// routes registers the console's pages. Every POST goes through authed or form, which read
+// its form once ServeHTTP found it posted by the console's own pages.
+func (c *Console) routes() {
+	m := c.mux
+	m.HandleFunc("GET /login", c.loginPage)
+	m.HandleFunc("POST /login", c.form(c.login))
+	m.HandleFunc("POST /logout", c.authed(c.logout))
+	m.HandleFunc("GET /password", c.authed(c.passwordPage))
+	m.HandleFunc("POST /password", c.authed(c.changePassword))
+	m.HandleFunc("GET /{$}", c.authed(func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+		http.Redirect(w, r, "/applications", http.StatusSeeOther)
+	}))
+
+	m.HandleFunc("GET /applications", c.authed(c.applications))
+	m.HandleFunc("GET /applications/new", c.authed(c.newApplication))
+	m.HandleFunc("POST /applications", c.authed(c.createApplication))
+	m.HandleFunc("GET /applications/{id}", c.authed(c.application("summary")))
+	m.HandleFunc("GET /applications/{id}/access-keys", c.authed(c.application("keys")))
+	m.HandleFunc("GET /applications/{id}/edit", c.authed(c.editApplication))
+	m.HandleFunc("POST /applications/{id}/edit", c.authed(c.updateApplication))
+	m.HandleFunc("GET /applications/{id}/revoke", c.authed(c.confirmRevokeApplication))
+	m.HandleFunc("POST /applications/{id}/revoke", c.authed(c.revokeApplication))
+	m.HandleFunc("GET /applications/{id}/access-keys/new", c.authed(c.newAccessKey))
+	m.HandleFunc("POST /applications/{id}/access-keys", c.authed(c.createAccessKey))
+	m.HandleFunc("GET /applications/{id}/access-keys/{key}/edit", c.authed(c.editAccessKey))
+	m.HandleFunc("POST /applications/{id}/access-keys/{key}/edit", c.authed(c.updateAccessKey))
+	m.HandleFunc("GET /applications/{id}/access-keys/{key}/revoke", c.authed(c.confirmRevokeAccessKey))
+	m.HandleFunc("POST /applications/{id}/access-keys/{key}/revoke", c.authed(c.revokeAccessKey))
+
+	m.HandleFunc("GET /api-keys", c.authed(c.apiKeys))
+	m.HandleFunc("GET /api-keys/new", c.authed(c.newAPIKey))
+	m.HandleFunc("POST /api-keys", c.authed(c.createAPIKey))
+	m.HandleFunc("GET /api-keys/{name}/edit", c.authed(c.editAPIKey))
+	m.HandleFunc("POST /api-keys/{name}/edit", c.authed(c.updateAPIKey))
+	m.HandleFunc("GET /api-keys/{name}/delete", c.authed(c.confirmDeleteAPIKey))
+	m.HandleFunc("POST /api-keys/{name}/delete", c.authed(c.deleteAPIKey))
+
+	m.HandleFunc("GET /users", c.authed(c.users))
+	m.HandleFunc("GET /users/new", c.authed(c.newUser))
+	m.HandleFunc("POST /users", c.authed(c.createUser))
+	m.HandleFunc("GET /users/{id}/edit", c.authed(c.editUser))
+	m.HandleFunc("POST /users/{id}/edit", c.authed(c.updateUser))
+	m.HandleFunc("GET /users/{id}/delete", c.authed(c.confirmDeleteUser))
+	m.HandleFunc("POST /users/{id}/delete", c.authed(c.deleteUser))
+
+	m.HandleFunc("GET /contracts", c.authed(c.contracts))
+	m.HandleFunc("GET /contracts/new", c.authed(c.newContract))
+	m.HandleFunc("POST /contracts", c.authed(c.createContract))
+	m.HandleFunc("GET /offerings/new", c.authed(c.newOffering))
+	m.HandleFunc("POST /offerings", c.authed(c.createOffering))
+	m.HandleFunc("GET /accesses", c.authed(c.accesses))
+	m.HandleFunc("GET /batches/new", c.authed(c.newBatch))
+	m.HandleFunc("POST /batches", c.authed(c.createBatch))
+	m.HandleFunc("GET /batches/{id}", c.authed(c.batch))
+	m.HandleFunc("GET /batches/{id}/progress.json", c.authed(c.batchProgress))
+	m.HandleFunc("GET /batches/{id}/accesses.csv", c.authed(c.batchCSV))
+	m.HandleFunc("GET /audit", c.authed(c.audit))
+}

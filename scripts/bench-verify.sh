@@ -43,7 +43,7 @@ for engine in sqlite postgres; do
   hot=$(head -n 1 "$work/keys-$engine.txt")
   port=$((port + 1))
   KEYHAVEN_SECRET_KEY=$(openssl rand -base64 32) "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
-    --log-level warn --failure-burst 100000000 --cache-size 200000 >"$work/$engine.log" 2>&1 & pid=$!; pids+=($pid)
+    --log-level warn --cache-size 200000 >"$work/$engine.log" 2>&1 & pid=$!; pids+=($pid)
   wait_up "http://127.0.0.1:$port"
   DURATION=2s load "http://127.0.0.1:$port" "" "$hot" >/dev/null # connections and code paths warm up
   floor_warm=$(floor)

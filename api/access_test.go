@@ -593,3 +593,18 @@ func TestIdempotentBodyReadToTheRoutesLimit(t *testing.T) {
 		t.Fatalf("the key after the refused request: %d %s, want 201", r.Status, r.Body)
 	}
 }
+
+// TestIdempotentRequestJudgedOnce: a creating POST with an Idempotency-Key judges its bearer
+// once: the operation takes the principal the idempotency layer judged.
+func TestIdempotentRequestJudgedOnce(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	lookups := func() uint64 { h, m := e.Node.Cache.Stats(); return h + m }
+	before := lookups()
+	r := e.Do("POST", "/api/acme/users", e.Acme.APIKey, map[string]any{"email": "once@acme.test", "permissions": []string{"READ"}}, "Idempotency-Key", "once-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if n := lookups() - before; n != 1 {
+		t.Fatalf("the bearer was looked up %d times, want once", n)
+	}
+}

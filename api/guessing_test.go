@@ -179,8 +179,9 @@ func TestDeviceGuessesAtOnce(t *testing.T) {
 	for c := range codes {
 		count[c]++
 	}
-	if count["INVALID_CREDENTIALS"] > 10 || count["INVALID_CREDENTIALS"]+count["429"] != n {
-		t.Fatalf("answers to %d wrong passwords at once: %v, want at most the budget's 10 checked and the rest 429", n, count)
+	// The node's clock stands still, so the budget does not refill meanwhile.
+	if c := count["INVALID_CREDENTIALS"]; c != 10 || c+count["429"] != n {
+		t.Fatalf("answers to %d wrong passwords at once: %v, want the budget's 10 checked and the rest 429", n, count)
 	}
 }
 

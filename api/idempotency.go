@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -51,6 +52,8 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		// The operation takes the principal judged here rather than judging the bearer again.
+		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
 		sum := sha256.New()
 		sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
 		sum.Write(body)

@@ -154,6 +154,10 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
+	if _, ok := ctx.Context().Value(principalKey).(*keyhaven.Principal); ok {
+		next(ctx) // judged on this tenant's path already, by the idempotency layer
+		return
+	}
 	bearer, _ := secret.FromAuthorization(ctx.Header("Authorization"))
 	p, err := s.svc.Authenticate(ctx.Context(), keyhaven.Use{Secret: bearer, Tenant: ctx.Param("tenant")})
 	if err != nil {
@@ -162,6 +166,11 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	next(huma.WithValue(ctx, principalKey, p))
 }
+
+type ctxKey int
+
+// principalKey carries the principal a request's bearer was judged to stand for.
+const principalKey ctxKey = iota
 
 func principal(ctx context.Context) *keyhaven.Principal {
 	return ctx.Value(principalKey).(*keyhaven.Principal)

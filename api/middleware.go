@@ -1,5 +1,0 @@
-package api
-
-type ctxKey int
-
-const principalKey ctxKey = iota

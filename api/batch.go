@@ -157,11 +157,15 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 type utf8Reader struct {
 	r       io.Reader
 	pending []byte // the start of a rune cut by the previous read
+	err     error  // errNotUTF8 once seen: every later read fails too
 }
 
 var errNotUTF8 = keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "is not valid UTF-8"})
 
 func (u *utf8Reader) Read(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
 	if len(p) <= utf8.UTFMax {
 		return 0, io.ErrShortBuffer // the JSON decoder reads in far larger buffers
 	}
@@ -179,11 +183,13 @@ func (u *utf8Reader) Read(p []byte) (int, error) {
 		}
 	}
 	if !utf8.Valid(buf[:cut]) {
-		return 0, errNotUTF8
+		u.err = errNotUTF8
+		return 0, u.err
 	}
 	u.pending = append(u.pending[:0], buf[cut:]...)
 	if err == io.EOF && len(u.pending) > 0 {
-		return 0, errNotUTF8
+		u.err = errNotUTF8
+		return 0, u.err
 	}
 	return cut, err
 }

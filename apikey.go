@@ -17,6 +17,7 @@ type APIKeyInput struct {
 	Permissions []string
 	Active      *bool      // default true
 	Expires     *time.Time // nil: never
+	Policy      PolicyInput
 }
 
 // APIKeyUpdate changes an API key; nil fields stay as they are.
@@ -24,7 +25,8 @@ type APIKeyUpdate struct {
 	Name        *string
 	Permissions *[]string
 	Active      *bool
-	Expires     *time.Time
+	Expires     Optional[*time.Time] // a nil Value: never
+	Policy      PolicyUpdate
 }
 
 // MaskedKey is an API key's secret as listings show it: the display prefix and a mask.
@@ -86,11 +88,16 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput
 	if err != nil {
 		return nil, "", err
 	}
+	now := s.now()
+	pol, err := policy("", in.Policy, now)
+	if err != nil {
+		return nil, "", err
+	}
 	key = secret.Generate(secret.APIKey)
 	c = &Credential{
 		ID: NewID("key"), TenantID: p.TenantID, Kind: KindAPIKey, OwnerID: p.UserID, Name: in.Name,
 		Hash: secret.Hash(key), Display: secret.Display(key), Permissions: perms,
-		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: s.now(),
+		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: now, Policy: pol,
 	}
 	e.TargetID = c.ID
 	if err := s.store.CreateCredential(ctx, c, e); err != nil {
@@ -193,10 +200,14 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 		}
 	}
 	var expires time.Time
-	if in.Expires != nil {
-		if expires, err = s.checkExpires("api_key.expires", in.Expires); err != nil {
+	if in.Expires.Set {
+		if expires, err = s.checkExpires("api_key.expires", in.Expires.Value); err != nil {
 			return nil, err
 		}
+	}
+	applyPolicy, err := in.Policy.apply("api_key.", s.now())
+	if err != nil {
+		return nil, err
 	}
 	c, err = s.store.UpdateAPIKey(ctx, p.TenantID, name, s.now(), func(c *Credential) error {
 		e.TargetID = c.ID
@@ -215,9 +226,10 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 		if in.Active != nil {
 			c.Active = *in.Active
 		}
-		if in.Expires != nil {
+		if in.Expires.Set {
 			c.ExpiresAt = expires
 		}
+		applyPolicy(&c.Policy)
 		return nil
 	}, e)
 	switch {
@@ -241,9 +253,10 @@ func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
 	if in.Active != nil {
 		d["active"] = *in.Active
 	}
-	if in.Expires != nil {
-		d["expires"] = *in.Expires
+	if in.Expires.Set {
+		d["expires"] = in.Expires.Value
 	}
+	policyDetail(d, &in.Policy)
 	return d
 }
 
@@ -265,6 +278,21 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (
 	}
 	s.invalidate(ctx, c.ID)
 	return nil
+}
+
+// APIKey returns the live API key of p's tenant named name; it needs KEY_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds KEY_MANAGEMENT; ENOTFOUND if the
+// tenant has no live API key with that name.
+func (s *Service) APIKey(ctx context.Context, p *Principal, name string) (*Credential, error) {
+	if err := p.Require(KEY_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	if err := validateAPIKeyName("name", name); err != nil {
+		return nil, Errorf(ENOTFOUND, "no API key named %s", quoteShort(name))
+	}
+	c, err := s.store.APIKeyByName(ctx, p.TenantID, name, s.now())
+	return c, noAPIKey(err, name)
 }
 
 // ListAPIKeys lists every live API key of p's tenant; it needs KEY_MANAGEMENT.

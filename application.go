@@ -75,12 +75,14 @@ type AccessKeyInput struct {
 	Description string
 	Scopes      []string
 	ExpiresAt   time.Time // zero: never
+	Policy      PolicyInput
 }
 
-// AccessKeyUpdate changes an access key's name and description; scopes never change.
+// AccessKeyUpdate changes an access key's name, description and policy; scopes never change.
 type AccessKeyUpdate struct {
 	Name        *string
 	Description *string
+	Policy      PolicyUpdate
 }
 
 // validateName checks a display name: 1 to 100 characters, no control characters, no
@@ -132,6 +134,9 @@ func (k keyAction) reaches(p *Principal, app *Application) bool {
 var (
 	errNoApplication = Errorf(ENOTFOUND, "application not found")
 	errNoAccessKey   = Errorf(ENOTFOUND, "access key not found")
+	// errOwnAccessKey refuses a key's changes to itself: a key that could edit keys would
+	// otherwise lift its own limits.
+	errOwnAccessKey = Reasonf(EFORBIDDEN, "own_key", "a key cannot change itself")
 )
 
 // activeApplication returns an active application of the tenant, or ENOTFOUND.
@@ -381,11 +386,16 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 	if err := checkTime("expiresAt", in.ExpiresAt); err != nil {
 		return nil, "", err
 	}
+	pol, err := policy("", in.Policy, now)
+	if err != nil {
+		return nil, "", err
+	}
 	key = secret.Generate(secret.AccessKey)
 	c = &Credential{
 		ID: NewID("akey"), TenantID: p.TenantID, Kind: KindAccessKey, OwnerID: p.UserID, Name: in.Name,
 		Description: in.Description, ApplicationID: app.ID, Hash: secret.Hash(key), Display: secret.Display(key),
 		Permissions: scopes, Active: true, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now,
+		Policy: pol,
 	}
 	e.TargetID = c.ID
 	if err := s.store.CreateAccessKey(ctx, c, now, e); err != nil {
@@ -437,20 +447,22 @@ func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string
 	return s.store.ListAccessKeys(ctx, p.TenantID, app.ID, page)
 }
 
-// UpdateAccessKey changes an access key's name or description.
+// UpdateAccessKey changes an access key's name, description or policy.
 //
-// Returns EINVALID if neither name nor description is given, or one is invalid; EFORBIDDEN
+// Returns EINVALID if nothing is given to change, or something is invalid; EFORBIDDEN
 // (missing_permission) unless p holds EDIT_ACCESS_KEYS_ANY or EDIT_ACCESS_KEYS_OWN; ENOTFOUND
 // if the application is not active, or is another user's and p reaches it only with the _OWN
 // permission and may not see it; EFORBIDDEN (not_own_application) if it is another user's that
 // p may see (VIEW_APPLICATIONS) but reaches only with the _OWN permission; ENOTFOUND if the
-// application has no such key, or it is revoked; ECONFLICT (duplicate) if another of its keys
-// has the name.
+// application has no such key, or it is revoked; EFORBIDDEN (own_key) if the key is the one p
+// calls with; ECONFLICT (duplicate) if another of its keys has the name.
 func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id string, in AccessKeyUpdate) (c *Credential, err error) {
-	e := s.event(ctx, p.TenantID, p, "access_key.update", "access_key", id, nameDetail(in.Name))
+	detail := nameDetail(in.Name)
+	policyDetail(detail, &in.Policy)
+	e := s.event(ctx, p.TenantID, p, "access_key.update", "access_key", id, detail)
 	defer func() { s.failed(ctx, e, err) }()
-	if in.Name == nil && in.Description == nil {
-		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of name, description"})
+	if in.Name == nil && in.Description == nil && in.Policy.IsZero() {
+		return nil, Invalid(FieldError{Field: "body", Message: "name at least one of name, description, ipAllowlist, rateLimit, credits, meta"})
 	}
 	if in.Name != nil {
 		if err := validateName("name", *in.Name); err != nil {
@@ -462,6 +474,10 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 			return nil, err
 		}
 	}
+	applyPolicy, err := in.Policy.apply("", s.now())
+	if err != nil {
+		return nil, err
+	}
 	if _, _, err = s.accessKey(ctx, p, appID, id, editKeys); err != nil {
 		return nil, err
 	}
@@ -469,12 +485,16 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 		if !c.RevokedAt.IsZero() {
 			return errNoAccessKey
 		}
+		if c.ID == p.CredentialID {
+			return errOwnAccessKey
+		}
 		if in.Name != nil {
 			c.Name = *in.Name
 		}
 		if in.Description != nil {
 			c.Description = *in.Description
 		}
+		applyPolicy(&c.Policy)
 		return nil
 	}, e)
 	if err != nil {

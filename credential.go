@@ -38,6 +38,8 @@ type Credential struct {
 	RevokedAt     time.Time // zero: not revoked
 	CreatedAt     time.Time
 	LastUsedAt    time.Time // zero: never used
+	// Policy governs API keys and access keys; sessions have none.
+	Policy
 }
 
 // Expired reports whether c has expired at now.
@@ -51,6 +53,9 @@ type Resolution struct {
 	Credential *Credential
 	Tenant     *Tenant
 	Owner      *User
+	// SecretExpiresAt, when set, says the secret was the credential's before a rotation: it
+	// works until then, and is EXPIRED after.
+	SecretExpiresAt time.Time
 }
 
 // CredentialResolver finds a credential by the hash of its secret.

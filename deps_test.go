@@ -16,7 +16,7 @@ type layer struct {
 }
 
 var (
-	domain   = []string{"keyhaven", "keyhaven/secret"}
+	domain   = []string{"keyhaven", "keyhaven/secret", "keyhaven/ratelimit"}
 	storage  = []string{"keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres"}
 	shared   = []string{"keyhaven/internal/httpx"}
 	assembly = join(domain, storage, shared, []string{"keyhaven/api", "keyhaven/graphql", "keyhaven/graphql/model",
@@ -26,7 +26,9 @@ var (
 var layers = map[string]layer{
 	"keyhaven/secret": {nil,
 		"the secret format, password hashing and sealing stand alone, under the domain"},
-	"keyhaven": {[]string{"keyhaven/secret"},
+	"keyhaven/ratelimit": {nil,
+		"rate limiting knows windows and leases of string keys, nothing of credentials"},
+	"keyhaven": {[]string{"keyhaven/secret", "keyhaven/ratelimit"},
 		"the domain decides every rule and knows no transport, store or background loop: they depend on it"},
 	"keyhaven/sqlstore": {domain,
 		"the SQL store implements the domain's Store and knows nothing of who calls it"},
@@ -79,7 +81,7 @@ var forbidden = []struct {
 	{[]string{"keyhaven/api", "keyhaven/graphql", "keyhaven/console", "keyhaven/batch", "keyhaven/verify", "keyhaven/internal/httpx"},
 		[]string{"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
-	{[]string{"keyhaven", "keyhaven/secret", "keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres", "keyhaven/verify", "keyhaven/batch",
+	{[]string{"keyhaven", "keyhaven/secret", "keyhaven/ratelimit", "keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres", "keyhaven/verify", "keyhaven/batch",
 		"keyhaven/internal/httpx", "keyhaven/api", "keyhaven/graphql", "keyhaven/console", "keyhaven/node", "keyhaven/cmd/keyhaven"},
 		[]string{"testing"},
 		"test support stays out of the binary"},

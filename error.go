@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are the one error vocabulary of keyhaven: every transport maps them once
@@ -33,6 +34,8 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter, when set, is how long the caller waits before trying again (ERATELIMITED).
+	RetryAfter time.Duration
 }
 
 // FieldError names one invalid input field.
@@ -114,4 +117,14 @@ func ErrorFields(err error) []FieldError {
 		return e.Fields
 	}
 	return nil
+}
+
+// ErrorRetryAfter returns how long the caller of err waits before trying again, or 0 when
+// err does not say.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

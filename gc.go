@@ -26,8 +26,9 @@ func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Durati
 }
 
 // CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
-// their retention window and forgets old idempotency keys, once. It returns how many
-// credentials it deleted.
+// their retention window and forgets old idempotency keys, rotated secrets past their
+// retention and rate windows no limit counts any more, once. It returns how many credentials
+// it deleted.
 //
 // Returns EUNAVAILABLE if the database cannot be reached.
 func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
@@ -38,6 +39,14 @@ func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
 	if _, err := s.PurgeBatchPasswords(ctx); err != nil {
 		return n, err
 	}
-	_, err = s.store.DeleteIdempotencyKeys(ctx, s.now().Add(-IdempotencyTTL))
+	now := s.now()
+	if _, err := s.store.DeleteIdempotencyKeys(ctx, now.Add(-IdempotencyTTL)); err != nil {
+		return n, err
+	}
+	if _, err := s.store.DeleteRetiredSecrets(ctx, now.Add(-RetiredSecretRetention)); err != nil {
+		return n, err
+	}
+	// A window counts while it is current and for one period after; periods are at most a day.
+	_, err = s.store.DeleteRateWindows(ctx, now.Add(-2*MaxRatePeriod))
 	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"keyhaven/ratelimit"
 	"keyhaven/secret"
 )
 
@@ -37,6 +38,9 @@ type Service struct {
 	Hashes *HashLimiter
 	// Guesses limits failed sign-ins and device verifications; nil limits nothing.
 	Guesses *GuessLimiter
+	// Rates holds keys to their rate limits: in memory on one node, leased from the
+	// database when several share it.
+	Rates ratelimit.Limiter
 
 	bursts burstCounter
 	dummyState
@@ -53,6 +57,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		BatchRetention: 24 * time.Hour,
 		Hashes:         NewHashLimiter(HashSlots(0, secret.OWASP.Memory)),
 		Guesses:        NewGuessLimiter(0, 0),
+		Rates:          ratelimit.NewLocal(),
 	}
 }
 

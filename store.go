@@ -81,6 +81,25 @@ type Store interface {
 	// DeleteExpiredCredentials deletes sessions and API keys that expired before now and
 	// returns how many it deleted.
 	DeleteExpiredCredentials(ctx context.Context, now time.Time) (int, error)
+	// RotateCredential replaces the secret of an API key or access key of the tenant (see
+	// Store): change, given the credential held, checks the rotation and sets its new Hash
+	// and Display. The old hash is kept as a retired secret that resolves to the credential,
+	// with SecretExpiresAt retireAt. Returns ENOTFOUND if there is no such credential.
+	RotateCredential(ctx context.Context, tenantID, id string, retireAt time.Time, change func(*Credential) error, e *AuditEvent) (*Credential, error)
+	// DeleteRetiredSecrets forgets retired secrets that stopped working before cutoff and
+	// returns how many it deleted.
+	DeleteRetiredSecrets(ctx context.Context, cutoff time.Time) (int, error)
+	// TakeCredits takes cost from a credential's credits if at least cost remain, in one
+	// write that holds across processes; credits whose refill period (in periods, the
+	// interval's period at this instant) began after the one they belong to are first set to
+	// the refill amount. Returns the credits remaining after and whether cost was taken, or
+	// ENOTFOUND if the credential has no credits.
+	TakeCredits(ctx context.Context, credentialID string, cost int64, periods RefillPeriods) (remaining int64, ok bool, err error)
+	// TakeRateWindow: see ratelimit.Store. Keys are credential ids.
+	TakeRateWindow(ctx context.Context, key string, start, prevStart time.Time, take func(prev, cur int64) int64) (prev, cur int64, err error)
+	// DeleteRateWindows forgets rate windows that started before cutoff and returns how many
+	// it deleted.
+	DeleteRateWindows(ctx context.Context, cutoff time.Time) (int, error)
 
 	// CreateApplication stores a. Returns ECONFLICT (reason "limit_reached") when the tenant
 	// already has its limit of active applications, or (reason "duplicate") when an active
@@ -107,7 +126,7 @@ type Store interface {
 	// ListAccessKeys returns an application's keys that are not revoked, ordered by id.
 	ListAccessKeys(ctx context.Context, tenantID, appID string, page Page) ([]*Credential, error)
 	// UpdateAccessKey changes an access key of an application, revoked or not (see Store):
-	// it stores the name, description and RevokedAt change left. Returns ENOTFOUND if there
+	// it stores the name, description, policy and RevokedAt change left. Returns ENOTFOUND if there
 	// is no such key, ECONFLICT if another key of the application has the name.
 	UpdateAccessKey(ctx context.Context, tenantID, appID, id string, change func(*Credential) error, e *AuditEvent) (*Credential, error)
 
@@ -118,7 +137,7 @@ type Store interface {
 	// ListAPIKeys returns every API key of the tenant not expired at now, ordered by name.
 	ListAPIKeys(ctx context.Context, tenantID string, now time.Time) ([]*Credential, error)
 	// UpdateAPIKey changes the API key named name (see Store): it stores the name,
-	// permissions, active flag and expiry change left. Returns ENOTFOUND if it is gone or
+	// permissions, active flag, expiry and policy change left. Returns ENOTFOUND if it is gone or
 	// expired at now, ECONFLICT if another live key has the new name.
 	UpdateAPIKey(ctx context.Context, tenantID, name string, now time.Time, change func(*Credential) error, e *AuditEvent) (*Credential, error)
 

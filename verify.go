@@ -2,8 +2,10 @@ package keyhaven
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
+	"keyhaven/ratelimit"
 	"keyhaven/secret"
 )
 
@@ -28,6 +30,22 @@ type Use struct {
 	Kind CredentialKind
 	// Required are the permissions the credential must hold.
 	Required PermissionSet
+	// IP is the address of the client that presented the secret; not valid when unknown,
+	// which no IP allowlist admits.
+	IP netip.Addr
+	// Cost is what the use takes from the credential's rate limit and, for a verification,
+	// its credits.
+	Cost int64
+	// Verification is a use through verify: it takes credits too.
+	Verification bool
+}
+
+// APIUse is the use of a bearer secret on keyhaven's own API, at the path of the tenant
+// named tenant (empty for a path of no tenant): from the client address of the request ctx
+// serves, taking one unit of the credential's rate limit.
+func APIUse(ctx context.Context, secret, tenant string) Use {
+	ip, _ := netip.ParseAddr(RequestInfoFrom(ctx).RemoteAddr)
+	return Use{Secret: secret, Tenant: tenant, IP: ip, Cost: 1}
 }
 
 // DeviceLogin is what a device presents: its access's username and password.
@@ -47,6 +65,8 @@ const (
 	CodeDisabled                VerdictCode = "DISABLED"
 	CodeInsufficientPermissions VerdictCode = "INSUFFICIENT_PERMISSIONS"
 	CodeRateLimited             VerdictCode = "RATE_LIMITED"
+	CodeUsageExceeded           VerdictCode = "USAGE_EXCEEDED"
+	CodeIPNotAllowed            VerdictCode = "IP_NOT_ALLOWED"
 	// CodeWrongTenant is a good credential used on another tenant's API; never a verify answer.
 	CodeWrongTenant VerdictCode = "WRONG_TENANT"
 
@@ -69,8 +89,13 @@ type Verdict struct {
 	Principal *Principal
 	// Access is the device access, set once the device's password was right.
 	Access *Access
+	// RateLimit is the credential's rate limit as the use left it, once it was checked.
+	RateLimit *ratelimit.Decision
+	// Credits are the credits the use left, once they were checked.
+	Credits *int64
 
-	missing bool // no secret was presented at all
+	missing bool      // no secret was presented at all
+	at      time.Time // when it was judged
 }
 
 // Valid reports whether the use may go on.
@@ -87,8 +112,16 @@ func (v *Verdict) Err() error {
 		return Reasonf(EFORBIDDEN, "wrong_tenant", "the credential belongs to another tenant")
 	case CodeInsufficientPermissions:
 		return Reasonf(EFORBIDDEN, "missing_permission", "the credential lacks a permission this needs")
+	case CodeIPNotAllowed:
+		return Reasonf(EFORBIDDEN, "ip_not_allowed", "the credential is not good from this address")
+	case CodeUsageExceeded:
+		return Reasonf(EFORBIDDEN, "usage_exceeded", "the credential has no credits left")
 	case CodeRateLimited:
-		return Reasonf(ERATELIMITED, "rate_limited", "the credential's rate limit is used up; try again later")
+		e := Reasonf(ERATELIMITED, "rate_limited", "the credential's rate limit is used up; try again later")
+		if v.RateLimit != nil {
+			e.RetryAfter = v.RateLimit.RetryAfter(v.at)
+		}
+		return e
 	}
 	if v.missing {
 		return Reasonf(EUNAUTHORIZED, "missing_credential", "a bearer credential is required")
@@ -101,6 +134,8 @@ type judging struct {
 	Use
 	v   Verdict
 	now time.Time
+	// secretExpires is when the presented secret stops working, when a rotation replaced it.
+	secretExpires time.Time
 }
 
 // judgeSteps are the checks of a use in the contract's order ("Verify"): found, state
@@ -110,7 +145,10 @@ var judgeSteps = [...]func(s *Service, ctx context.Context, j *judging) error{
 	(*Service).judgeFound,
 	(*Service).judgeState,
 	(*Service).judgeTenant,
+	(*Service).judgeIP,
 	(*Service).judgePermissions,
+	(*Service).judgeRate,
+	(*Service).judgeCredits,
 }
 
 // Judge judges one use of a credential at this instant and returns its verdict. A malformed
@@ -121,7 +159,8 @@ var judgeSteps = [...]func(s *Service, ctx context.Context, j *judging) error{
 // and EUNAVAILABLE if the database cannot be reached or no slot for a device's password hash
 // frees up.
 func (s *Service) Judge(ctx context.Context, u Use) (*Verdict, error) {
-	j := &judging{Use: u, v: Verdict{Code: CodeValid}, now: s.now()}
+	now := s.now()
+	j := &judging{Use: u, v: Verdict{Code: CodeValid, at: now}, now: now}
 	for _, step := range judgeSteps {
 		if err := step(s, ctx, j); err != nil {
 			return nil, err
@@ -177,6 +216,7 @@ func (s *Service) judgeFound(ctx context.Context, j *judging) error {
 		return nil
 	}
 	v.Credential, v.Tenant, v.Owner = r.Credential, r.Tenant, r.Owner
+	j.secretExpires = r.SecretExpiresAt
 	return nil
 }
 
@@ -193,7 +233,7 @@ func (s *Service) judgeState(ctx context.Context, j *judging) error {
 	switch {
 	case owner.Deleted(), !c.RevokedAt.IsZero():
 		v.Code = CodeRevoked
-	case c.Expired(j.now):
+	case c.Expired(j.now), !j.secretExpires.IsZero() && !j.now.Before(j.secretExpires):
 		v.Code = CodeExpired
 	case !c.Active:
 		v.Code = CodeDisabled
@@ -222,6 +262,58 @@ func (s *Service) judgeTenant(_ context.Context, j *judging) error {
 		j.v.Code = CodeWrongTenant
 	}
 	return nil
+}
+
+// judgeIP refuses a credential with an IP allowlist that does not hold the client's address
+// (or was given none).
+func (s *Service) judgeIP(_ context.Context, j *judging) error {
+	if c := j.v.Credential; c != nil && j.v.Principal != nil && !c.Allows(j.IP) {
+		j.v.Code = CodeIPNotAllowed
+	}
+	return nil
+}
+
+// judgeRate takes the use's cost from the credential's rate limit.
+func (s *Service) judgeRate(ctx context.Context, j *judging) error {
+	c := j.v.Credential
+	if c == nil || c.RateLimit == nil || j.v.Principal == nil {
+		return nil
+	}
+	d, err := s.Rates.Take(ctx, c.ID, c.RateLimit.limit(), j.Cost, j.now)
+	if err != nil {
+		return err
+	}
+	j.v.RateLimit = &d
+	if !d.OK {
+		j.v.Code = CodeRateLimited
+	}
+	return nil
+}
+
+// judgeCredits takes a verification's cost from the credential's credits, in one write that
+// refuses when fewer remain, so that no number of nodes answers VALID more often than there
+// were credits. A refused use gives back what it took from the rate limit: only a VALID
+// answer consumes.
+func (s *Service) judgeCredits(ctx context.Context, j *judging) error {
+	c := j.v.Credential
+	if c == nil || c.Credits == nil || !j.Verification || j.v.Principal == nil {
+		return nil
+	}
+	remaining, ok, err := s.store.TakeCredits(ctx, c.ID, j.Cost, RefillPeriodsAt(j.now))
+	if ErrorCode(err) == ENOTFOUND {
+		return nil // its credits were removed meanwhile
+	}
+	if err == nil {
+		j.v.Credits = &remaining
+		if ok {
+			return nil
+		}
+		j.v.Code = CodeUsageExceeded
+	}
+	if j.v.RateLimit != nil {
+		s.Rates.Return(c.ID, c.RateLimit.limit(), j.Cost, j.now)
+	}
+	return err
 }
 
 // judgePermissions refuses a credential that lacks a permission the use requires.

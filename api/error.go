@@ -77,7 +77,7 @@ func newProblem(status int, msg string, errs ...error) *Problem {
 		// Input that parses but breaks the schema is invalid input, like any other.
 		status = http.StatusBadRequest
 	}
-	p := &Problem{Status: status, Title: http.StatusText(status), Code: codeOf(status), Detail: msg, headers: httpx.Headers(status)}
+	p := &Problem{Status: status, Title: http.StatusText(status), Code: codeOf(status), Detail: msg, headers: httpx.Headers(status, nil)}
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		p.Detail = "internal error"
 		return p
@@ -103,7 +103,7 @@ func domainProblem(err error) *Problem {
 		Code:    keyhaven.ErrorReason(err),
 		Detail:  keyhaven.ErrorMessage(err),
 		Errors:  keyhaven.ErrorFields(err),
-		headers: httpx.Headers(status),
+		headers: httpx.Headers(status, err),
 	}
 	return p
 }

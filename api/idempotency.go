@@ -36,7 +36,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		}
 		bearer, _ := secret.FromAuthorization(r.Header.Get("Authorization"))
 		tenant, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
-		p, err := s.svc.Authenticate(r.Context(), keyhaven.Use{Secret: bearer, Tenant: tenant})
+		p, err := s.svc.Authenticate(r.Context(), keyhaven.APIUse(r.Context(), bearer, tenant))
 		if err != nil {
 			next.ServeHTTP(w, r) // the handler answers 401 or 403
 			return

@@ -159,7 +159,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	bearer, _ := secret.FromAuthorization(ctx.Header("Authorization"))
-	p, err := s.svc.Authenticate(ctx.Context(), keyhaven.Use{Secret: bearer, Tenant: ctx.Param("tenant")})
+	p, err := s.svc.Authenticate(ctx.Context(), keyhaven.APIUse(ctx.Context(), bearer, ctx.Param("tenant")))
 	if err != nil {
 		writeErr(ctx, err)
 		return

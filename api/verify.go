@@ -80,7 +80,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	use := keyhaven.Use{Secret: req.Key, Required: required}
 	if h := r.Header.Get("Authorization"); h != "" {
 		bearer, _ := secret.FromAuthorization(h)
-		p, err := s.svc.Authenticate(ctx, keyhaven.Use{Secret: bearer})
+		p, err := s.svc.Authenticate(ctx, keyhaven.APIUse(ctx, bearer, ""))
 		if err != nil {
 			writeProblem(w, domainProblem(err), reqID)
 			return

@@ -26,7 +26,10 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, apiKey model.APIKey
 
 // UpdateAPIKey is the resolver for the updateApiKey field.
 func (r *mutationResolver) UpdateAPIKey(ctx context.Context, name string, apiKey model.APIKeyUpdateInput) (*model.APIKey, error) {
-	upd := keyhaven.APIKeyUpdate{Name: apiKey.Name, Active: apiKey.Active, Expires: apiKey.Expires}
+	upd := keyhaven.APIKeyUpdate{Name: apiKey.Name, Active: apiKey.Active}
+	if apiKey.Expires != nil {
+		upd.Expires = keyhaven.Some(apiKey.Expires)
+	}
 	if apiKey.Permissions != nil {
 		names := permissionNames(apiKey.Permissions)
 		upd.Permissions = &names

@@ -128,10 +128,10 @@ func (h *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bearer, _ := secret.FromAuthorization(r.Header.Get("Authorization"))
-	p, err := h.svc.Authenticate(r.Context(), keyhaven.Use{Secret: bearer, Tenant: r.PathValue("tenant")})
+	p, err := h.svc.Authenticate(r.Context(), keyhaven.APIUse(r.Context(), bearer, r.PathValue("tenant")))
 	if err != nil {
 		status := httpx.Status(err)
-		for k, vs := range httpx.Headers(status) {
+		for k, vs := range httpx.Headers(status, err) {
 			w.Header()[k] = vs
 		}
 		if status >= 500 && status != http.StatusServiceUnavailable {

@@ -20,6 +20,7 @@ import (
 	"keyhaven/graphql"
 	"keyhaven/internal/httpx"
 	"keyhaven/postgres"
+	"keyhaven/ratelimit"
 	"keyhaven/secret"
 	"keyhaven/sqlite"
 	"keyhaven/sqlstore"
@@ -110,6 +111,9 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	n.Usage = verify.NewUsage(store, cfg.Clock, cfg.Log)
 	svc.Used = n.Usage.Used
 	if cfg.PostgresDSN != "" {
+		// Nodes sharing a database lease their keys' rate limits from it: together they
+		// admit no more than one node would (see package ratelimit).
+		svc.Rates = ratelimit.NewLeased(store)
 		n.notifier = &postgres.Notifier{DSN: cfg.PostgresDSN, DB: store.SQL(), Log: cfg.Log,
 			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled, Clock: cfg.Clock}
 		// Until the listener is up, invalidations from other nodes could be missed.

@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"keyhaven"
+	"slices"
 	"time"
+
+	"keyhaven"
 )
 
 // APIKeyByName implements keyhaven.Store.
@@ -37,9 +39,10 @@ func (db *DB) UpdateAPIKey(ctx context.Context, tenantID, name string, now time.
 				return err
 			}
 		}
+		pa := policyArgs(&c.Policy)
 		return db.execOne(ctx, tx, "API key", "an API key with that name exists", `UPDATE credentials
-			SET name = ?, permissions = ?, active = ?, expires_at = ? WHERE tenant_id = ? AND id = ?`,
-			c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), tenantID, c.ID)
+			SET name = ?, permissions = ?, active = ?, expires_at = ?, `+setPolicy+` WHERE tenant_id = ? AND id = ?`,
+			slices.Concat([]any{c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt)}, pa[:], []any{tenantID, c.ID})...)
 	})
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"keyhaven"
@@ -140,8 +141,9 @@ func (db *DB) UpdateAccessKey(ctx context.Context, tenantID, appID, id string, c
 			WHERE c.tenant_id = ? AND c.application_id = ? AND c.id = ? AND c.kind = 'access_key'`+db.dialect.ForUpdate), tenantID, appID, id))
 		return c, db.notFound(err, "access key")
 	}, change, func(tx *sql.Tx, c *keyhaven.Credential) error {
+		pa := policyArgs(&c.Policy)
 		return db.execOne(ctx, tx, "access key", "another key of this application has that name", `UPDATE credentials
-			SET name = ?, description = ?, revoked_at = ? WHERE tenant_id = ? AND id = ?`,
-			c.Name, c.Description, toDB(c.RevokedAt), tenantID, id)
+			SET name = ?, description = ?, revoked_at = ?, `+setPolicy+` WHERE tenant_id = ? AND id = ?`,
+			slices.Concat([]any{c.Name, c.Description, toDB(c.RevokedAt)}, pa[:], []any{tenantID, id})...)
 	})
 }

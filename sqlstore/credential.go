@@ -9,7 +9,11 @@ import (
 )
 
 const credentialColumns = `c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.description, c.application_id,
-	c.hash, c.display, c.permissions, c.active, c.expires_at, c.revoked_at, c.created_at, c.last_used_at`
+	c.hash, c.display, c.permissions, c.active, c.expires_at, c.revoked_at, c.created_at, c.last_used_at, ` + policyColumns
+
+// policyColumns are a credential's policy, read by every query that reads one.
+const policyColumns = `c.ip_allowlist, c.rate_limit, c.rate_period, c.credits_remaining, c.credits_refill_amount,
+	c.credits_refill_interval, c.credits_refilled_at, c.meta`
 
 func (db *DB) createCredential(ctx context.Context, tx *sql.Tx, c *keyhaven.Credential) error {
 	if c.Kind == keyhaven.KindAPIKey {
@@ -21,11 +25,14 @@ func (db *DB) createCredential(ctx context.Context, tx *sql.Tx, c *keyhaven.Cred
 	if c.ApplicationID != "" {
 		app = c.ApplicationID
 	}
+	pa := policyArgs(&c.Policy)
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO credentials (id, tenant_id, kind, owner_id, name, description,
-		application_id, hash, display, permissions, active, expires_at, revoked_at, created_at, last_used_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		c.ID, c.TenantID, string(c.Kind), c.OwnerID, c.Name, c.Description, app, c.Hash, c.Display,
-		c.Permissions.String(), c.Active, toDB(c.ExpiresAt), toDB(c.RevokedAt), mustDB(c.CreatedAt), toDB(c.LastUsedAt))
+		application_id, hash, display, permissions, active, expires_at, revoked_at, created_at, last_used_at,
+		ip_allowlist, rate_limit, rate_period, credits_remaining, credits_refill_amount, credits_refill_interval,
+		credits_refilled_at, meta)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		append([]any{c.ID, c.TenantID, string(c.Kind), c.OwnerID, c.Name, c.Description, app, c.Hash, c.Display,
+			c.Permissions.String(), c.Active, toDB(c.ExpiresAt), toDB(c.RevokedAt), mustDB(c.CreatedAt), toDB(c.LastUsedAt)}, pa[:]...)...)
 	return db.wrap(err, "a credential with that name exists")
 }
 
@@ -35,11 +42,12 @@ type credentialRow struct {
 	app                    sql.NullString
 	expires, revoked, used sql.NullInt64
 	created                int64
+	policy                 policyRow
 }
 
 func (r *credentialRow) dest() []any {
-	return []any{&r.c.ID, &r.c.TenantID, &r.kind, &r.c.OwnerID, &r.c.Name, &r.c.Description, &r.app,
-		&r.c.Hash, &r.c.Display, &r.perms, &r.c.Active, &r.expires, &r.revoked, &r.created, &r.used}
+	return append([]any{&r.c.ID, &r.c.TenantID, &r.kind, &r.c.OwnerID, &r.c.Name, &r.c.Description, &r.app,
+		&r.c.Hash, &r.c.Display, &r.perms, &r.c.Active, &r.expires, &r.revoked, &r.created, &r.used}, r.policy.dest()...)
 }
 
 func scanCredential(row scanner) (*keyhaven.Credential, error) {
@@ -57,6 +65,7 @@ func (r *credentialRow) credential() *keyhaven.Credential {
 	c.Permissions = keyhaven.ParseStoredPermissions(r.perms)
 	c.ExpiresAt, c.RevokedAt, c.LastUsedAt = fromDB(r.expires), fromDB(r.revoked), fromDB(r.used)
 	c.CreatedAt = time.UnixMicro(r.created).UTC()
+	c.Policy = r.policy.policy()
 	return &c
 }
 
@@ -86,19 +95,21 @@ func (db *DB) ResolveCredential(ctx context.Context, hash string) (*keyhaven.Res
 	var owner keyhaven.User
 	var kind, perms, ownerPerms string
 	var app sql.NullString
-	var expires, revoked, used, ownerDeleted sql.NullInt64
-	err = stmt.QueryRowContext(ctx, hash).Scan(&c.ID, &c.TenantID, &kind, &c.OwnerID, &c.Name, &app, &perms, &c.Active,
-		&expires, &revoked, &used, &t.Name, &owner.Email, &ownerPerms, &ownerDeleted)
+	var expires, revoked, used, ownerDeleted, retired sql.NullInt64
+	var pr policyRow
+	err = stmt.QueryRowContext(ctx, hash, hash).Scan(append([]any{&c.ID, &c.TenantID, &kind, &c.OwnerID, &c.Name, &app, &perms, &c.Active,
+		&expires, &revoked, &used, &t.Name, &owner.Email, &ownerPerms, &ownerDeleted, &retired, &c.Hash}, pr.dest()...)...)
 	if err != nil {
 		return nil, db.notFound(err, "credential")
 	}
-	c.Kind, c.ApplicationID, c.Hash = keyhaven.CredentialKind(kind), app.String, hash
+	c.Kind, c.ApplicationID = keyhaven.CredentialKind(kind), app.String
 	c.Permissions = keyhaven.ParseStoredPermissions(perms)
 	c.ExpiresAt, c.RevokedAt, c.LastUsedAt = fromDB(expires), fromDB(revoked), fromDB(used)
+	c.Policy = pr.policy()
 	t.ID = c.TenantID
 	owner.ID, owner.TenantID = c.OwnerID, c.TenantID
 	owner.Permissions, owner.DeletedAt = keyhaven.ParseStoredPermissions(ownerPerms), fromDB(ownerDeleted)
-	return &keyhaven.Resolution{Credential: &c, Tenant: &t, Owner: &owner}, nil
+	return &keyhaven.Resolution{Credential: &c, Tenant: &t, Owner: &owner, SecretExpiresAt: fromDB(retired)}, nil
 }
 
 // DeleteCredential implements keyhaven.Store.
@@ -145,10 +156,18 @@ func (db *DB) RecordCredentialUse(ctx context.Context, uses map[string]time.Time
 	})
 }
 
+// resolveQuery finds a secret among the credentials' current secrets and, failing that,
+// among the secrets rotations retired, in one statement.
 const resolveQuery = `SELECT c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.application_id, c.permissions, c.active,
-	c.expires_at, c.revoked_at, c.last_used_at, t.name, u.email, u.permissions, u.deleted_at
+	c.expires_at, c.revoked_at, c.last_used_at, t.name, u.email, u.permissions, u.deleted_at, NULL, c.hash, ` + policyColumns + `
 	FROM credentials c JOIN tenants t ON t.id = c.tenant_id JOIN users u ON u.id = c.owner_id
-	WHERE c.hash = ?`
+	WHERE c.hash = ?
+	UNION ALL
+	SELECT c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.application_id, c.permissions, c.active,
+	c.expires_at, c.revoked_at, c.last_used_at, t.name, u.email, u.permissions, u.deleted_at, r.expires_at, c.hash, ` + policyColumns + `
+	FROM retired_secrets r JOIN credentials c ON c.id = r.credential_id JOIN tenants t ON t.id = c.tenant_id
+	JOIN users u ON u.id = c.owner_id
+	WHERE r.hash = ?`
 
 // resolveStmt returns the prepared statement of the verification path's one query, prepared
 // once (database/sql prepares it again on each connection as needed).

@@ -45,12 +45,15 @@ func Status(err error) int {
 }
 
 // Headers returns the headers an error answer of status carries: how to authenticate, and
-// when to try again.
-func Headers(status int) http.Header {
+// when to try again (as err says, when it is a domain error that says).
+func Headers(status int, err error) http.Header {
 	switch status {
 	case http.StatusUnauthorized:
 		return http.Header{"WWW-Authenticate": {`Bearer realm="keyhaven"`}}
 	case http.StatusTooManyRequests:
+		if d := keyhaven.ErrorRetryAfter(err); d > 0 {
+			return http.Header{"Retry-After": {strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)}}
+		}
 		return http.Header{"Retry-After": {"1"}}
 	case http.StatusServiceUnavailable:
 		return http.Header{"Retry-After": {keyhaven.RetryAfterUnavailable}}

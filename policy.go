@@ -324,8 +324,8 @@ func parseCredits(field string, in *CreditsInput, now time.Time) (*Credits, erro
 	return c, nil
 }
 
-// parseMeta checks that meta is a JSON object of at most MaxMetaBytes, and returns it
-// compacted (nil for none or JSON null).
+// parseMeta checks that meta is a JSON object of at most MaxMetaBytes (compacted), and
+// returns it compacted with HTML characters escaped (nil for none or JSON null).
 func parseMeta(field string, meta json.RawMessage) (json.RawMessage, error) {
 	meta = bytes.TrimSpace(meta)
 	if len(meta) == 0 || string(meta) == "null" {
@@ -341,7 +341,10 @@ func parseMeta(field string, meta json.RawMessage) (json.RawMessage, error) {
 	if buf.Len() > MaxMetaBytes {
 		return nil, Invalid(FieldError{Field: field, Message: fmt.Sprintf("must be at most %d bytes of JSON", MaxMetaBytes)})
 	}
-	return buf.Bytes(), nil
+	// Kept as encoding/json writes JSON, so that every answer can carry it as it is.
+	var out bytes.Buffer
+	json.HTMLEscape(&out, buf.Bytes())
+	return out.Bytes(), nil
 }
 
 // Grace validates a rotation's grace period in seconds.

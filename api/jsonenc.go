@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -38,6 +39,24 @@ func appendVerifyResponse(b []byte, v *VerifyResponse) []byte {
 		b = append(b, `,"expiresAt":"`...)
 		b = v.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
+	}
+	if v.Meta != nil {
+		b = append(b, `,"meta":`...)
+		b = append(b, v.Meta...) // compact JSON, as stored
+	}
+	if rl := v.RateLimit; rl != nil {
+		b = append(b, `,"rateLimit":{"limit":`...)
+		b = strconv.AppendInt(b, rl.Limit, 10)
+		b = append(b, `,"remaining":`...)
+		b = strconv.AppendInt(b, rl.Remaining, 10)
+		b = append(b, `,"resetAt":"`...)
+		b = rl.ResetAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"', '}')
+	}
+	if v.Credits != nil {
+		b = append(b, `,"credits":{"remaining":`...)
+		b = strconv.AppendInt(b, v.Credits.Remaining, 10)
+		b = append(b, '}')
 	}
 	return append(b, '}', '\n')
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"time"
@@ -21,12 +22,14 @@ import (
 type VerifyRequest struct {
 	Key         string       `json:"key" maxLength:"200" doc:"The secret to verify"`
 	Permissions []Permission `json:"permissions,omitempty" maxItems:"64" doc:"Permissions the credential must hold; missing any gives INSUFFICIENT_PERMISSIONS"`
+	IP          string       `json:"ip,omitempty" maxLength:"64" doc:"The address of the client that presented the key to the downstream service; a key with an IP allowlist is IP_NOT_ALLOWED without it"`
+	Cost        *int64       `json:"cost,omitempty" minimum:"0" maximum:"1000" doc:"What this use takes from the key's rate limit and credits; default 1"`
 }
 
 // VerifyResponse says whether a secret is good, who it is and what it may do.
 type VerifyResponse struct {
 	Valid       bool         `json:"valid"`
-	Code        string       `json:"code" enum:"VALID,NOT_FOUND,EXPIRED,REVOKED,DISABLED,INSUFFICIENT_PERMISSIONS,RATE_LIMITED"`
+	Code        string       `json:"code" enum:"VALID,NOT_FOUND,EXPIRED,REVOKED,DISABLED,INSUFFICIENT_PERMISSIONS,RATE_LIMITED,USAGE_EXCEEDED,IP_NOT_ALLOWED"`
 	Tenant      string       `json:"tenant,omitempty" doc:"The credential's tenant"`
 	Kind        string       `json:"kind,omitempty" enum:"api_key,access_key,session"`
 	ID          string       `json:"id,omitempty" doc:"The credential's id"`
@@ -34,7 +37,25 @@ type VerifyResponse struct {
 	Owner       string       `json:"owner,omitempty" doc:"The id of the user the credential acts for"`
 	Permissions []Permission `json:"permissions" doc:"Effective permissions, when the credential is good"`
 	ExpiresAt   *time.Time   `json:"expiresAt,omitempty"`
+	// Meta is the key's metadata, {} when it has none; absent when no credential was found.
+	Meta      json.RawMessage  `json:"meta,omitempty" doc:"The key's metadata for the downstream service ({} when none)"`
+	RateLimit *VerifyRateLimit `json:"rateLimit,omitempty" doc:"The key's rate limit as this use left it, when it has one and it was checked"`
+	Credits   *VerifyCredits   `json:"credits,omitempty" doc:"The key's credits as this use left them, when it has some and they were checked"`
 }
+
+// VerifyRateLimit is a key's rate limit as a verification left it.
+type VerifyRateLimit struct {
+	Limit     int64     `json:"limit"`
+	Remaining int64     `json:"remaining"`
+	ResetAt   time.Time `json:"resetAt" doc:"When admitted, the end of the current window; when RATE_LIMITED, the earliest instant at which a use of this cost is admitted"`
+}
+
+// VerifyCredits are a key's credits as a verification left them.
+type VerifyCredits struct {
+	Remaining int64 `json:"remaining"`
+}
+
+var emptyMeta = json.RawMessage("{}")
 
 const maxVerifyBody = 16 << 10
 
@@ -76,8 +97,21 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, domainProblem(err), reqID)
 		return
 	}
+	use := keyhaven.Use{Secret: req.Key, Required: required, Cost: 1, Verification: true}
+	if req.Cost != nil {
+		if err := keyhaven.Cost("cost", *req.Cost); err != nil {
+			writeProblem(w, domainProblem(err), reqID)
+			return
+		}
+		use.Cost = *req.Cost
+	}
+	if req.IP != "" {
+		if use.IP, err = netip.ParseAddr(req.IP); err != nil || use.IP.Zone() != "" {
+			writeProblem(w, domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "ip", Message: "must be an IPv4 or IPv6 address"})), reqID)
+			return
+		}
+	}
 	ctx := r.Context()
-	use := keyhaven.Use{Secret: req.Key, Required: required}
 	if h := r.Header.Get("Authorization"); h != "" {
 		bearer, _ := secret.FromAuthorization(h)
 		p, err := s.svc.Authenticate(ctx, keyhaven.APIUse(ctx, bearer, ""))
@@ -98,9 +132,19 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		c := v.Credential
 		out.Tenant, out.Kind, out.ID, out.Name, out.Owner = v.Tenant.Name, string(c.Kind), c.ID, c.Name, c.OwnerID
 		out.ExpiresAt = timePtr(c.ExpiresAt)
+		out.Meta = emptyMeta
+		if c.Meta != nil {
+			out.Meta = c.Meta
+		}
 	}
 	if v.Principal != nil {
 		out.Permissions = permissionList(v.Principal.Permissions)
+	}
+	if rl := v.RateLimit; rl != nil {
+		out.RateLimit = &VerifyRateLimit{Limit: rl.Limit, Remaining: rl.Remaining, ResetAt: rl.ResetAt}
+	}
+	if v.Credits != nil {
+		out.Credits = &VerifyCredits{Remaining: *v.Credits}
 	}
 	writeJSON(w, &out)
 }

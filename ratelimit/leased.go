@@ -87,7 +87,7 @@ func (l *Leased) Take(ctx context.Context, key string, lim Limit, cost int64, no
 	defer ls.mu.Unlock()
 	if ls.period != lim.Period || !ls.start.Equal(start) {
 		// A new window: what was leased of the last one counted there, and is gone.
-		*ls = lease{period: lim.Period, start: start}
+		ls.period, ls.start, ls.have, ls.prev, ls.cur, ls.refusedUntil = lim.Period, start, 0, 0, 0, time.Time{}
 	}
 	if ls.have >= cost {
 		ls.have -= cost

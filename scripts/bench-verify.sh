@@ -4,7 +4,10 @@
 # connections), warm (one hot key) and cold (every request a different key of 100,000), and
 # measures in the same run a minimal net/http handler returning a small fixed JSON body as
 # the floor. Each scenario is measured right after its own floor run, so that the machine's
-# drift does not skew the ratio. Prints a table with the ratios and the server's peak RSS.
+# drift does not skew the ratio. Besides the key with no policies, the warm runs verify a key
+# with an IP allowlist of 20 ranges and a rate limit (never reached), and a key with credits,
+# which every verification takes from in the database. Prints a table with the ratios and the
+# server's peak RSS.
 #   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +24,14 @@ go build -o "$work/keyhaven" ./cmd/keyhaven
 go build -o "$work/benchtool" ./internal/cmd/benchtool
 
 wait_up() { for _ in $(seq 1 200); do curl -sf "$1/healthz" >/dev/null && return 0; sleep 0.05; done; echo "server at $1 did not start" >&2; exit 1; }
-load() { # url keys_file hot_key
-  KEYS_FILE=$2 HOT_KEY=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/wrk/verify.lua "$1/api/verify" |
+load() { # url keys_file hot_key [client_ip]
+  KEYS_FILE=$2 HOT_KEY=$3 CLIENT_IP=${4:-} wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/wrk/verify.lua "$1/api/verify" |
     sed -n 's/^RESULT //p'
+}
+valid() { # url key client_ip: the key verifies VALID
+  local body='{"key":"'$2'"'; [ -n "$3" ] && body+=',"ip":"'$3'"'
+  curl -sf "$1/api/verify" -H 'Content-Type: application/json' -d "$body}" | grep -q '"valid":true' ||
+    { echo "a benchmark key does not verify VALID" >&2; exit 1; }
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
@@ -39,29 +47,44 @@ for engine in sqlite postgres; do
     psql "$KEYHAVEN_TEST_POSTGRES" -qc "CREATE DATABASE bench" >/dev/null
   fi
   echo "--- $engine: seeding $KEYS API keys" >&2
-  "$work/benchtool" seed --db "$db" --keys "$KEYS" --sample "$SAMPLE" --out "$work/keys-$engine.txt"
+  "$work/benchtool" seed --db "$db" --keys "$KEYS" --sample "$SAMPLE" --out "$work/keys-$engine.txt" \
+    --policies "$work/policies-$engine.txt"
   hot=$(head -n 1 "$work/keys-$engine.txt")
+  allow_rate=$(awk '$1 == "allowlist_rate" {print $2}' "$work/policies-$engine.txt")
+  credits=$(awk '$1 == "credits" {print $2}' "$work/policies-$engine.txt")
   port=$((port + 1))
   KEYHAVEN_SECRET_KEY=$(openssl rand -base64 32) "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
     --log-level warn --cache-size 200000 >"$work/$engine.log" 2>&1 & pid=$!; pids+=($pid)
   wait_up "http://127.0.0.1:$port"
-  DURATION=2s load "http://127.0.0.1:$port" "" "$hot" >/dev/null # connections and code paths warm up
+  base="http://127.0.0.1:$port"
+  valid "$base" "$allow_rate" 10.9.8.7
+  valid "$base" "$credits" ""
+  DURATION=2s load "$base" "" "$hot" >/dev/null # connections and code paths warm up
   floor_warm=$(floor)
-  warm=$(load "http://127.0.0.1:$port" "" "$hot")
+  warm=$(load "$base" "" "$hot")
+  floor_policy=$(floor)
+  policy=$(load "$base" "" "$allow_rate" 10.9.8.7)
+  floor_credits=$(floor)
+  creds=$(load "$base" "" "$credits")
+  valid "$base" "$allow_rate" 10.9.8.7 # the runs measured answers, not refusals
+  valid "$base" "$credits" ""
   floor_cold=$(floor)
-  cold=$(load "http://127.0.0.1:$port" "$work/keys-$engine.txt" "")
+  cold=$(load "$base" "$work/keys-$engine.txt" "")
   rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
-  rows+=("$engine floor $floor_warm -" "$engine warm $warm $rss" "$engine floor $floor_cold -" "$engine cold $cold $rss")
+  rows+=("$engine floor $floor_warm -" "$engine warm $warm $rss"
+    "$engine floor $floor_policy -" "$engine warm_allowlist_rate $policy $rss"
+    "$engine floor $floor_credits -" "$engine warm_credits $creds $rss"
+    "$engine floor $floor_cold -" "$engine cold $cold $rss")
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
 printf '\nverify over loopback: wrk -t%s -c%s -d%s, %s keys stored, cold = %s distinct keys\n' "$THREADS" "$CONNECTIONS" "$DURATION" "$KEYS" "$SAMPLE"
-printf '%-24s %10s %9s %9s %9s %8s %10s\n' scenario req/s p50_ms p99_ms vs_floor errors peak_rss_MB
+printf '%-30s %10s %9s %9s %9s %8s %10s\n' scenario req/s p50_ms p99_ms vs_floor errors peak_rss_MB
 floor_rps=1
 for row in "${rows[@]}"; do
   read -r engine kind json rss <<<"$row"
   rps=$(field "$json" rps)
   if [ "$kind" = floor ]; then floor_rps=$rps; label="  floor (net/http)"; else label="$engine $kind"; fi
-  printf '%-24s %10s %9s %9s %9.2f %8s %10s\n' "$label" "$rps" "$(field "$json" p50_ms)" "$(field "$json" p99_ms)" \
+  printf '%-30s %10s %9s %9s %9.2f %8s %10s\n' "$label" "$rps" "$(field "$json" p50_ms)" "$(field "$json" p99_ms)" \
     "$(python3 -c "print($rps/$floor_rps)")" "$(field "$json" errors)" "$rss"
 done

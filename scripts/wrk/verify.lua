@@ -7,6 +7,10 @@ if file and file ~= "" then
   for line in io.lines(file) do keys[#keys + 1] = line end
 end
 local hot = os.getenv("HOT_KEY") or ""
+-- With CLIENT_IP set, every request says the key was presented from that address.
+local ip = os.getenv("CLIENT_IP") or ""
+local extra = ""
+if ip ~= "" then extra = ',"ip":"' .. ip .. '"' end
 local threads = {}
 local counter = 0
 
@@ -25,7 +29,7 @@ function request()
     counter = counter + 1
     key = keys[(counter % #keys) + 1]
   end
-  return wrk.format("POST", "/api/verify", { ["Content-Type"] = "application/json" }, '{"key":"' .. key .. '"}')
+  return wrk.format("POST", "/api/verify", { ["Content-Type"] = "application/json" }, '{"key":"' .. key .. '"' .. extra .. '}')
 end
 
 function done(summary, latency, requests)

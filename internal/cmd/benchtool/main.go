@@ -64,6 +64,7 @@ func seed(args []string) error {
 	n := fs.Int("keys", 1_000_000, "API keys to create")
 	sample := fs.Int("sample", 100_000, "secrets to write out")
 	out := fs.String("out", "keys.txt", "file for the sampled secrets")
+	policies := fs.String("policies", "", "file for the secrets of keys with policies, one a line: NAME SECRET")
 	fs.Parse(args)
 	ctx := context.Background()
 	var db *sqlstore.DB
@@ -131,5 +132,48 @@ func seed(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "seeded %d API keys in %v\n", *n, time.Since(start).Round(time.Millisecond))
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if *policies != "" {
+		// The seeded keys went straight into the table: make room for two more.
+		l, err := svc.TenantLimits(ctx, p)
+		if err != nil {
+			return err
+		}
+		l.APIKeys = *n + 10
+		if err := svc.SetTenantLimits(ctx, "bench", l); err != nil {
+			return err
+		}
+		return seedPolicies(ctx, svc, p, *policies)
+	}
+	return nil
+}
+
+// seedPolicies creates the keys whose policies the benchmark measures, through the service
+// as any caller would, and writes their secrets to out: an IP allowlist of 20 ranges (the
+// client's last) with a rate limit no run reaches, and credits no run uses up.
+func seedPolicies(ctx context.Context, svc *keyhaven.Service, p *keyhaven.Principal, out string) error {
+	var allow []string
+	for i := range 19 {
+		allow = append(allow, fmt.Sprintf("198.51.%d.0/24", i))
+	}
+	allow = append(allow, "10.0.0.0/8")
+	keys := []struct {
+		name   string
+		policy keyhaven.PolicyInput
+	}{
+		{"allowlist_rate", keyhaven.PolicyInput{IPAllowlist: allow, RateLimit: &keyhaven.RateLimitInput{Limit: keyhaven.MaxRateLimit, PeriodSeconds: 60}}},
+		{"credits", keyhaven.PolicyInput{Credits: &keyhaven.CreditsInput{Remaining: keyhaven.MaxCredits}}},
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		_, key, err := svc.CreateAPIKey(ctx, p, keyhaven.APIKeyInput{Name: "POLICY_" + strings.ToUpper(k.name),
+			Permissions: []string{"READ"}, Policy: k.policy})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %s\n", k.name, key)
+	}
+	return os.WriteFile(out, []byte(b.String()), 0o600)
 }

@@ -3,6 +3,7 @@ package keyhaven_test
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -21,8 +22,33 @@ func (m resolutions) ResolveCredential(_ context.Context, hash string) (*keyhave
 	return nil, keyhaven.Errorf(keyhaven.ENOTFOUND, "no such credential")
 }
 
+// allow gives the key of a table's resolutions an IP allowlist.
+func allow(prefixes ...string) func(resolutions) {
+	return func(r resolutions) {
+		for _, res := range r {
+			if res.Credential.Kind == keyhaven.KindAPIKey {
+				for _, p := range prefixes {
+					res.Credential.IPAllowlist = append(res.Credential.IPAllowlist, netip.MustParsePrefix(p))
+				}
+			}
+		}
+	}
+}
+
+// limit gives the key of a table's resolutions a rate limit of n a minute.
+func limit(n int64) func(resolutions) {
+	return func(r resolutions) {
+		for _, res := range r {
+			if res.Credential.Kind == keyhaven.KindAPIKey {
+				res.Credential.RateLimit = &keyhaven.RateLimit{Limit: n, Period: time.Minute}
+			}
+		}
+	}
+}
+
 // TestJudgeSteps judges bearer uses step by step, in the contract's order: found, state,
-// tenant, permissions. Where a use fails two steps, the earlier one decides.
+// tenant, IP allowlist, permissions, rate limit. Where a use fails two steps, the earlier one
+// decides.
 func TestJudgeSteps(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	key, session := secret.Generate(secret.APIKey), secret.Generate(secret.Session)
@@ -71,6 +97,28 @@ func TestJudgeSteps(t *testing.T) {
 		{"revoked before permissions", keyhaven.Use{Secret: key, Required: keyhaven.NewPermissionSet(keyhaven.WRITE)}, func(r resolutions) { credential(r).RevokedAt = now }, keyhaven.CodeRevoked},
 		{"scope before state", keyhaven.Use{Secret: key, Scope: "tnt_2"}, func(r resolutions) { credential(r).Active = false }, keyhaven.CodeNotFound},
 		{"wrong tenant before permissions", keyhaven.Use{Secret: key, Tenant: "globex", Required: keyhaven.NewPermissionSet(keyhaven.WRITE)}, nil, keyhaven.CodeWrongTenant},
+		// A rotated secret works through its grace period, then is EXPIRED.
+		{"retired secret in its grace", keyhaven.Use{Secret: key}, func(r resolutions) { r[secret.Hash(key)].SecretExpiresAt = now.Add(time.Nanosecond) }, keyhaven.CodeValid},
+		{"retired secret past its grace", keyhaven.Use{Secret: key}, func(r resolutions) { r[secret.Hash(key)].SecretExpiresAt = now }, keyhaven.CodeExpired},
+		{"revoked before retired", keyhaven.Use{Secret: key}, func(r resolutions) {
+			r[secret.Hash(key)].SecretExpiresAt = now
+			credential(r).RevokedAt = now
+		}, keyhaven.CodeRevoked},
+		// IP allowlists: the client's address, IPv4-mapped or not; none given fails closed.
+		{"address in the allowlist", keyhaven.Use{Secret: key, IP: netip.MustParseAddr("10.1.2.3")}, allow("10.0.0.0/8"), keyhaven.CodeValid},
+		{"mapped address in the allowlist", keyhaven.Use{Secret: key, IP: netip.MustParseAddr("::ffff:10.1.2.3")}, allow("10.0.0.0/8"), keyhaven.CodeValid},
+		{"address outside the allowlist", keyhaven.Use{Secret: key, IP: netip.MustParseAddr("11.1.2.3")}, allow("10.0.0.0/8", "2001:db8::/32"), keyhaven.CodeIPNotAllowed},
+		{"no address against an allowlist", keyhaven.Use{Secret: key}, allow("10.0.0.0/8"), keyhaven.CodeIPNotAllowed},
+		{"no address, no allowlist", keyhaven.Use{Secret: key}, nil, keyhaven.CodeValid},
+		{"expired before the allowlist", keyhaven.Use{Secret: key}, func(r resolutions) {
+			allow("10.0.0.0/8")(r)
+			credential(r).ExpiresAt = now
+		}, keyhaven.CodeExpired},
+		{"allowlist before permissions", keyhaven.Use{Secret: key, Required: keyhaven.NewPermissionSet(keyhaven.WRITE)}, allow("10.0.0.0/8"), keyhaven.CodeIPNotAllowed},
+		// Rate limits take the use's cost; a refused use takes nothing.
+		{"within the rate limit", keyhaven.Use{Secret: key, Cost: 3}, limit(3), keyhaven.CodeValid},
+		{"past the rate limit", keyhaven.Use{Secret: key, Cost: 4}, limit(3), keyhaven.CodeRateLimited},
+		{"permissions before the rate limit", keyhaven.Use{Secret: key, Cost: 4, Required: keyhaven.NewPermissionSet(keyhaven.WRITE)}, limit(3), keyhaven.CodeInsufficientPermissions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +142,8 @@ func TestJudgeSteps(t *testing.T) {
 			}
 			// A credential in force stands for a principal and is recorded as used, whatever
 			// a later step says.
-			inForce := v.Code == keyhaven.CodeValid || v.Code == keyhaven.CodeWrongTenant || v.Code == keyhaven.CodeInsufficientPermissions
+			inForce := v.Code == keyhaven.CodeValid || v.Code == keyhaven.CodeWrongTenant || v.Code == keyhaven.CodeInsufficientPermissions ||
+				v.Code == keyhaven.CodeIPNotAllowed || v.Code == keyhaven.CodeRateLimited
 			if (v.Principal != nil) != inForce || (len(used) == 1) != inForce {
 				t.Errorf("%s: principal %v, used %v", v.Code, v.Principal, used)
 			}
@@ -119,6 +168,8 @@ func TestVerdictErrors(t *testing.T) {
 		keyhaven.CodeWrongTenant:             keyhaven.EFORBIDDEN,
 		keyhaven.CodeInsufficientPermissions: keyhaven.EFORBIDDEN,
 		keyhaven.CodeRateLimited:             keyhaven.ERATELIMITED,
+		keyhaven.CodeIPNotAllowed:            keyhaven.EFORBIDDEN,
+		keyhaven.CodeUsageExceeded:           keyhaven.EFORBIDDEN,
 	} {
 		if got := keyhaven.ErrorCode((&keyhaven.Verdict{Code: code}).Err()); got != want {
 			t.Errorf("%s: %s, want %s", code, got, want)

@@ -62,6 +62,8 @@ type DB struct {
 	prepMu  sync.Mutex
 	resolve atomic.Pointer[sql.Stmt]
 
+	credits creditTakes // waiting for the next group commit
+
 	migrated []Migration // what the last Migrate applied
 }
 

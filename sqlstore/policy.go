@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"keyhaven"
@@ -74,35 +77,114 @@ const creditsNow = `CASE WHEN credits_refill_amount IS NOT NULL AND credits_refi
 // TakeCredits implements keyhaven.Store: one conditional UPDATE, which PostgreSQL runs
 // against the row as the last committed writer left it and SQLite in its one writer, so that
 // concurrent takers on any number of processes never take more than there is.
+//
+// Takes that arrive while another batch of them commits wait and commit together in the
+// next transaction (group commit): each is still its own conditional UPDATE, answered only
+// once it is durable, but a busy node pays one commit for many verifications instead of one
+// each. A take that finds nobody committing runs at once.
 func (db *DB) TakeCredits(ctx context.Context, credentialID string, cost int64, periods keyhaven.RefillPeriods) (int64, bool, error) {
-	day, month := mustDB(periods.Daily), mustDB(periods.Monthly)
-	var remaining int64
-	err := db.w.QueryRowContext(ctx, db.q(`UPDATE credentials SET
+	t := &creditTake{id: credentialID, cost: cost, periods: periods, done: make(chan struct{})}
+	db.credits.mu.Lock()
+	db.credits.pending = append(db.credits.pending, t)
+	lead := !db.credits.running
+	db.credits.running = true
+	db.credits.mu.Unlock()
+	if lead {
+		db.commitCredits(context.WithoutCancel(ctx))
+	}
+	select {
+	case <-t.done:
+		return t.remaining, t.ok, t.err
+	case <-ctx.Done():
+		// The take may still commit; the caller gives up on its answer, not on the write.
+		return 0, false, db.wrap(ctx.Err(), "")
+	}
+}
+
+// creditTakes gathers the takes of credits waiting for the next commit.
+type creditTakes struct {
+	mu      sync.Mutex
+	pending []*creditTake
+	running bool // a leader is committing batches
+}
+
+type creditTake struct {
+	id        string
+	cost      int64
+	periods   keyhaven.RefillPeriods
+	remaining int64
+	ok        bool
+	err       error
+	done      chan struct{}
+}
+
+// maxCreditBatch bounds the takes one transaction commits.
+const maxCreditBatch = 256
+
+// commitCredits commits batches of pending takes until none is left.
+func (db *DB) commitCredits(ctx context.Context) {
+	for {
+		db.credits.mu.Lock()
+		batch := db.credits.pending
+		if len(batch) > maxCreditBatch {
+			batch = batch[:maxCreditBatch]
+		}
+		db.credits.pending = db.credits.pending[len(batch):]
+		if len(batch) == 0 {
+			db.credits.running = false
+			db.credits.pending = nil
+			db.credits.mu.Unlock()
+			return
+		}
+		db.credits.mu.Unlock()
+		// Rows are locked in one order, so that two nodes' batches never deadlock.
+		ordered := slices.Clone(batch)
+		slices.SortStableFunc(ordered, func(a, b *creditTake) int { return strings.Compare(a.id, b.id) })
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			for _, t := range ordered {
+				if err := db.takeCredits(ctx, tx, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, t := range batch {
+			if err != nil {
+				t.remaining, t.ok, t.err = 0, false, err
+			}
+			close(t.done)
+		}
+	}
+}
+
+// takeCredits runs one take in tx.
+func (db *DB) takeCredits(ctx context.Context, tx *sql.Tx, t *creditTake) error {
+	day, month := mustDB(t.periods.Daily), mustDB(t.periods.Monthly)
+	err := tx.QueryRowContext(ctx, db.q(`UPDATE credentials SET
 		credits_remaining = `+creditsNow+` - ?,
 		credits_refilled_at = CASE WHEN credits_refill_amount IS NOT NULL THEN `+refillPeriod+` ELSE credits_refilled_at END
 		WHERE id = ? AND credits_remaining IS NOT NULL AND `+creditsNow+` >= ?
 		RETURNING credits_remaining`),
-		month, day, cost, month, day, credentialID, month, day, cost).Scan(&remaining)
+		month, day, t.cost, month, day, t.id, month, day, t.cost).Scan(&t.remaining)
 	if err == nil {
-		return remaining, true, nil
+		t.ok = true
+		return nil
 	}
 	if err != sql.ErrNoRows {
-		return 0, false, db.wrap(err, "")
+		return err
 	}
 	// Refused, or no credits: say what is left.
 	var left sql.NullInt64
-	err = db.r.QueryRowContext(ctx, db.q(`SELECT `+creditsNow+` FROM credentials WHERE id = ?`), month, day, credentialID).Scan(&left)
-	if err != nil || !left.Valid {
-		return 0, false, db.notFound(errNoRowsIfNil(err), "credits")
+	err = tx.QueryRowContext(ctx, db.q(`SELECT `+creditsNow+` FROM credentials WHERE id = ?`), month, day, t.id).Scan(&left)
+	switch {
+	case err == sql.ErrNoRows || err == nil && !left.Valid:
+		t.err = db.notFound(sql.ErrNoRows, "credits")
+		return nil
+	case err != nil:
+		return err
 	}
-	return left.Int64, false, nil
-}
-
-func errNoRowsIfNil(err error) error {
-	if err == nil {
-		return sql.ErrNoRows
-	}
-	return err
+	t.remaining = left.Int64
+	return nil
 }
 
 // TakeRateWindow implements keyhaven.Store (and ratelimit.Store): the window's row is made

@@ -9,26 +9,34 @@ import (
 	"context"
 	"keyhaven"
 	"keyhaven/graphql/model"
+	"time"
 )
 
 // CreateAPIKey is the resolver for the createApiKey field.
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, apiKey model.APIKeyInput) (*model.APIKey, error) {
 	c, key, err := r.Svc.CreateAPIKey(ctx, principal(ctx), keyhaven.APIKeyInput{
 		Name: apiKey.Name, Permissions: permissionNames(apiKey.Permissions), Active: apiKey.Active, Expires: apiKey.Expires,
+		Policy: keyhaven.PolicyInput{
+			IPAllowlist: apiKey.IPAllowlist, RateLimit: rateLimitInput(apiKey.RateLimit),
+			Credits: creditsInput(apiKey.Credits), Meta: apiKey.Meta,
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := toAPIKey(c)
+	out := r.toAPIKey(c)
 	out.APIKey = &key
 	return out, nil
 }
 
 // UpdateAPIKey is the resolver for the updateApiKey field.
 func (r *mutationResolver) UpdateAPIKey(ctx context.Context, name string, apiKey model.APIKeyUpdateInput) (*model.APIKey, error) {
-	upd := keyhaven.APIKeyUpdate{Name: apiKey.Name, Active: apiKey.Active}
-	if apiKey.Expires != nil {
-		upd.Expires = keyhaven.Some(apiKey.Expires)
+	upd := keyhaven.APIKeyUpdate{
+		Name: apiKey.Name, Active: apiKey.Active, Expires: optional(apiKey.Expires, same),
+		Policy: keyhaven.PolicyUpdate{
+			IPAllowlist: optional(apiKey.IPAllowlist, same), RateLimit: optional(apiKey.RateLimit, rateLimitInput),
+			Credits: optional(apiKey.Credits, creditsInput), Meta: optional(apiKey.Meta, same),
+		},
 	}
 	if apiKey.Permissions != nil {
 		names := permissionNames(apiKey.Permissions)
@@ -38,7 +46,7 @@ func (r *mutationResolver) UpdateAPIKey(ctx context.Context, name string, apiKey
 	if err != nil {
 		return nil, err
 	}
-	return toAPIKey(c), nil
+	return r.toAPIKey(c), nil
 }
 
 // DeleteAPIKey is the resolver for the deleteApiKey field.
@@ -49,6 +57,24 @@ func (r *mutationResolver) DeleteAPIKey(ctx context.Context, name string) (strin
 	return name, nil
 }
 
+// RotateAPIKey is the resolver for the rotateApiKey field.
+func (r *mutationResolver) RotateAPIKey(ctx context.Context, name string, gracePeriodSeconds *int) (*model.APIKey, error) {
+	var grace time.Duration
+	if gracePeriodSeconds != nil {
+		var err error
+		if grace, err = keyhaven.Grace("grace_period_seconds", int64(*gracePeriodSeconds)); err != nil {
+			return nil, err
+		}
+	}
+	c, key, err := r.Svc.RotateAPIKey(ctx, principal(ctx), name, grace)
+	if err != nil {
+		return nil, err
+	}
+	out := r.toAPIKey(c)
+	out.APIKey = &key
+	return out, nil
+}
+
 // ListAPIKeys is the resolver for the listApiKeys field.
 func (r *queryResolver) ListAPIKeys(ctx context.Context) ([]*model.APIKey, error) {
 	keys, err := r.Svc.ListAPIKeys(ctx, principal(ctx))
@@ -57,7 +83,7 @@ func (r *queryResolver) ListAPIKeys(ctx context.Context) ([]*model.APIKey, error
 	}
 	out := make([]*model.APIKey, len(keys))
 	for i, c := range keys {
-		out[i] = toAPIKey(c)
+		out[i] = r.toAPIKey(c)
 	}
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 
 	gql "github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -270,7 +271,11 @@ func present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 		ge.Message = keyhaven.ErrorMessage(err)
 		ge.Extensions = map[string]any{"code": codeOf(de.Code), "reason": keyhaven.ErrorReason(err)}
 		if len(de.Fields) > 0 {
-			ge.Extensions["fields"] = de.Fields
+			fields := schemaFields(de.Fields)
+			ge.Extensions["fields"] = fields
+			if len(fields) == 1 && ge.Message == de.Fields[0].Field+": "+de.Fields[0].Message {
+				ge.Message = fields[0].Field + ": " + fields[0].Message
+			}
 		}
 		if de.Code == keyhaven.EINTERNAL {
 			log.ErrorContext(ctx, "graphql resolver failed", "err", err)
@@ -300,6 +305,30 @@ func present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	return &out
 }
 
+// schemaFields names the fields of a domain error as the schema does: the domain names them
+// as REST's JSON does, in camel case (rateLimit.periodSeconds); the schema in snake case
+// (rate_limit.period_seconds).
+func schemaFields(fs []keyhaven.FieldError) []keyhaven.FieldError {
+	out := make([]keyhaven.FieldError, len(fs))
+	for i, f := range fs {
+		out[i] = keyhaven.FieldError{Field: snakeCase(f.Field), Message: f.Message}
+	}
+	return out
+}
+
+// snakeCase writes each upper-case ASCII letter of s as an underscore and its lower case.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // valueFree are the framework's messages about a value that never quote it.
 var valueFree = map[string]bool{
 	"must be defined":                             true,
@@ -309,6 +338,8 @@ var valueFree = map[string]bool{
 	"enums must be strings":                       true,
 	"enums must be ints or strings":               true,
 	"time should be RFC3339Nano formatted string": true,
+	model.ErrNotSafeInt.Error():                   true,
+	model.ErrNotJSON.Error():                      true,
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -317,25 +348,4 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{
 		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
 	})
-}
-
-func permissionNames(ps []model.Permission) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = string(p)
-	}
-	return out
-}
-
-func toAPIKey(c *keyhaven.Credential) *model.APIKey {
-	masked := keyhaven.MaskedKey(c)
-	out := &model.APIKey{Name: c.Name, APIKey: &masked, Active: c.Active, Created: c.CreatedAt, Permissions: []model.Permission{}}
-	for _, p := range c.Permissions.List() {
-		out.Permissions = append(out.Permissions, model.Permission(p))
-	}
-	if !c.ExpiresAt.IsZero() {
-		t := c.ExpiresAt
-		out.Expires = &t
-	}
-	return out
 }

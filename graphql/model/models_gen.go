@@ -4,20 +4,30 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 type APIKey struct {
 	Name string `json:"name"`
-	// The secret in createApiKey's answer only; elsewhere a masked form.
+	// The secret in createApiKey's and rotateApiKey's answers only; elsewhere a masked form.
 	APIKey      *string      `json:"api_key,omitempty"`
 	Permissions []Permission `json:"permissions"`
 	Active      bool         `json:"active"`
 	Expires     *time.Time   `json:"expires,omitempty"`
 	Created     time.Time    `json:"created"`
+	// The minute the key was last used, recorded in batches some seconds later. Null: never used.
+	LastUsed *time.Time `json:"last_used,omitempty"`
+	// The CIDR ranges the key is good from (an address as a /32 or /128); empty: from anywhere.
+	IPAllowlist []string        `json:"ip_allowlist,omitempty"`
+	RateLimit   *RateLimit      `json:"rate_limit,omitempty"`
+	Credits     *Credits        `json:"credits,omitempty"`
+	Meta        json.RawMessage `json:"meta,omitempty"`
 }
 
 type APIKeyInput struct {
@@ -29,20 +39,78 @@ type APIKeyInput struct {
 	Active *bool `json:"active,omitempty"`
 	// When the key stops working and is deleted; in the future. Null: never.
 	Expires *time.Time `json:"expires,omitempty"`
+	// Up to 100 IPv4 or IPv6 addresses or CIDR ranges the key is good from. Null or empty: from anywhere.
+	IPAllowlist []string `json:"ip_allowlist,omitempty"`
+	// Null: no rate limit.
+	RateLimit *RateLimitInput `json:"rate_limit,omitempty"`
+	// Null: no credit limit.
+	Credits *CreditsInput `json:"credits,omitempty"`
+	// A JSON object of at most 4 KiB that verify returns to the downstream service. Null: none.
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
+// A change to an API key. A field left out stays as it is. An explicit null leaves name,
+// permissions and active as they are, and clears expires (the key never expires), ip_allowlist,
+// rate_limit, credits and meta.
 type APIKeyUpdateInput struct {
 	Name        *string      `json:"name,omitempty"`
 	Permissions []Permission `json:"permissions,omitempty"`
 	Active      *bool        `json:"active,omitempty"`
-	// A new expiry, in the future. Omitted or null: unchanged.
-	Expires *time.Time `json:"expires,omitempty"`
+	// A new expiry, in the future. Null: never.
+	Expires graphql.Omittable[*time.Time] `json:"expires,omitempty"`
+	// Replaces the whole list. Null or empty: from anywhere.
+	IPAllowlist graphql.Omittable[[]string] `json:"ip_allowlist,omitempty"`
+	// Replaces the rate limit. Null: none.
+	RateLimit graphql.Omittable[*RateLimitInput] `json:"rate_limit,omitempty"`
+	// Sets the remaining credits and the refill, anew. Null: none.
+	Credits graphql.Omittable[*CreditsInput] `json:"credits,omitempty"`
+	// Replaces the metadata. Null: none.
+	Meta graphql.Omittable[json.RawMessage] `json:"meta,omitempty"`
+}
+
+type Credits struct {
+	// The credits remaining now, a refill due since the last verification applied.
+	Remaining int64   `json:"remaining"`
+	Refill    *Refill `json:"refill,omitempty"`
+}
+
+// What a key's verifications may still take, and how it refills.
+type CreditsInput struct {
+	// 0 to 10^12.
+	Remaining int64 `json:"remaining"`
+	// None: the credits never refill.
+	Refill *RefillInput `json:"refill,omitempty"`
 }
 
 type Mutation struct {
 }
 
 type Query struct {
+}
+
+type RateLimit struct {
+	Limit         int `json:"limit"`
+	PeriodSeconds int `json:"period_seconds"`
+}
+
+// At most limit units of use in any period_seconds: each verification takes its cost, each request on keyhaven's API 1.
+type RateLimitInput struct {
+	// 1 to 1000000000.
+	Limit int `json:"limit"`
+	// 1 to 86400.
+	PeriodSeconds int `json:"period_seconds"`
+}
+
+type Refill struct {
+	Amount   int64          `json:"amount"`
+	Interval RefillInterval `json:"interval"`
+}
+
+// Sets the remaining credits to amount at the start of every interval.
+type RefillInput struct {
+	// 1 to 10^12.
+	Amount   int64          `json:"amount"`
+	Interval RefillInterval `json:"interval"`
 }
 
 // The keyhaven permission vocabulary.
@@ -138,6 +206,62 @@ func (e *Permission) UnmarshalJSON(b []byte) error {
 }
 
 func (e Permission) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How often a key's credits refill: at the start of every UTC day or month.
+type RefillInterval string
+
+const (
+	RefillIntervalDaily   RefillInterval = "DAILY"
+	RefillIntervalMonthly RefillInterval = "MONTHLY"
+)
+
+var AllRefillInterval = []RefillInterval{
+	RefillIntervalDaily,
+	RefillIntervalMonthly,
+}
+
+func (e RefillInterval) IsValid() bool {
+	switch e {
+	case RefillIntervalDaily, RefillIntervalMonthly:
+		return true
+	}
+	return false
+}
+
+func (e RefillInterval) String() string {
+	return string(e)
+}
+
+func (e *RefillInterval) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RefillInterval(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RefillInterval", str)
+	}
+	return nil
+}
+
+func (e RefillInterval) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RefillInterval) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RefillInterval) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -32,6 +32,10 @@ const documents = {
   list: `query { listApiKeys { api_key name expires created active } }`,
   update: `mutation { updateApiKey(name: "POWER_USER", api_key: { active: false }) { name active } }`,
   remove: `mutation { deleteApiKey(name: "POWER_USER") }`,
+  createWithPolicies: `mutation($meta: JSON) { createApiKey(api_key: {name: "GATEWAY", permissions: [READ], ip_allowlist: ["203.0.113.0/24"], rate_limit: {limit: 100, period_seconds: 60}, credits: {remaining: 1000000000000, refill: {amount: 5000, interval: DAILY}}, meta: $meta}) { api_key } }`,
+  listPolicies: `query { listApiKeys { name last_used ip_allowlist rate_limit { limit period_seconds } credits { remaining refill { amount interval } } meta } }`,
+  clearPolicies: `mutation { updateApiKey(name: "GATEWAY", api_key: {ip_allowlist: null, meta: null}) { ip_allowlist rate_limit { limit } meta } }`,
+  rotate: `mutation { rotateApiKey(name: "GATEWAY", grace_period_seconds: 60) { api_key name } }`,
 };
 for (const [name, doc] of Object.entries(documents)) {
   const errors = validate(schema, parse(doc));
@@ -55,5 +59,25 @@ const removed = await run(documents.remove);
 if (removed.errors || removed.data.deleteApiKey !== "POWER_USER") fail("deleteApiKey: " + JSON.stringify(removed));
 const denied = await run(`mutation { deleteApiKey(name: "POWER_USER") }`);
 if (denied.errors?.[0]?.extensions?.code !== "NOT_FOUND") fail("second delete: " + JSON.stringify(denied));
+
+// Key policies: given with the schema's types (a SafeInt past 32 bits, a JSON object as a
+// variable), read back as given, cleared by an explicit null, and a rotation's new secret.
+const gw = await run(documents.createWithPolicies, { meta: { customer: "cus_42", plan: "pro" } });
+if (gw.errors || !/^khk_/.test(gw.data.createApiKey.api_key)) fail("createApiKey with policies: " + JSON.stringify(gw));
+const policies = (await run(documents.listPolicies)).data?.listApiKeys?.find((k) => k.name === "GATEWAY");
+if (JSON.stringify(policies) !== JSON.stringify({
+  name: "GATEWAY", last_used: null, ip_allowlist: ["203.0.113.0/24"], rate_limit: { limit: 100, period_seconds: 60 },
+  credits: { remaining: 1000000000000, refill: { amount: 5000, interval: "DAILY" } }, meta: { customer: "cus_42", plan: "pro" },
+})) fail("listApiKeys with policies: " + JSON.stringify(policies));
+const cleared = await run(documents.clearPolicies);
+if (JSON.stringify(cleared.data?.updateApiKey) !== JSON.stringify({ ip_allowlist: [], rate_limit: { limit: 100 }, meta: null })) {
+  fail("updateApiKey clearing policies: " + JSON.stringify(cleared));
+}
+const rotated = await run(documents.rotate);
+if (rotated.errors || !/^khk_[0-9A-Za-z]{38}$/.test(rotated.data.rotateApiKey.api_key) || rotated.data.rotateApiKey.api_key === gw.data.createApiKey.api_key) {
+  fail("rotateApiKey: " + JSON.stringify(rotated));
+}
+const fraction = await run(`mutation { createApiKey(api_key: {name: "F", permissions: [READ], credits: {remaining: 1.5}}) { name } }`);
+if (fraction.errors?.[0]?.extensions?.code !== "BAD_USER_INPUT") fail("fractional credits: " + JSON.stringify(fraction));
 
 console.log(JSON.stringify({ ok: true, types: Object.keys(schema.getTypeMap()).length, sdlBytes: printSchema(schema).length }));

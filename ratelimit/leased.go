@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"math"
 	"sync"
 	"time"
 )
@@ -37,15 +36,21 @@ type leasedShard struct {
 
 // lease is what one process holds of a key's current window.
 type lease struct {
-	mu     sync.Mutex // held while leasing: one lease in flight per key and process
+	mu sync.Mutex // held while leasing: one lease in flight per key and process
+	leaseWindow
+}
+
+// leaseWindow is a lease's state in one window: it starts afresh with every window.
+type leaseWindow struct {
 	period time.Duration
 	start  time.Time
 	have   int64 // leased and not used yet
 	// prev and cur are the window's counts as last seen in the store, with every lease.
 	prev, cur int64
-	// refusedUntil, after a lease was refused, is the instant before which none can succeed:
-	// counts in the store only grow within a window.
+	// refusedUntil, after a lease of refusedNeed was refused, is the instant before which no
+	// lease of as much can succeed: counts in the store only grow within a window.
 	refusedUntil time.Time
+	refusedNeed  int64
 }
 
 // NewLeased returns a limiter leasing from store.
@@ -81,29 +86,37 @@ func (l *Leased) lease(key string, now time.Time) *lease {
 
 // Take implements Limiter.
 func (l *Leased) Take(ctx context.Context, key string, lim Limit, cost int64, now time.Time) (Decision, error) {
-	start, frac := window(lim, now)
+	start, elapsed := window(lim, now)
 	ls := l.lease(key, now)
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	if ls.period != lim.Period || !ls.start.Equal(start) {
+	switch {
+	case ls.period == lim.Period && start.Before(ls.start):
+		// The use read the clock before another moved the lease to a later window: it is
+		// judged at that window's start, where the last window weighs most. Leasing from
+		// the earlier window would add to counts the later window's leases were checked
+		// against.
+		start, elapsed, now = ls.start, 0, ls.start
+	case ls.period != lim.Period || !ls.start.Equal(start):
 		// A new window: what was leased of the last one counted there, and is gone.
-		ls.period, ls.start, ls.have, ls.prev, ls.cur, ls.refusedUntil = lim.Period, start, 0, 0, 0, time.Time{}
+		ls.leaseWindow = leaseWindow{period: lim.Period, start: start}
 	}
 	if ls.have >= cost {
 		ls.have -= cost
-		return Decision{OK: true, Limit: lim.Limit, Remaining: ls.have + available(lim, ls.prev, ls.cur, frac), ResetAt: start.Add(lim.Period)}, nil
-	}
-	if now.Before(ls.refusedUntil) {
-		return Decision{Limit: lim.Limit, Remaining: ls.have, ResetAt: ls.refusedUntil}, nil
+		return Decision{OK: true, Limit: lim.Limit, Remaining: ls.have + available(lim, ls.prev, ls.cur, elapsed), ResetAt: start.Add(lim.Period)}, nil
 	}
 	need := cost - ls.have
+	if now.Before(ls.refusedUntil) && need >= ls.refusedNeed {
+		return Decision{Limit: lim.Limit, Remaining: ls.have + available(lim, ls.prev, ls.cur, elapsed), ResetAt: ls.refusedUntil}, nil
+	}
 	var taken int64
 	prev, cur, err := l.store.TakeRateWindow(ctx, key, start, start.Add(-lim.Period), func(prev, cur int64) int64 {
-		avail := available(lim, prev, cur, frac)
+		taken = 0
+		avail := available(lim, prev, cur, elapsed)
 		if avail < need {
 			return 0
 		}
-		taken = min(avail, max(need, int64(math.Ceil(float64(avail)/LeaseShare))))
+		taken = min(avail, max(need, (avail+LeaseShare-1)/LeaseShare))
 		return taken
 	})
 	if err != nil {
@@ -111,11 +124,13 @@ func (l *Leased) Take(ctx context.Context, key string, lim Limit, cost int64, no
 	}
 	ls.prev, ls.cur = prev, cur+taken
 	if taken == 0 {
-		ls.refusedUntil = resetAt(lim, start, prev, cur, need, false)
-		return Decision{Limit: lim.Limit, Remaining: ls.have + available(lim, prev, cur, frac), ResetAt: ls.refusedUntil}, nil
+		// What this process holds counts in this window only: in a later one the use needs
+		// its whole cost.
+		ls.refusedUntil, ls.refusedNeed = resetAt(lim, start, prev, cur, need, cost), need
+		return Decision{Limit: lim.Limit, Remaining: ls.have + available(lim, prev, cur, elapsed), ResetAt: ls.refusedUntil}, nil
 	}
 	ls.have += taken - cost
-	return Decision{OK: true, Limit: lim.Limit, Remaining: ls.have + available(lim, ls.prev, ls.cur, frac), ResetAt: start.Add(lim.Period)}, nil
+	return Decision{OK: true, Limit: lim.Limit, Remaining: ls.have + available(lim, ls.prev, ls.cur, elapsed), ResetAt: start.Add(lim.Period)}, nil
 }
 
 // Return implements Limiter: the cost goes back to this process's lease.

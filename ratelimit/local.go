@@ -59,7 +59,7 @@ func (l *Local) shard(key string) *localShard {
 
 // Take implements Limiter.
 func (l *Local) Take(_ context.Context, key string, lim Limit, cost int64, now time.Time) (Decision, error) {
-	start, frac := window(lim, now)
+	start, elapsed := window(lim, now)
 	s := l.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,13 +72,17 @@ func (l *Local) Take(_ context.Context, key string, lim Limit, cost int64, now t
 		s.keys[key] = c
 	}
 	c.roll(lim.Period, start)
-	avail := available(lim, c.prev, c.cur, frac)
-	ok := cost <= avail
-	if ok {
-		c.cur += cost
-		avail -= cost
+	if start.Before(c.start) {
+		// The use read the clock before another moved the key to a later window: it is judged
+		// at that window's start, where the last window weighs most.
+		start, elapsed = c.start, 0
 	}
-	return Decision{OK: ok, Limit: lim.Limit, Remaining: avail, ResetAt: resetAt(lim, start, c.prev, c.cur, cost, ok)}, nil
+	avail := available(lim, c.prev, c.cur, elapsed)
+	if cost <= avail {
+		c.cur += cost
+		return Decision{OK: true, Limit: lim.Limit, Remaining: avail - cost, ResetAt: start.Add(lim.Period)}, nil
+	}
+	return Decision{Limit: lim.Limit, Remaining: avail, ResetAt: resetAt(lim, start, c.prev, c.cur, cost, cost)}, nil
 }
 
 // Return implements Limiter.

@@ -19,6 +19,7 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -56,39 +57,61 @@ type Limiter interface {
 	Return(key string, l Limit, cost int64, now time.Time)
 }
 
-// window locates now in l's fixed windows: the current window's start and the fraction of it
-// that has passed.
-func window(l Limit, now time.Time) (start time.Time, frac float64) {
+// window locates now in l's fixed windows: the current window's start and how far into it
+// now is.
+func window(l Limit, now time.Time) (start time.Time, elapsed time.Duration) {
 	p := int64(l.Period)
 	n := now.UnixNano()
 	s := n - n%p
-	return time.Unix(0, s).UTC(), float64(n-s) / float64(p)
+	return time.Unix(0, s).UTC(), time.Duration(n - s)
 }
 
-// available returns how much of l a use at frac of the current window may take, given the
+// The estimate is computed in integers, to the nanosecond: floating point would put the
+// instant a refused use is admitted a rounding off the one the admission check computes.
+
+// weighed returns ⌈prev × (period − elapsed) / period⌉: the part of the previous window's
+// count still inside the period that ends elapsed into the current window.
+func weighed(prev int64, period, elapsed time.Duration) int64 {
+	if prev <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(prev), uint64(period-elapsed))
+	lo, carry := bits.Add64(lo, uint64(period-1), 0)
+	q, _ := bits.Div64(hi+carry, lo, uint64(period))
+	return int64(q)
+}
+
+// available returns how much of l a use elapsed into the current window may take, given the
 // previous and current windows' counts.
-func available(l Limit, prev, cur int64, frac float64) int64 {
-	used := math.Ceil(float64(prev)*(1-frac)) + float64(cur)
-	return max(0, l.Limit-int64(used))
+func available(l Limit, prev, cur int64, elapsed time.Duration) int64 {
+	return max(0, l.Limit-weighed(prev, l.Period, elapsed)-cur)
 }
 
-// resetAt returns when a use of cost would next be admitted, given the counts at start (the
-// current window's start) if nothing else comes; for an admitted use, the window's end.
-func resetAt(l Limit, start time.Time, prev, cur, cost int64, ok bool) time.Time {
+// agedOut returns how far into a window the previous window's count prev weighs at most r:
+// the least elapsed with weighed(prev, period, elapsed) ≤ r.
+func agedOut(prev, r int64, period time.Duration) time.Duration {
+	if prev <= r {
+		return 0
+	}
+	// ⌈prev × (period − e) / period⌉ ≤ r  ⇔  period − e ≤ ⌊r × period / prev⌋
+	hi, lo := bits.Mul64(uint64(r), uint64(period))
+	q, _ := bits.Div64(hi, lo, uint64(prev))
+	return period - time.Duration(q)
+}
+
+// resetAt returns the earliest instant at which a refused use is admitted if nothing else
+// comes, given the counts of the window that starts at start and of the one before: the use
+// needs cost in this window and later in later ones (Leased: what it holds of this window
+// ends with it).
+func resetAt(l Limit, start time.Time, prev, cur, cost, later int64) time.Time {
 	end := start.Add(l.Period)
 	switch {
-	case ok:
-		return end
-	case cost > l.Limit:
-		return end.Add(l.Period) // never fits; say when everything has aged out
-	case cur+cost <= l.Limit && prev > 0:
+	case cur+cost <= l.Limit:
 		// Later in this window, once enough of the previous one has aged out.
-		f := 1 - float64(l.Limit-cur-cost)/float64(prev)
-		return start.Add(time.Duration(math.Ceil(f * float64(l.Period))))
-	case cur > 0:
-		// In the next window, once enough of this one has aged out.
-		g := max(0, 1-float64(l.Limit-cost)/float64(cur))
-		return end.Add(time.Duration(math.Ceil(g * float64(l.Period))))
+		return start.Add(agedOut(prev, l.Limit-cur-cost, l.Period))
+	case later > l.Limit:
+		return end.Add(l.Period) // never fits; say when everything has aged out
 	}
-	return end
+	// In the next window, once enough of this one has aged out.
+	return end.Add(agedOut(cur, l.Limit-later, l.Period))
 }

@@ -63,6 +63,10 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"SealingKeyCheck", testSealingKeyCheck},
 		{"SealedSamples", testSealedSamples},
 		{"AdoptSealingKey", testAdoptSealingKey},
+		{"PolicyRoundTrip", testPolicyRoundTrip},
+		{"TakeCredits", testTakeCredits},
+		{"TakeRateWindow", testTakeRateWindow},
+		{"RotateCredential", testRotateCredential},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

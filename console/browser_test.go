@@ -180,6 +180,9 @@ func TestApplicationsFlow(t *testing.T) {
 		chromedp.WaitVisible(`#name`, chromedp.ByQuery),
 		chromedp.SetValue(`#description`, "Nightly ERP sync", chromedp.ByQuery),
 		chromedp.Click(`//button[text()="Save"]`, chromedp.BySearch),
+		// Saving leads to the key's page; its breadcrumb back to the application's keys.
+		chromedp.WaitVisible(`//td[@id="description"][text()="Nightly ERP sync"]`, chromedp.BySearch),
+		chromedp.Click(`//p[@class="crumbs"]/a[text()="Access keys"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//div[text()="Nightly ERP sync"]`, chromedp.BySearch),
 		chromedp.Click(`//tr[@data-key]//a[text()="Revoke"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//button[text()="Revoke access key"]`, chromedp.BySearch),

@@ -1,8 +1,10 @@
 package console
 
 import (
-	"keyhaven"
 	"net/http"
+	"net/url"
+
+	"keyhaven"
 )
 
 func (c *Console) apiKeys(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
@@ -14,65 +16,108 @@ func (c *Console) apiKeys(w http.ResponseWriter, r *http.Request, p *keyhaven.Pr
 	c.render(w, r, p, http.StatusOK, "apikeys", "API keys", "api-keys", keys)
 }
 
+// apiKeyPath is the path of an API key's page.
+func apiKeyPath(name string) string { return "/api-keys/" + url.PathEscape(name) }
+
+// apiKeyLabels are the labels of an API key form's fields besides its policy's.
+var apiKeyLabels = withLabels(map[string]string{"name": "Name", "permissions": "Permissions"})
+
 func (c *Console) newAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	c.render(w, r, p, http.StatusOK, "perms_form", "New API key", "api-keys", permsForm{Action: "/api-keys", NameField: "Name (letters, digits, underscores)",
-		NameType: "text", Submit: "Create", Cancel: "/api-keys", ActiveField: true, Active: true, Options: options(p, 0)})
+	c.render(w, r, p, http.StatusOK, "apikey_form", "New API key", "api-keys", keyForm{Action: "/api-keys", Submit: "Create", Cancel: "/api-keys",
+		New: true, Active: true, Options: options(p, 0), Policy: policyFields{RefillInterval: string(keyhaven.RefillDaily)}})
 }
 
 func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	active := r.PostForm.Get("active") == "true"
-	f := permsForm{Action: "/api-keys", NameField: "Name (letters, digits, underscores)", NameType: "text", Name: r.PostForm.Get("name"),
-		Submit: "Create", Cancel: "/api-keys", ActiveField: true, Active: active, Options: options(p, 0)}
-	k, secret, err := c.svc.CreateAPIKey(ctx(r), p, keyhaven.APIKeyInput{Name: f.Name, Permissions: r.PostForm["permissions"], Active: &active})
+	f := keyForm{Action: "/api-keys", Submit: "Create", Cancel: "/api-keys", New: true, Name: r.PostForm.Get("name"), Active: active,
+		Options: optionsChecked(p, r.PostForm["permissions"]), Policy: policyFieldsFrom(r.PostForm)}
+	policy, err := f.Policy.input()
+	var k *keyhaven.Credential
+	var secret string
+	if err == nil {
+		k, secret, err = c.svc.CreateAPIKey(ctx(r), p, keyhaven.APIKeyInput{Name: f.Name, Permissions: r.PostForm["permissions"], Active: &active, Policy: policy})
+	}
 	if err != nil {
-		c.formError(w, r, p, err, "perms_form", "New API key", "api-keys", f)
+		c.keyFormError(w, r, p, err, "", apiKeyLabels, "apikey_form", "New API key", "api-keys", f)
 		return
 	}
 	c.render(w, r, p, http.StatusCreated, "created", "API key created", "api-keys", createdData{
 		Heading: "API key created", Text: "Securely record this API key now: it is shown only once.",
-		Rows: [][2]string{{"Name", k.Name}}, SecretLabel: "API key", Secret: secret, Close: "/api-keys", CloseLabel: "I have copied my API key - Close"})
+		Rows: [][2]string{{"Name", k.Name}}, SecretLabel: "API key", Secret: secret, Close: apiKeyPath(k.Name), CloseLabel: "I have copied my API key - Close"})
 }
 
-func (c *Console) apiKeyByName(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) *keyhaven.Credential {
-	keys, err := c.svc.ListAPIKeys(ctx(r), p)
+// apiKey shows an API key: its permissions, state and policy.
+func (c *Console) apiKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	k, err := c.svc.APIKey(ctx(r), p, r.PathValue("name"))
 	if err != nil {
 		c.fail(w, r, p, err)
-		return nil
+		return
 	}
-	for _, k := range keys {
-		if k.Name == r.PathValue("name") {
-			return k
-		}
-	}
-	c.fail(w, r, p, keyhaven.Errorf(keyhaven.ENOTFOUND, "no such API key"))
-	return nil
+	c.render(w, r, p, http.StatusOK, "apikey", "API key "+k.Name, "api-keys", k)
 }
 
 func (c *Console) editAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	k := c.apiKeyByName(w, r, p)
-	if k == nil {
+	k, err := c.svc.APIKey(ctx(r), p, r.PathValue("name"))
+	if err != nil {
+		c.fail(w, r, p, err)
 		return
 	}
-	c.render(w, r, p, http.StatusOK, "perms_form", "Edit API key "+k.Name, "api-keys", permsForm{Action: "/api-keys/" + k.Name + "/edit",
-		Submit: "Save", Cancel: "/api-keys", ActiveField: true, Active: k.Active, Options: options(p, k.Permissions)})
+	c.render(w, r, p, http.StatusOK, "apikey_form", "Edit API key "+k.Name, "api-keys", keyForm{Action: apiKeyPath(k.Name) + "/edit",
+		Submit: "Save", Cancel: apiKeyPath(k.Name), Active: k.Active, Options: options(p, k.Permissions), Policy: policyFieldsOf(k, c.svc.Now())})
 }
 
 func (c *Console) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	name := r.PathValue("name")
 	active := r.PostForm.Get("active") == "true"
 	perms := r.PostForm["permissions"]
-	if _, err := c.svc.UpdateAPIKey(ctx(r), p, name, keyhaven.APIKeyUpdate{Permissions: &perms, Active: &active}); err != nil {
-		c.formError(w, r, p, err, "perms_form", "Edit API key "+name, "api-keys", permsForm{Action: "/api-keys/" + name + "/edit",
-			Submit: "Save", Cancel: "/api-keys", ActiveField: true, Active: active, Options: options(p, 0)})
+	f := keyForm{Action: apiKeyPath(name) + "/edit", Submit: "Save", Cancel: apiKeyPath(name), Active: active,
+		Options: optionsChecked(p, perms), Policy: policyFieldsFrom(r.PostForm)}
+	policy, err := f.Policy.update()
+	if err == nil {
+		_, err = c.svc.UpdateAPIKey(ctx(r), p, name, keyhaven.APIKeyUpdate{Permissions: &perms, Active: &active, Policy: policy})
+	}
+	if err != nil {
+		c.keyFormError(w, r, p, err, "api_key.", apiKeyLabels, "apikey_form", "Edit API key "+name, "api-keys", f)
 		return
 	}
-	http.Redirect(w, r, "/api-keys", http.StatusSeeOther)
+	http.Redirect(w, r, apiKeyPath(name), http.StatusSeeOther)
+}
+
+func (c *Console) rotateAPIKeyPage(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	k, err := c.svc.APIKey(ctx(r), p, r.PathValue("name"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "rotate", "Rotate API key "+k.Name, "api-keys", rotateForm{Kind: "API key", Name: k.Name,
+		Action: apiKeyPath(k.Name) + "/rotate", Cancel: apiKeyPath(k.Name), Grace: graceOptions[0].Seconds})
+}
+
+// rotateAPIKey gives an API key a new secret and shows it once, as creating one does.
+func (c *Console) rotateAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	name := r.PathValue("name")
+	f := rotateForm{Kind: "API key", Name: name, Action: apiKeyPath(name) + "/rotate", Cancel: apiKeyPath(name), Grace: r.PostForm.Get("gracePeriodSeconds")}
+	g, err := grace(f.Grace)
+	var k *keyhaven.Credential
+	var secret string
+	if err == nil {
+		k, secret, err = c.svc.RotateAPIKey(ctx(r), p, name, g)
+	}
+	if err != nil {
+		f.Errors, err = fieldErrors(err, "", nil, graceLabels)
+		c.formError(w, r, p, err, "rotate", "Rotate API key "+name, "api-keys", f)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "created", "API key rotated", "api-keys", createdData{
+		Heading: "API key rotated", Text: "Securely record the new API key now: it is shown only once.",
+		Rows: [][2]string{{"Name", k.Name}, {"Old API key", c.oldSecret(g)}}, SecretLabel: "New API key", Secret: secret,
+		Close: apiKeyPath(k.Name), CloseLabel: "I have copied my API key - Close"})
 }
 
 func (c *Console) confirmDeleteAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	name := r.PathValue("name")
 	c.confirm(w, r, p, "Delete API key", "api-keys", confirmData{Question: "Delete the API key " + name + "? It stops working at once; deactivating it first shows whether it is still in use.",
-		Action: "/api-keys/" + name + "/delete", Confirm: "Delete API key", Cancel: "/api-keys"})
+		Action: apiKeyPath(name) + "/delete", Confirm: "Delete API key", Cancel: apiKeyPath(name)})
 }
 
 func (c *Console) deleteAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

@@ -2,10 +2,12 @@ package console
 
 import (
 	"fmt"
-	"keyhaven"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"keyhaven"
 )
 
 func (c *Console) applications(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
@@ -34,10 +36,10 @@ func (c *Console) createApplication(w http.ResponseWriter, r *http.Request, p *k
 }
 
 type appPage struct {
-	App                                    *keyhaven.Application
-	Tab                                    string
-	Keys                                   []*keyhaven.Credential
-	CanView, CanCreate, CanEdit, CanRevoke bool
+	App  *keyhaven.Application
+	Tab  string
+	Keys []*keyhaven.Credential
+	keyRights
 }
 
 // application renders an application's Summary or Access keys tab.
@@ -48,14 +50,7 @@ func (c *Console) application(tab string) func(http.ResponseWriter, *http.Reques
 			c.fail(w, r, p, err)
 			return
 		}
-		d := appPage{App: app, Tab: tab}
-		reach := func(any, own keyhaven.Permission) bool {
-			return p.Permissions.Has(any) || p.Permissions.Has(own) && app.CreatedBy == p.UserID
-		}
-		d.CanView = reach(keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN)
-		d.CanCreate = reach(keyhaven.CREATE_ACCESS_KEYS_ANY, keyhaven.CREATE_ACCESS_KEYS_OWN)
-		d.CanEdit = reach(keyhaven.EDIT_ACCESS_KEYS_ANY, keyhaven.EDIT_ACCESS_KEYS_OWN)
-		d.CanRevoke = reach(keyhaven.REVOKE_ACCESS_KEYS_ANY, keyhaven.REVOKE_ACCESS_KEYS_OWN)
+		d := appPage{App: app, Tab: tab, keyRights: rightsOn(p, app)}
 		if tab == "keys" && d.CanView {
 			if d.Keys, err = c.svc.ListAccessKeys(ctx(r), p, app.ID, keyhaven.Page{Limit: 200}); err != nil {
 				c.fail(w, r, p, err)
@@ -105,10 +100,28 @@ func (c *Console) revokeApplication(w http.ResponseWriter, r *http.Request, p *k
 	http.Redirect(w, r, "/applications", http.StatusSeeOther)
 }
 
-type keyForm struct {
-	AppID, Name, Description string
-	Scopes                   []string
+// keyRights are what p may do with the access keys of app.
+type keyRights struct{ CanView, CanCreate, CanEdit, CanRevoke bool }
+
+func rightsOn(p *keyhaven.Principal, app *keyhaven.Application) keyRights {
+	reach := func(any, own keyhaven.Permission) bool {
+		return p.Permissions.Has(any) || p.Permissions.Has(own) && app.CreatedBy == p.UserID
+	}
+	return keyRights{
+		CanView:   reach(keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN),
+		CanCreate: reach(keyhaven.CREATE_ACCESS_KEYS_ANY, keyhaven.CREATE_ACCESS_KEYS_OWN),
+		CanEdit:   reach(keyhaven.EDIT_ACCESS_KEYS_ANY, keyhaven.EDIT_ACCESS_KEYS_OWN),
+		CanRevoke: reach(keyhaven.REVOKE_ACCESS_KEYS_ANY, keyhaven.REVOKE_ACCESS_KEYS_OWN),
+	}
 }
+
+// accessKeyPath is the path of an access key's page.
+func accessKeyPath(appID, id string) string {
+	return "/applications/" + url.PathEscape(appID) + "/access-keys/" + url.PathEscape(id)
+}
+
+// accessKeyLabels are the labels of an access key form's fields besides its policy's.
+var accessKeyLabels = withLabels(map[string]string{"name": "Name", "description": "Description", "scopes": "Scopes", "expiresAt": "Expires"})
 
 func (c *Console) newAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	app, err := c.svc.Application(ctx(r), p, r.PathValue("id"))
@@ -116,7 +129,9 @@ func (c *Console) newAccessKey(w http.ResponseWriter, r *http.Request, p *keyhav
 		c.fail(w, r, p, err)
 		return
 	}
-	c.render(w, r, p, http.StatusOK, "key_form", "New access key", "applications", keyForm{AppID: app.ID, Scopes: p.Permissions.Strings()})
+	c.render(w, r, p, http.StatusOK, "key_form", "New access key", "applications", keyForm{Action: "/applications/" + app.ID + "/access-keys",
+		Submit: "Create", Cancel: "/applications/" + app.ID + "/access-keys", New: true, Options: options(p, 0),
+		Policy: policyFields{RefillInterval: string(keyhaven.RefillDaily)}})
 }
 
 type createdData struct {
@@ -126,19 +141,26 @@ type createdData struct {
 
 func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	appID := r.PathValue("id")
-	f := keyForm{AppID: appID, Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description"), Scopes: p.Permissions.Strings()}
+	f := keyForm{Action: "/applications/" + appID + "/access-keys", Submit: "Create", Cancel: "/applications/" + appID + "/access-keys", New: true,
+		Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description"), ExpiresAt: r.PostForm.Get("expiresAt"),
+		Options: optionsChecked(p, r.PostForm["scopes"]), Policy: policyFieldsFrom(r.PostForm)}
 	in := keyhaven.AccessKeyInput{Name: f.Name, Description: f.Description, Scopes: r.PostForm["scopes"]}
-	if v := r.PostForm.Get("expiresAt"); v != "" {
-		t, err := time.Parse("2006-01-02T15:04", v)
-		if err != nil {
-			c.formError(w, r, p, keyhaven.Invalid(keyhaven.FieldError{Field: "expiresAt", Message: "must be a date and time"}), "key_form", "New access key", "applications", f)
-			return
+	var err error
+	if f.ExpiresAt != "" {
+		if in.ExpiresAt, err = time.Parse("2006-01-02T15:04", f.ExpiresAt); err != nil {
+			err = keyhaven.Invalid(keyhaven.FieldError{Field: "expiresAt", Message: "must be a date and time"})
 		}
-		in.ExpiresAt = t
 	}
-	k, secret, err := c.svc.CreateAccessKey(ctx(r), p, appID, in)
+	if err == nil {
+		in.Policy, err = f.Policy.input()
+	}
+	var k *keyhaven.Credential
+	var secret string
+	if err == nil {
+		k, secret, err = c.svc.CreateAccessKey(ctx(r), p, appID, in)
+	}
 	if err != nil {
-		c.formError(w, r, p, err, "key_form", "New access key", "applications", f)
+		c.keyFormError(w, r, p, err, "", accessKeyLabels, "key_form", "New access key", "applications", f)
 		return
 	}
 	c.render(w, r, p, http.StatusCreated, "created", "Access key created", "applications", createdData{
@@ -149,6 +171,27 @@ func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request, p *key
 	})
 }
 
+type accessKeyPage struct {
+	App *keyhaven.Application
+	Key *keyhaven.Credential
+	keyRights
+}
+
+// accessKey shows an access key: its scopes, state and policy.
+func (c *Console) accessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	app, err := c.svc.Application(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	k, err := c.svc.AccessKey(ctx(r), p, app.ID, r.PathValue("key"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "access_key", "Access key "+k.Name, "applications", accessKeyPage{App: app, Key: k, keyRights: rightsOn(p, app)})
+}
+
 func (c *Console) editAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	id, keyID := r.PathValue("id"), r.PathValue("key")
 	k, err := c.svc.AccessKey(ctx(r), p, id, keyID)
@@ -156,20 +199,59 @@ func (c *Console) editAccessKey(w http.ResponseWriter, r *http.Request, p *keyha
 		c.fail(w, r, p, err)
 		return
 	}
-	c.render(w, r, p, http.StatusOK, "application_form", "Edit access key", "applications", appForm{
-		Action: "/applications/" + id + "/access-keys/" + keyID + "/edit", Name: k.Name, Description: k.Description,
-		Submit: "Save", Cancel: "/applications/" + id + "/access-keys"})
+	c.render(w, r, p, http.StatusOK, "key_form", "Edit access key", "applications", keyForm{
+		Action: accessKeyPath(id, keyID) + "/edit", Name: k.Name, Description: k.Description,
+		Submit: "Save", Cancel: accessKeyPath(id, keyID), Policy: policyFieldsOf(k, c.svc.Now())})
 }
 
 func (c *Console) updateAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
 	id, keyID := r.PathValue("id"), r.PathValue("key")
-	f := appForm{Action: "/applications/" + id + "/access-keys/" + keyID + "/edit", Name: r.PostForm.Get("name"),
-		Description: r.PostForm.Get("description"), Submit: "Save", Cancel: "/applications/" + id + "/access-keys"}
-	if _, err := c.svc.UpdateAccessKey(ctx(r), p, id, keyID, keyhaven.AccessKeyUpdate{Name: &f.Name, Description: &f.Description}); err != nil {
-		c.formError(w, r, p, err, "application_form", "Edit access key", "applications", f)
+	f := keyForm{Action: accessKeyPath(id, keyID) + "/edit", Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description"),
+		Submit: "Save", Cancel: accessKeyPath(id, keyID), Policy: policyFieldsFrom(r.PostForm)}
+	policy, err := f.Policy.update()
+	if err == nil {
+		_, err = c.svc.UpdateAccessKey(ctx(r), p, id, keyID, keyhaven.AccessKeyUpdate{Name: &f.Name, Description: &f.Description, Policy: policy})
+	}
+	if err != nil {
+		c.keyFormError(w, r, p, err, "", accessKeyLabels, "key_form", "Edit access key", "applications", f)
 		return
 	}
-	http.Redirect(w, r, "/applications/"+id+"/access-keys", http.StatusSeeOther)
+	http.Redirect(w, r, accessKeyPath(id, keyID), http.StatusSeeOther)
+}
+
+func (c *Console) rotateAccessKeyPage(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id, keyID := r.PathValue("id"), r.PathValue("key")
+	k, err := c.svc.AccessKey(ctx(r), p, id, keyID)
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "rotate", "Rotate access key", "applications", rotateForm{Kind: "access key", Name: k.Name,
+		Action: accessKeyPath(id, keyID) + "/rotate", Cancel: accessKeyPath(id, keyID), Grace: graceOptions[0].Seconds})
+}
+
+// rotateAccessKey gives an access key a new secret and shows it once, as creating one does.
+func (c *Console) rotateAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id, keyID := r.PathValue("id"), r.PathValue("key")
+	f := rotateForm{Kind: "access key", Name: r.PostForm.Get("name"), Action: accessKeyPath(id, keyID) + "/rotate", Cancel: accessKeyPath(id, keyID),
+		Grace: r.PostForm.Get("gracePeriodSeconds")}
+	g, err := grace(f.Grace)
+	var k *keyhaven.Credential
+	var secret string
+	if err == nil {
+		k, secret, err = c.svc.RotateAccessKey(ctx(r), p, id, keyID, g)
+	}
+	if err != nil {
+		f.Errors, err = fieldErrors(err, "", nil, graceLabels)
+		c.formError(w, r, p, err, "rotate", "Rotate access key", "applications", f)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "created", "Access key rotated", "applications", createdData{
+		Heading: "Access key rotated", Text: "Securely record the new access key now: it is shown only once.",
+		Rows:        [][2]string{{"Name", k.Name}, {"Old access key", c.oldSecret(g)}},
+		SecretLabel: "New access key", Secret: secret,
+		Close: accessKeyPath(id, keyID), CloseLabel: "I have copied my access key - Close",
+	})
 }
 
 func (c *Console) confirmRevokeAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

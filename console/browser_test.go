@@ -180,6 +180,9 @@ func TestApplicationsFlow(t *testing.T) {
 		chromedp.WaitVisible(`#name`, chromedp.ByQuery),
 		chromedp.SetValue(`#description`, "Nightly ERP sync", chromedp.ByQuery),
 		chromedp.Click(`//button[text()="Save"]`, chromedp.BySearch),
+		// Saving leads to the key's page; its breadcrumb back to the application's keys.
+		chromedp.WaitVisible(`//td[@id="description"][text()="Nightly ERP sync"]`, chromedp.BySearch),
+		chromedp.Click(`//p[@class="crumbs"]/a[text()="Access keys"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//div[text()="Nightly ERP sync"]`, chromedp.BySearch),
 		chromedp.Click(`//tr[@data-key]//a[text()="Revoke"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//button[text()="Revoke access key"]`, chromedp.BySearch),
@@ -485,24 +488,88 @@ func TestChangePasswordOnAPhone(t *testing.T) {
 	}
 }
 
-// TestPagesFitAPhone: on a 390 px wide screen, no page of the console is wider than the
-// screen (wide tables scroll inside themselves) and the header's links and sign-out button
-// are on it.
-func TestPagesFitAPhone(t *testing.T) {
+// TestPagesFitTheScreen: on a 390 px wide phone and a 1280 px wide desktop screen, no page
+// of the console is wider than the screen (wide tables scroll inside themselves; long
+// metadata and allowlist entries wrap) and the header's links and sign-out button are on it.
+// The pages include the key forms with their policies, a form showing a field's error, and
+// a rotated key's one-time secret.
+func TestPagesFitTheScreen(t *testing.T) {
 	e := apitest.New(t, testdb.SQLite)
 	e.Do("POST", "/api/acme/applications", e.Acme.APIKey, map[string]any{"name": "a-rather-long-application-name-for-a-phone"})
-	ctx := browser(t)
-	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), signIn(e, "admin@acme.test", e.Acme.AdminPassword))
-	for _, page := range []string{"/applications", "/api-keys", "/users", "/contracts", "/accesses", "/audit", "/password"} {
-		var width, signOut, lastLink float64
-		run(t, ctx, chromedp.Navigate(e.URL+page),
-			chromedp.WaitVisible(`//button[text()="Sign out"]`, chromedp.BySearch),
-			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
-			chromedp.Evaluate(`[...document.querySelectorAll("header button")].map(b => b.getBoundingClientRect().right).reduce((a, b) => Math.max(a, b), 0)`, &signOut),
-			chromedp.Evaluate(`[...document.querySelectorAll("header a")].map(a => a.getBoundingClientRect().right).reduce((a, b) => Math.max(a, b), 0)`, &lastLink))
-		if width > 390 || signOut > 390 || lastLink > 390 {
-			t.Errorf("%s on a 390 px screen: page %.0f px wide, sign-out ends at %.0f px, links end at %.0f px", page, width, signOut, lastLink)
+	bg := context.Background()
+	admin, err := e.Svc.Authenticate(bg, keyhaven.Use{Secret: e.Login("acme", "admin@acme.test", e.Acme.AdminPassword), Kind: keyhaven.KindSession})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := keyhaven.PolicyInput{
+		IPAllowlist: []string{"2001:db8:1234:5678:9abc:def0:1234:0/112", "203.0.113.0/24", "198.51.100.77"},
+		RateLimit:   &keyhaven.RateLimitInput{Limit: 1000000, PeriodSeconds: 86400},
+		Credits:     &keyhaven.CreditsInput{Remaining: 1000000000000, Refill: &keyhaven.RefillInput{Amount: 1000000000000, Interval: "MONTHLY"}},
+		Meta:        []byte(`{"customer":"cus_` + strings.Repeat("x9", 120) + `","plan":"enterprise","limits":{"seats":250,"regions":["eu-west-1","us-east-1"]}}`),
+	}
+	if _, _, err := e.Svc.CreateAPIKey(bg, admin, keyhaven.APIKeyInput{Name: "a_rather_long_api_key_name_for_a_phone_screen", Permissions: []string{"READ"}, Policy: policy}); err != nil {
+		t.Fatal(err)
+	}
+	app := createApp(t, e, e.Acme.APIKey, "keys-with-policies")
+	key, _, err := e.Svc.CreateAccessKey(bg, admin, app, keyhaven.AccessKeyInput{Name: "a rather long access key name for a phone", Scopes: []string{"READ"}, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiKey, accessKey := "/api-keys/a_rather_long_api_key_name_for_a_phone_screen", "/applications/"+app+"/access-keys/"+key.ID
+	// Each visit ends on the page to measure.
+	type visit struct {
+		name    string
+		actions chromedp.Tasks
+	}
+	var visits []visit
+	for _, page := range []string{"/applications", "/api-keys", "/users", "/contracts", "/accesses", "/audit", "/password",
+		"/api-keys/new-key", apiKey, apiKey + "/edit", apiKey + "/rotate",
+		"/applications/" + app + "/access-keys", "/applications/" + app + "/access-keys/new", accessKey, accessKey + "/edit", accessKey + "/rotate"} {
+		visits = append(visits, visit{page, chromedp.Tasks{chromedp.Navigate(e.URL + page)}})
+	}
+	visits = append(visits,
+		visit{"a new key's field error", chromedp.Tasks{
+			chromedp.Navigate(e.URL + "/api-keys/new-key"),
+			chromedp.WaitVisible(`#name`, chromedp.ByQuery),
+			chromedp.SendKeys(`#name`, "refused", chromedp.ByQuery),
+			chromedp.Click(`input[name=permissions][value=READ]`, chromedp.ByQuery),
+			chromedp.SendKeys(`#ip-allowlist`, "2001:db8:1234:5678:9abc:def0:1234:0/129-is-no-range-at-all-and-rather-long", chromedp.ByQuery),
+			chromedp.Click(`//button[text()="Create"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`#ip-allowlist-error`, chromedp.ByQuery),
+		}},
+		visit{"a rotated key's secret", chromedp.Tasks{
+			chromedp.Navigate(e.URL + accessKey + "/rotate"),
+			chromedp.WaitVisible(`#grace`, chromedp.ByQuery),
+			chromedp.SetValue(`#grace`, "3600", chromedp.ByQuery),
+			chromedp.Click(`//button[text()="Rotate access key"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`#secret-value`, chromedp.ByQuery),
+		}},
+	)
+	for _, screen := range []struct {
+		width, height int64
+		scale         float64
+		shot          string
+	}{{390, 844, 2, "21-applications-phone"}, {1280, 900, 1, ""}} {
+		ctx := browser(t)
+		run(t, ctx, chromedp.EmulateViewport(screen.width, screen.height, chromedp.EmulateScale(screen.scale)), signIn(e, "admin@acme.test", e.Acme.AdminPassword))
+		for _, v := range visits {
+			var width, signOut, lastLink float64
+			run(t, ctx, v.actions,
+				chromedp.WaitVisible(`//button[text()="Sign out"]`, chromedp.BySearch),
+				chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
+				chromedp.Evaluate(`[...document.querySelectorAll("header button")].map(b => b.getBoundingClientRect().right).reduce((a, b) => Math.max(a, b), 0)`, &signOut),
+				chromedp.Evaluate(`[...document.querySelectorAll("header a")].map(a => a.getBoundingClientRect().right).reduce((a, b) => Math.max(a, b), 0)`, &lastLink))
+			if max := float64(screen.width); width > max || signOut > max || lastLink > max {
+				t.Errorf("%s on a %d px screen: page %.0f px wide, sign-out ends at %.0f px, links end at %.0f px", v.name, screen.width, width, signOut, lastLink)
+			}
+		}
+		if screen.shot != "" {
+			run(t, ctx, chromedp.Navigate(e.URL+"/applications"), shot(t, ctx, screen.shot))
+			run(t, ctx, chromedp.Navigate(e.URL+apiKey), shot(t, ctx, "22-api-key-phone"))
+			run(t, ctx, chromedp.Navigate(e.URL+accessKey+"/edit"), shot(t, ctx, "23-edit-access-key-phone"))
+		} else {
+			run(t, ctx, chromedp.Navigate(e.URL+apiKey), shot(t, ctx, "24-api-key"))
+			run(t, ctx, chromedp.Navigate(e.URL+"/api-keys/new-key"), shot(t, ctx, "25-new-api-key"))
 		}
 	}
-	run(t, ctx, chromedp.Navigate(e.URL+"/applications"), shot(t, ctx, "21-applications-phone"))
 }

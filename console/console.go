@@ -66,25 +66,35 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Console {
 			if t.IsZero() {
 				return "—"
 			}
-			return t.UTC().Format("2006-01-02 15:04 UTC")
+			return t.UTC().Format(dateFormat)
 		},
 		"join":   strings.Join,
 		"masked": keyhaven.MaskedKey,
 		"status": func(k *keyhaven.Credential) keyhaven.AccessKeyStatus { return keyhaven.AccessKeyStatusAt(k, svc.Now()) },
+		// credits are the credits a key has at the service's now, a due refill applied.
+		"credits":      func(cr *keyhaven.Credits) int64 { return cr.At(svc.Now()) },
+		"allowlist":    allowlist,
+		"pretty":       prettyJSON,
+		"period":       period,
+		"intervals":    func() []string { return refillIntervals },
+		"graceOptions": func() any { return graceOptions },
 	}
 	pages, _ := fs.Glob(templateFS, "templates/*.html")
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "policy" {
 			continue
 		}
-		c.pages[name] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", p))
+		c.pages[name] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/policy.html", p))
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	c.routes()
 	return c
 }
+
+// dateFormat is how pages show a time.
+const dateFormat = "2006-01-02 15:04 UTC"
 
 // maxFormBytes bounds the body of every console form: they hold a few short fields.
 const maxFormBytes = 64 << 10
@@ -272,7 +282,7 @@ type permOption struct {
 
 type permsForm struct {
 	Action, NameField, NameType, Name, Submit, Cancel string
-	PasswordField, ActiveField, Active                bool
+	PasswordField                                     bool
 	Options                                           []permOption
 }
 
@@ -280,6 +290,20 @@ func options(p *keyhaven.Principal, checked keyhaven.PermissionSet) []permOption
 	var out []permOption
 	for _, perm := range p.Permissions.List() {
 		out = append(out, permOption{Name: string(perm), Checked: checked.Has(perm)})
+	}
+	return out
+}
+
+// optionsChecked returns p's permissions as options, those named in checked checked: a
+// posted form's choices, shown again.
+func optionsChecked(p *keyhaven.Principal, checked []string) []permOption {
+	on := map[string]bool{}
+	for _, name := range checked {
+		on[name] = true
+	}
+	var out []permOption
+	for _, perm := range p.Permissions.List() {
+		out = append(out, permOption{Name: string(perm), Checked: on[string(perm)]})
 	}
 	return out
 }

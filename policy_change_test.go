@@ -1,0 +1,26 @@
+package keyhaven_test
+
+import (
+	"testing"
+	"time"
+
+	"keyhaven"
+)
+
+// TestChangeOnlyAnAccessKeysPolicy changes nothing but an access key's policy: the change is
+// made and audited (it once wrote its audit detail into a map it had not made, and panicked).
+func TestChangeOnlyAnAccessKeysPolicy(t *testing.T) {
+	f := newFixture(t)
+	app := f.application(f.admin.UserID)
+	c, _ := f.accessKey(app, f.admin.UserID, time.Time{})
+	got, err := f.svc.UpdateAccessKey(f.ctx, f.admin, app.ID, c.ID, keyhaven.AccessKeyUpdate{Policy: keyhaven.PolicyUpdate{
+		RateLimit: keyhaven.Some(&keyhaven.RateLimitInput{Limit: 5, PeriodSeconds: 60}),
+	}})
+	if err != nil || got.RateLimit == nil || got.RateLimit.Limit != 5 {
+		t.Fatalf("UpdateAccessKey = %+v, %v", got, err)
+	}
+	events, err := f.svc.ListAudit(f.ctx, f.admin, keyhaven.AuditFilter{Action: "access_key.update"})
+	if err != nil || len(events) != 1 || events[0].Detail["application"] != app.ID || events[0].Detail["rateLimit"] == nil {
+		t.Fatalf("audit events %+v, %v", events, err)
+	}
+}

@@ -254,7 +254,7 @@ func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
 		d["active"] = *in.Active
 	}
 	if in.Expires.Set {
-		d["expires"] = in.Expires.Value
+		d["expires"] = detailValue(in.Expires.Value, in.Expires.Value == nil)
 	}
 	policyDetail(d, &in.Policy)
 	return d

@@ -1,6 +1,7 @@
 package keyhaven_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -22,5 +23,31 @@ func TestChangeOnlyAnAccessKeysPolicy(t *testing.T) {
 	events, err := f.svc.ListAudit(f.ctx, f.admin, keyhaven.AuditFilter{Action: "access_key.update"})
 	if err != nil || len(events) != 1 || events[0].Detail["application"] != app.ID || events[0].Detail["rateLimit"] == nil {
 		t.Fatalf("audit events %+v, %v", events, err)
+	}
+}
+
+// TestClearedFieldsAreAuditedAsCleared clears an API key's expiry and policy: the audit
+// detail says so, with no null value (which the audit listing's schema does not admit).
+func TestClearedFieldsAreAuditedAsCleared(t *testing.T) {
+	f := newFixture(t)
+	_, c := f.key(f.user(keyhaven.READ), keyhaven.READ)
+	_, err := f.svc.UpdateAPIKey(f.ctx, f.admin, c.Name, keyhaven.APIKeyUpdate{
+		Expires: keyhaven.Some[*time.Time](nil),
+		Policy: keyhaven.PolicyUpdate{
+			IPAllowlist: keyhaven.Some[[]string](nil), RateLimit: keyhaven.Some[*keyhaven.RateLimitInput](nil),
+			Credits: keyhaven.Some[*keyhaven.CreditsInput](nil), Meta: keyhaven.Some[json.RawMessage](nil),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := f.svc.ListAudit(f.ctx, f.admin, keyhaven.AuditFilter{Action: "api_key.update"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("audit events %+v, %v", events, err)
+	}
+	for _, field := range []string{"expires", "ipAllowlist", "rateLimit", "credits"} {
+		if got := events[0].Detail[field]; got != "cleared" {
+			t.Errorf("detail[%s] = %#v, want cleared", field, got)
+		}
 	}
 }

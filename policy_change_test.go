@@ -51,3 +51,31 @@ func TestClearedFieldsAreAuditedAsCleared(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedUseSaysWhatItLeft: a use refused for want of credits gives back what it took
+// from the rate limit, and its verdict says what the rate limit has left.
+func TestRefusedUseSaysWhatItLeft(t *testing.T) {
+	f := newFixture(t)
+	app := f.application(f.admin.UserID)
+	c, k := f.accessKey(app, f.admin.UserID, time.Time{})
+	_, err := f.svc.UpdateAccessKey(f.ctx, f.admin, app.ID, c.ID, keyhaven.AccessKeyUpdate{Policy: keyhaven.PolicyUpdate{
+		RateLimit: keyhaven.Some(&keyhaven.RateLimitInput{Limit: 10, PeriodSeconds: 3600}),
+		Credits:   keyhaven.Some(&keyhaven.CreditsInput{Remaining: 1}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := keyhaven.Use{Secret: k, Cost: 1, Verification: true}
+	for i, want := range []struct {
+		code      keyhaven.VerdictCode
+		remaining int64
+	}{{keyhaven.CodeValid, 9}, {keyhaven.CodeUsageExceeded, 9}, {keyhaven.CodeUsageExceeded, 9}} {
+		v, err := f.svc.Judge(f.ctx, use)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Code != want.code || v.RateLimit == nil || v.RateLimit.Remaining != want.remaining {
+			t.Fatalf("use %d: %s with rate limit %+v, want %s leaving %d", i, v.Code, v.RateLimit, want.code, want.remaining)
+		}
+	}
+}

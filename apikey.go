@@ -254,7 +254,7 @@ func apiKeyUpdateDetail(name string, in APIKeyUpdate) map[string]any {
 		d["active"] = *in.Active
 	}
 	if in.Expires.Set {
-		d["expires"] = in.Expires.Value
+		d["expires"] = detailValue(in.Expires.Value, in.Expires.Value == nil)
 	}
 	policyDetail(d, &in.Policy)
 	return d
@@ -303,4 +303,15 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal) ([]*Credential,
 		return nil, err
 	}
 	return s.store.ListAPIKeys(ctx, p.TenantID, s.now())
+}
+
+// ListAPIKeysPage lists one page of the live API keys of p's tenant, ordered by id; it needs
+// KEY_MANAGEMENT.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds KEY_MANAGEMENT.
+func (s *Service) ListAPIKeysPage(ctx context.Context, p *Principal, page Page) ([]*Credential, error) {
+	if err := p.Require(KEY_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.store.ListAPIKeysPage(ctx, p.TenantID, s.now(), page)
 }

@@ -457,7 +457,10 @@ func (s *Service) ListAccessKeys(ctx context.Context, p *Principal, appID string
 // application has no such key, or it is revoked; EFORBIDDEN (own_key) if the key is the one p
 // calls with; ECONFLICT (duplicate) if another of its keys has the name.
 func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id string, in AccessKeyUpdate) (c *Credential, err error) {
-	detail := nameDetail(in.Name)
+	detail := map[string]any{"application": appID}
+	if in.Name != nil {
+		detail["name"] = *in.Name
+	}
 	policyDetail(detail, &in.Policy)
 	e := s.event(ctx, p.TenantID, p, "access_key.update", "access_key", id, detail)
 	defer func() { s.failed(ctx, e, err) }()

@@ -152,20 +152,20 @@ type PolicyInput struct {
 
 // RateLimitInput is a rate limit as callers give it.
 type RateLimitInput struct {
-	Limit         int64
-	PeriodSeconds int64
+	Limit         int64 `json:"limit"`
+	PeriodSeconds int64 `json:"periodSeconds"`
 }
 
 // CreditsInput sets a key's credits: Remaining now, and how they refill.
 type CreditsInput struct {
-	Remaining int64
-	Refill    *RefillInput
+	Remaining int64        `json:"remaining"`
+	Refill    *RefillInput `json:"refill,omitempty"`
 }
 
 // RefillInput is a refill as callers give it.
 type RefillInput struct {
-	Amount   int64
-	Interval string
+	Amount   int64  `json:"amount"`
+	Interval string `json:"interval"`
 }
 
 // Optional is one field of a change: when Set is false the field stays as it is; when Set,
@@ -364,19 +364,28 @@ func Cost(field string, cost int64) error {
 }
 
 // policyDetail records in an audit event's detail which policy fields a change sets: the
-// allowlist and limits as given, the metadata only as changed (it is the tenant's customers'
-// data, and the key's listing shows it).
+// allowlist and limits as given, or "cleared"; the metadata only as changed (it is the
+// tenant's customers' data, and the key's listing shows it).
 func policyDetail(d map[string]any, u *PolicyUpdate) {
 	if u.IPAllowlist.Set {
-		d["ipAllowlist"] = u.IPAllowlist.Value
+		d["ipAllowlist"] = detailValue(u.IPAllowlist.Value, len(u.IPAllowlist.Value) == 0)
 	}
 	if u.RateLimit.Set {
-		d["rateLimit"] = u.RateLimit.Value
+		d["rateLimit"] = detailValue(u.RateLimit.Value, u.RateLimit.Value == nil)
 	}
 	if u.Credits.Set {
-		d["credits"] = u.Credits.Value
+		d["credits"] = detailValue(u.Credits.Value, u.Credits.Value == nil)
 	}
 	if u.Meta.Set {
 		d["meta"] = "changed"
 	}
+}
+
+// detailValue returns v for an audit event's detail, or "cleared" for a field a change
+// cleared: never null, so that every detail value is one the audit listing's schema admits.
+func detailValue(v any, cleared bool) any {
+	if cleared {
+		return "cleared"
+	}
+	return v
 }

@@ -136,6 +136,9 @@ type Store interface {
 	APIKeyByName(ctx context.Context, tenantID, name string, now time.Time) (*Credential, error)
 	// ListAPIKeys returns every API key of the tenant not expired at now, ordered by name.
 	ListAPIKeys(ctx context.Context, tenantID string, now time.Time) ([]*Credential, error)
+	// ListAPIKeysPage returns one page of the API keys of the tenant not expired at now,
+	// ordered by id.
+	ListAPIKeysPage(ctx context.Context, tenantID string, now time.Time, page Page) ([]*Credential, error)
 	// UpdateAPIKey changes the API key named name (see Store): it stores the name,
 	// permissions, active flag, expiry and policy change left. Returns ENOTFOUND if it is gone or
 	// expired at now, ECONFLICT if another live key has the new name.

@@ -310,8 +310,10 @@ func (s *Service) judgeCredits(ctx context.Context, j *judging) error {
 		}
 		j.v.Code = CodeUsageExceeded
 	}
-	if j.v.RateLimit != nil {
+	if rl := j.v.RateLimit; rl != nil {
 		s.Rates.Return(c.ID, c.RateLimit.limit(), j.Cost, j.now)
+		// The verdict says what the use left: what it took is given back.
+		rl.Remaining = min(rl.Limit, rl.Remaining+j.Cost)
 	}
 	return err
 }

@@ -39,15 +39,17 @@ type AccessKey struct {
 	CreatedBy     string                   `json:"createdBy" doc:"The user the key is bound to"`
 	CreatedAt     time.Time                `json:"createdAt"`
 	ExpiresAt     *time.Time               `json:"expiresAt,omitempty"`
-	LastUsedAt    *time.Time               `json:"lastUsedAt,omitempty"`
-	Key           string                   `json:"key,omitempty" doc:"The secret: only in the response that created the key"`
+	KeyPolicy
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	Key        string     `json:"key,omitempty" doc:"The secret: only in the response that created or rotated the key"`
 }
 
 func toAccessKey(c *keyhaven.Credential, now time.Time) AccessKey {
 	return AccessKey{
 		ID: c.ID, ApplicationID: c.ApplicationID, Name: c.Name, Description: c.Description,
 		Status: keyhaven.AccessKeyStatusAt(c, now), Scopes: permissionList(c.Permissions), DisplayPrefix: c.Display,
-		CreatedBy: c.OwnerID, CreatedAt: c.CreatedAt, ExpiresAt: timePtr(c.ExpiresAt), LastUsedAt: timePtr(c.LastUsedAt),
+		CreatedBy: c.OwnerID, CreatedAt: c.CreatedAt, ExpiresAt: timePtr(c.ExpiresAt), KeyPolicy: toKeyPolicy(&c.Policy, now),
+		LastUsedAt: timePtr(c.LastUsedAt),
 	}
 }
 
@@ -93,15 +95,23 @@ type createAccessKeyInput struct {
 		Description string       `json:"description,omitempty" maxLength:"1000"`
 		Scopes      []Permission `json:"scopes" minItems:"1" maxItems:"64" doc:"At most the caller's own permissions; never change"`
 		ExpiresAt   *time.Time   `json:"expiresAt,omitempty" doc:"When the key stops working; in the future"`
+		PolicyBody
 	}
 }
 
 type updateAccessKeyInput struct {
 	KeyPath
-	Body struct {
+	ContentType string `header:"Content-Type"`
+	Body        struct {
 		Name        *string `json:"name,omitempty" maxLength:"100"`
 		Description *string `json:"description,omitempty" maxLength:"1000"`
+		PolicyPatch
 	}
+}
+
+type rotateAccessKeyInput struct {
+	KeyPath
+	Body *Rotation
 }
 
 type accessKeyOutput struct{ Body AccessKey }
@@ -182,7 +192,8 @@ func (s *Server) registerApplications() {
 			"The key is bound to the caller's owner user; its secret is in this response only. " +
 			"409 limit_reached when the application has its limit of active keys.",
 	}, true), func(ctx context.Context, in *createAccessKeyInput) (*accessKeyOutput, error) {
-		kin := keyhaven.AccessKeyInput{Name: in.Body.Name, Description: in.Body.Description, Scopes: permissionStrings(in.Body.Scopes)}
+		kin := keyhaven.AccessKeyInput{Name: in.Body.Name, Description: in.Body.Description, Scopes: permissionStrings(in.Body.Scopes),
+			Policy: in.Body.PolicyBody.input()}
 		if in.Body.ExpiresAt != nil {
 			kin.ExpiresAt = *in.Body.ExpiresAt
 		}
@@ -223,15 +234,41 @@ func (s *Server) registerApplications() {
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "updateAccessKey", Method: http.MethodPatch, Path: "/api/{tenant}/applications/{appId}/access-keys/{keyId}", Tags: keyTags,
-		Summary:     "Change an access key's name or description",
-		Description: "Needs EDIT_ACCESS_KEYS_ANY or EDIT_ACCESS_KEYS_OWN. Scopes never change: naming them is invalid input.",
-		Errors:      []int{http.StatusNotFound, http.StatusConflict},
+		Summary: "Change an access key's name, description or policy",
+		Description: "Needs EDIT_ACCESS_KEYS_ANY or EDIT_ACCESS_KEYS_OWN. A JSON merge patch, as application/merge-patch+json or " +
+			"application/json: an absent field stays as it is; null clears ipAllowlist, rateLimit, credits and meta, and leaves name " +
+			"and description as they are. Scopes never change: naming them is invalid input. A key cannot change itself (403 own_key).",
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, true), func(ctx context.Context, in *updateAccessKeyInput) (*accessKeyOutput, error) {
-		c, err := s.svc.UpdateAccessKey(ctx, principal(ctx), in.AppID, in.KeyID, keyhaven.AccessKeyUpdate{Name: in.Body.Name, Description: in.Body.Description})
+		if err := checkMergePatch(in.ContentType); err != nil {
+			return nil, err
+		}
+		c, err := s.svc.UpdateAccessKey(ctx, principal(ctx), in.AppID, in.KeyID, keyhaven.AccessKeyUpdate{
+			Name: in.Body.Name, Description: in.Body.Description, Policy: in.Body.PolicyPatch.update()})
 		if err != nil {
 			return nil, err
 		}
 		return &accessKeyOutput{toAccessKey(c, s.svc.Now())}, nil
+	})
+	s.documentMergePatch("/api/{tenant}/applications/{appId}/access-keys/{keyId}")
+	huma.Register(s.api, op(huma.Operation{
+		OperationID: "rotateAccessKey", Method: http.MethodPost, Path: "/api/{tenant}/applications/{appId}/access-keys/{keyId}/rotate", Tags: keyTags,
+		Summary: "Give an access key a new secret", Errors: []int{http.StatusNotFound, http.StatusConflict},
+		Description: "Needs EDIT_ACCESS_KEYS_ANY or EDIT_ACCESS_KEYS_OWN; a key cannot rotate itself (403 own_key), an expired key is 409. " +
+			"The key keeps its id, name, scopes, policy and usage; the new secret is in this response only. The old secret works for " +
+			"gracePeriodSeconds, then verify says EXPIRED. Counts against no limit. Honours Idempotency-Key.",
+	}, true), func(ctx context.Context, in *rotateAccessKeyInput) (*accessKeyOutput, error) {
+		grace, err := rotationGrace(in.Body)
+		if err != nil {
+			return nil, err
+		}
+		c, key, err := s.svc.RotateAccessKey(ctx, principal(ctx), in.AppID, in.KeyID, grace)
+		if err != nil {
+			return nil, err
+		}
+		out := &accessKeyOutput{toAccessKey(c, s.svc.Now())}
+		out.Body.Key = key
+		return out, nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "revokeAccessKey", Method: http.MethodPost, Path: "/api/{tenant}/applications/{appId}/access-keys/{keyId}/revoke", Tags: keyTags,

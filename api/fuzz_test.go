@@ -12,13 +12,18 @@ import (
 // restSeeds are a well-formed body of each operation that takes one, for the fuzzer to
 // mutate from.
 var restSeeds = map[string]string{
-	"login":                 `{"email":"admin@acme.test","password":"correct-horse-battery"}`,
-	"createUser":            `{"email":"someone@acme.test","password":"correct-horse-battery","permissions":["READ","ACCESS_MANAGEMENT"]}`,
-	"updateUser":            `{"permissions":["READ"],"password":"another-horse-battery"}`,
-	"createApplication":     `{"name":"billing","description":"pays"}`,
-	"updateApplication":     `{"name":"billing-2","description":null}`,
-	"createAccessKey":       `{"name":"reader","scopes":["READ"],"expiresAt":"9999-12-31T11:59:00+00:00"}`,
-	"updateAccessKey":       `{"description":"reads"}`,
+	"login":             `{"email":"admin@acme.test","password":"correct-horse-battery"}`,
+	"createUser":        `{"email":"someone@acme.test","password":"correct-horse-battery","permissions":["READ","ACCESS_MANAGEMENT"]}`,
+	"updateUser":        `{"permissions":["READ"],"password":"another-horse-battery"}`,
+	"createApplication": `{"name":"billing","description":"pays"}`,
+	"updateApplication": `{"name":"billing-2","description":null}`,
+	"createAccessKey":   `{"name":"reader","scopes":["READ"],"expiresAt":"9999-12-31T11:59:00+00:00"}`,
+	"updateAccessKey":   `{"description":"reads","rateLimit":{"limit":5,"periodSeconds":60},"meta":null}`,
+	"rotateAccessKey":   `{"gracePeriodSeconds":60}`,
+	"createApiKey": `{"name":"SYNC","permissions":["READ"],"expiresAt":"9999-12-31T11:59:00+00:00","ipAllowlist":["10.0.0.0/8","2001:db8::1"],` +
+		`"rateLimit":{"limit":10,"periodSeconds":60},"credits":{"remaining":5,"refill":{"amount":5,"interval":"DAILY"}},"meta":{"plan":"gold"}}`,
+	"updateApiKey":          `{"name":"SYNC_2","active":false,"ipAllowlist":null,"credits":{"remaining":0},"meta":{"a":[1,{"b":null}]},"expiresAt":null}`,
+	"rotateApiKey":          `{"gracePeriodSeconds":0}`,
 	"createProductOffering": `{"id":"silver","name":"Silver","accessValidityDays":7}`,
 	"createContract":        `{"id":"c-2","productOfferingId":"gold","customerName":"Acme","startDate":"0000-01-01T00:00:00+00:00","endDate":"9999-12-31T23:59:59.999+00:00","status":"ACTIVE"}`,
 	"updateContract":        `{"status":"SUSPENDED","endDate":"9999-12-31T23:59:59+01:00"}`,
@@ -82,6 +87,7 @@ func FuzzMergePatch(f *testing.F) {
 		f.Add(uint8(i), "application/merge-patch+json", []byte(restSeeds[op.ID]))
 		f.Add(uint8(i), "application/json; charset=utf-8", []byte(`{}`))
 		f.Add(uint8(i), "application/merge-patch+json", []byte(`{"name":null,"status":null,"password":null,"unknown":1}`))
+		f.Add(uint8(i), "application/merge-patch+json", []byte(`{"rateLimit":null,"credits":{"remaining":-1},"meta":"x","ipAllowlist":["nope"]}`))
 	}
 	f.Add(uint8(0), "text/plain", []byte(`{"status":"TERMINATED"}`))
 	f.Add(uint8(0), "application/merge-patch+json; charset=\"", []byte(`null`))

@@ -43,6 +43,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerAuth()
 	s.registerUsers()
 	s.registerAudit()
+	s.registerAPIKeys()
 	s.registerApplications()
 	s.registerContracts()
 	s.registerAccesses()

@@ -25,6 +25,12 @@ func (db *DB) ListAPIKeys(ctx context.Context, tenantID string, now time.Time) (
 		WHERE c.tenant_id = ? AND `+liveAPIKey+` ORDER BY c.name`, tenantID, mustDB(now))
 }
 
+// ListAPIKeysPage implements keyhaven.Store.
+func (db *DB) ListAPIKeysPage(ctx context.Context, tenantID string, now time.Time, page keyhaven.Page) ([]*keyhaven.Credential, error) {
+	return list(ctx, db, scanCredential, `SELECT `+credentialColumns+` FROM credentials c
+		WHERE c.tenant_id = ? AND `+liveAPIKey+` AND c.id > ? ORDER BY c.id LIMIT ?`, tenantID, mustDB(now), page.After, limit(page))
+}
+
 // UpdateAPIKey implements keyhaven.Store. The key is read live at now and held, so that a key
 // that expires or changes meanwhile is judged as it is; an expired key holding the new name
 // is deleted to free it.

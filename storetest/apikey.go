@@ -194,3 +194,58 @@ func testAPIKeyLimitRace(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("after a delete: %v", err)
 	}
 }
+
+// testAPIKeyPages: the paginated listing of API keys holds every live API key of the tenant
+// once, in id order, page by page, and nothing else: no expired key, no session, no access
+// key, no other tenant's key.
+func testAPIKeyPages(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	want := map[string]bool{f.key.ID: true}
+	for i := range 7 {
+		c, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, fmt.Sprintf("K%d", 7-i), keyhaven.NewPermissionSet(keyhaven.READ))
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		want[c.ID] = true
+	}
+	expired, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindAPIKey, "EXPIRED", keyhaven.NewPermissionSet(keyhaven.READ))
+	expired.ExpiresAt = base.Add(time.Minute)
+	sess, _ := newCredential(f.tenant.ID, f.admin.ID, keyhaven.KindSession, "", 0)
+	foreign, _ := newCredential(g.tenant.ID, g.admin.ID, keyhaven.KindAPIKey, "FOREIGN", keyhaven.NewPermissionSet(keyhaven.READ))
+	for _, c := range []*keyhaven.Credential{expired, sess, foreign} {
+		if err := s.CreateCredential(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := base.Add(time.Minute)
+	seen := map[string]bool{}
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+		keys, err := s.ListAPIKeysPage(ctx, f.tenant.ID, now, keyhaven.Page{Limit: 3, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) > 3 {
+			t.Fatalf("page of %d keys, limit 3", len(keys))
+		}
+		if len(keys) == 0 {
+			break
+		}
+		for _, k := range keys {
+			if seen[k.ID] || k.ID <= after {
+				t.Fatalf("key %s out of order or repeated", k.ID)
+			}
+			if !want[k.ID] {
+				t.Fatalf("listed %s (%s %q), not a live API key of the tenant", k.ID, k.Kind, k.Name)
+			}
+			seen[k.ID] = true
+			after = k.ID
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("pages held %d keys, want %d", len(seen), len(want))
+	}
+}

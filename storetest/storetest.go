@@ -43,6 +43,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"DeleteUserRevokesWhatItOwns", testDeleteUserRevokesWhatItOwns},
 		{"APIKeyCRUD", testAPIKeyCRUD},
 		{"APIKeyExpiredIsGone", testAPIKeyExpiredIsGone},
+		{"APIKeyPages", testAPIKeyPages},
 		{"Contracts", testContracts},
 		{"Accesses", testAccesses},
 		{"BatchLeases", testBatchLeases},

@@ -52,8 +52,8 @@ type Env struct {
 	Ops []Op
 	fx  *fixture
 	n   int
-	// spent is set when a request deleted, revoked or logged out one of the tenant's objects:
-	// the next request gets a fresh tenant.
+	// spent is set when a request deleted, revoked, rotated or logged out one of the tenant's
+	// objects: the next request gets a fresh tenant.
 	spent bool
 }
 
@@ -116,7 +116,7 @@ type Request struct {
 }
 
 // Do serves r and returns the status, header and body of the answer. After a request that
-// deleted, revoked or logged out one of the tenant's objects, and now and then, the tenant is
+// deleted, revoked, rotated or logged out one of the tenant's objects, and now and then, the tenant is
 // replaced; when the tenant's own credential is refused, it is checked and replaced if a
 // request took away its credentials.
 func (e *Env) Do(t testing.TB, r Request) (int, http.Header, []byte) {
@@ -129,7 +129,8 @@ func (e *Env) Do(t testing.TB, r Request) (int, http.Header, []byte) {
 	if status == http.StatusUnauthorized && (r.Who == APIKey || r.Who == Session) && !e.healthy() {
 		e.fresh(t)
 	}
-	if status/100 == 2 && (r.Method == http.MethodDelete || strings.HasSuffix(r.Path, "/revoke") || strings.HasSuffix(r.Path, "/logout")) {
+	if status/100 == 2 && (r.Method == http.MethodDelete || strings.HasSuffix(r.Path, "/revoke") || strings.HasSuffix(r.Path, "/logout") ||
+		strings.HasSuffix(r.Path, "/rotate")) {
 		e.spent = true
 	}
 	return status, header, body
@@ -243,4 +244,5 @@ func (e *Env) fresh(tb testing.TB) {
 	fx.ids["applications"] = post("/applications", map[string]any{"name": "app"}, fx.apiKey)["id"].(string)
 	k := post("/applications/"+fx.ids["applications"]+"/access-keys", map[string]any{"name": "key", "scopes": []string{"READ"}}, fx.apiKey)
 	fx.ids["access-keys"], fx.accessKey = k["id"].(string), k["key"].(string)
+	fx.ids["api-keys"] = post("/api-keys", map[string]any{"name": "fixture", "permissions": []string{"READ"}}, fx.apiKey)["name"].(string)
 }

@@ -118,6 +118,20 @@ func (p *Policy) Allows(ip netip.Addr) bool {
 // limit returns the rate limit as package ratelimit takes it.
 func (r *RateLimit) limit() ratelimit.Limit { return ratelimit.Limit{Limit: r.Limit, Period: r.Period} }
 
+// AllowlistStrings returns an allowlist as every surface shows it: a range of one address as
+// the address, any other range in CIDR form.
+func AllowlistStrings(list []netip.Prefix) []string {
+	out := make([]string, len(list))
+	for i, p := range list {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
+}
+
 // FormatAllowlist returns an allowlist as stored: its prefixes, comma-separated.
 func FormatAllowlist(list []netip.Prefix) string {
 	parts := make([]string, len(list))

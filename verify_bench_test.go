@@ -56,7 +56,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				})
 			})
 			b.Run("malformed", func(b *testing.B) {
-				bad := created.APIKey[:len(created.APIKey)-1] + "x"
+				bad := mistype(created.APIKey)
 				for b.Loop() {
 					if _, err := svc.Authenticate(ctx, keyhaven.Use{Secret: bad}); err == nil {
 						b.Fatal("malformed secret accepted")

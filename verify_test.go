@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,15 @@ func (m resolutions) ResolveCredential(_ context.Context, hash string) (*keyhave
 		return r, nil
 	}
 	return nil, keyhaven.Errorf(keyhaven.ENOTFOUND, "no such credential")
+}
+
+// mistype returns s with its last character changed, as a typo would.
+func mistype(s string) string {
+	last := "x"
+	if strings.HasSuffix(s, last) {
+		last = "y"
+	}
+	return s[:len(s)-1] + last
 }
 
 // allow gives the key of a table's resolutions an IP allowlist.
@@ -76,7 +86,7 @@ func TestJudgeSteps(t *testing.T) {
 	}{
 		{"valid", keyhaven.Use{Secret: key}, nil, keyhaven.CodeValid},
 		{"no secret", keyhaven.Use{}, nil, keyhaven.CodeNotFound},
-		{"malformed", keyhaven.Use{Secret: key[:len(key)-1] + "x"}, nil, keyhaven.CodeNotFound},
+		{"malformed", keyhaven.Use{Secret: mistype(key)}, nil, keyhaven.CodeNotFound},
 		{"unknown", keyhaven.Use{Secret: secret.Generate(secret.APIKey)}, nil, keyhaven.CodeNotFound},
 		{"other tenant in scope", keyhaven.Use{Secret: key, Scope: "tnt_2"}, nil, keyhaven.CodeNotFound},
 		{"own tenant in scope", keyhaven.Use{Secret: key, Scope: "tnt_1"}, nil, keyhaven.CodeValid},

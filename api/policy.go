@@ -18,14 +18,7 @@ type KeyPolicy struct {
 }
 
 func toKeyPolicy(p *keyhaven.Policy, now time.Time) KeyPolicy {
-	out := KeyPolicy{IPAllowlist: make([]string, len(p.IPAllowlist)), Meta: Meta(p.Meta)}
-	for i, pr := range p.IPAllowlist {
-		if pr.IsSingleIP() {
-			out.IPAllowlist[i] = pr.Addr().String()
-		} else {
-			out.IPAllowlist[i] = pr.String()
-		}
-	}
+	out := KeyPolicy{IPAllowlist: keyhaven.AllowlistStrings(p.IPAllowlist), Meta: Meta(p.Meta)}
 	if r := p.RateLimit; r != nil {
 		out.RateLimit = &RateLimit{Limit: r.Limit, PeriodSeconds: int64(r.Period / time.Second)}
 	}

@@ -73,7 +73,7 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Console {
 		"status": func(k *keyhaven.Credential) keyhaven.AccessKeyStatus { return keyhaven.AccessKeyStatusAt(k, svc.Now()) },
 		// credits are the credits a key has at the service's now, a due refill applied.
 		"credits":      func(cr *keyhaven.Credits) int64 { return cr.At(svc.Now()) },
-		"allowlist":    allowlist,
+		"allowlist":    keyhaven.AllowlistStrings,
 		"pretty":       prettyJSON,
 		"period":       period,
 		"intervals":    func() []string { return refillIntervals },

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -67,7 +66,7 @@ func policyFieldsFrom(form url.Values) policyFields {
 // policyFieldsOf fills a form with c's policy as it stands at now, for editing.
 func policyFieldsOf(c *keyhaven.Credential, now time.Time) policyFields {
 	var f policyFields
-	f.IPAllowlist = strings.Join(allowlist(c.IPAllowlist), "\n")
+	f.IPAllowlist = strings.Join(keyhaven.AllowlistStrings(c.IPAllowlist), "\n")
 	if rl := c.RateLimit; rl != nil {
 		f.RateLimit, f.RatePeriod = strconv.FormatInt(rl.Limit, 10), strconv.FormatInt(int64(rl.Period/time.Second), 10)
 	}
@@ -230,19 +229,6 @@ func (f policyFields) update() (keyhaven.PolicyUpdate, error) {
 		u.Meta = keyhaven.Some(f.meta())
 	}
 	return u, nil
-}
-
-// allowlist returns an allowlist's entries as a person reads them: an address, or a range.
-func allowlist(list []netip.Prefix) []string {
-	out := make([]string, len(list))
-	for i, p := range list {
-		if p.IsSingleIP() {
-			out[i] = p.Addr().String()
-		} else {
-			out[i] = p.String()
-		}
-	}
-	return out
 }
 
 // prettyJSON returns a key's metadata indented for reading; "" when there is none.

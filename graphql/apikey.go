@@ -55,7 +55,7 @@ func (r *Resolver) toAPIKey(c *keyhaven.Credential) *model.APIKey {
 	masked := keyhaven.MaskedKey(c)
 	out := &model.APIKey{
 		Name: c.Name, APIKey: &masked, Active: c.Active, Created: c.CreatedAt,
-		Permissions: []model.Permission{}, IPAllowlist: []string{}, Meta: c.Meta,
+		Permissions: []model.Permission{}, IPAllowlist: keyhaven.AllowlistStrings(c.IPAllowlist), Meta: c.Meta,
 	}
 	for _, p := range c.Permissions.List() {
 		out.Permissions = append(out.Permissions, model.Permission(p))
@@ -67,9 +67,6 @@ func (r *Resolver) toAPIKey(c *keyhaven.Credential) *model.APIKey {
 	if !c.LastUsedAt.IsZero() {
 		t := c.LastUsedAt
 		out.LastUsed = &t
-	}
-	for _, p := range c.IPAllowlist {
-		out.IPAllowlist = append(out.IPAllowlist, p.String())
 	}
 	if rl := c.RateLimit; rl != nil {
 		out.RateLimit = &model.RateLimit{Limit: int(rl.Limit), PeriodSeconds: int(rl.Period / time.Second)}

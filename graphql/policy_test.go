@@ -117,7 +117,7 @@ func TestCreateWithPolicies(t *testing.T) {
 				if got.Name != "GATEWAY" || !got.Active || got.Expires == nil || !got.Expires.Equal(expires) || got.LastUsed != nil {
 					t.Fatalf("%s shows %+v", what, got)
 				}
-				if fmt.Sprint(got.IPAllowlist) != "[203.0.113.7/32 2001:db8::/32 10.0.0.0/8]" {
+				if fmt.Sprint(got.IPAllowlist) != "[203.0.113.7 2001:db8::/32 10.0.0.0/8]" {
 					t.Errorf("%s: ip_allowlist %v", what, got.IPAllowlist)
 				}
 				if rl := got.RateLimit; rl == nil || rl.Limit != 1000000000 || rl.PeriodSeconds != 86400 {

@@ -408,6 +408,9 @@ func testEditKeyPolicies(t *testing.T, e *apitest.Env) {
 			// A form loaded at 7 credits is saved after one more verification: the key keeps
 			// the 6 it has, as the user did not change them, and gets the allowlist set.
 			res, page = v.do("GET", path+"/edit", nil)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("edit form: %d", res.StatusCode)
+			}
 			form := formOf(page)
 			if form.Get("credits.remaining") != "7" {
 				t.Fatalf("the edit form shows %q credits, want 7", form.Get("credits.remaining"))

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Access is a device access: a username and password bound to a contract, valid for a period

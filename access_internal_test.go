@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // TestGeneratedUsernamesAreRandom builds the accesses of one batch in a tight loop: their

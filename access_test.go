@@ -3,7 +3,7 @@ package keyhaven_test
 import (
 	"testing"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestAccessStatusTransitions: an access moves freely between ACTIVE and SUSPENDED and into

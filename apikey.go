@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 var apiKeyNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)

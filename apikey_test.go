@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestAPIKeyGrants: managing API keys needs KEY_MANAGEMENT, and a key made or changed holds

@@ -7,7 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Application groups access keys, for example one per integration. It is bound to the user

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // keyActions are the four things done to an application's access keys, each needing its

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestContractStatusTransitions: a contract moves freely between ACTIVE and SUSPENDED and into

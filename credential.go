@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // CredentialKind names a kind of credential.

@@ -16,55 +16,55 @@ type layer struct {
 }
 
 var (
-	domain   = []string{"keyhaven", "keyhaven/secret", "keyhaven/ratelimit"}
-	storage  = []string{"keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres"}
-	shared   = []string{"keyhaven/internal/httpx"}
-	assembly = join(domain, storage, shared, []string{"keyhaven/api", "keyhaven/graphql", "keyhaven/graphql/model",
-		"keyhaven/console", "keyhaven/batch", "keyhaven/verify", "keyhaven/node"})
+	domain   = []string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit"}
+	storage  = []string{"keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres"}
+	shared   = []string{"keyhaven.dev/keyhaven/internal/httpx"}
+	assembly = join(domain, storage, shared, []string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/graphql/model",
+		"keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/node"})
 )
 
 var layers = map[string]layer{
-	"keyhaven/secret": {nil,
+	"keyhaven.dev/keyhaven/secret": {nil,
 		"the secret format, password hashing and sealing stand alone, under the domain"},
-	"keyhaven/ratelimit": {nil,
+	"keyhaven.dev/keyhaven/ratelimit": {nil,
 		"rate limiting knows windows and leases of string keys, nothing of credentials"},
-	"keyhaven": {[]string{"keyhaven/secret", "keyhaven/ratelimit"},
+	"keyhaven.dev/keyhaven": {[]string{"keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit"},
 		"the domain decides every rule and knows no transport, store or background loop: they depend on it"},
-	"keyhaven/sqlstore": {domain,
+	"keyhaven.dev/keyhaven/sqlstore": {domain,
 		"the SQL store implements the domain's Store and knows nothing of who calls it"},
-	"keyhaven/sqlite": {join(domain, []string{"keyhaven/sqlstore"}),
+	"keyhaven.dev/keyhaven/sqlite": {join(domain, []string{"keyhaven.dev/keyhaven/sqlstore"}),
 		"a database package opens the SQL store on its driver; it serves no request"},
-	"keyhaven/postgres": {join(domain, []string{"keyhaven/sqlstore"}),
+	"keyhaven.dev/keyhaven/postgres": {join(domain, []string{"keyhaven.dev/keyhaven/sqlstore"}),
 		"a database package opens the SQL store on its driver and carries invalidations; it serves no request"},
-	"keyhaven/verify": {domain,
+	"keyhaven.dev/keyhaven/verify": {domain,
 		"the credential cache sits behind the domain's CredentialResolver: it never reaches a store itself"},
-	"keyhaven/batch": {domain,
+	"keyhaven.dev/keyhaven/batch": {domain,
 		"the batch runner talks to the service only: the store is reached through it"},
-	"keyhaven/internal/httpx": {domain,
+	"keyhaven.dev/keyhaven/internal/httpx": {domain,
 		"what the HTTP transports share sits under all of them, so that none imports another"},
-	"keyhaven/api": {join(domain, shared),
+	"keyhaven.dev/keyhaven/api": {join(domain, shared),
 		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
-	"keyhaven/graphql": {join(domain, shared, []string{"keyhaven/graphql/model"}),
+	"keyhaven.dev/keyhaven/graphql": {join(domain, shared, []string{"keyhaven.dev/keyhaven/graphql/model"}),
 		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
-	"keyhaven/graphql/model": {domain,
+	"keyhaven.dev/keyhaven/graphql/model": {domain,
 		"GraphQL's generated models belong to the GraphQL transport alone"},
-	"keyhaven/console": {join(domain, shared),
+	"keyhaven.dev/keyhaven/console": {join(domain, shared),
 		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
-	"keyhaven/node": {assembly,
+	"keyhaven.dev/keyhaven/node": {assembly,
 		"node is the one place that wires the service, its store, the transports and the background loops"},
-	"keyhaven/cmd/keyhaven": {assembly,
+	"keyhaven.dev/keyhaven/cmd/keyhaven": {assembly,
 		"the binary runs nodes and commands; it carries none of the test support"},
-	"keyhaven/storetest": {domain,
+	"keyhaven.dev/keyhaven/storetest": {domain,
 		"the conformance suite tests any Store through the domain's interface, whatever implements it"},
-	"keyhaven/internal/eventually": {nil,
+	"keyhaven.dev/keyhaven/internal/eventually": {nil,
 		"the one deadline poll of tests stands alone"},
-	"keyhaven/internal/testdb": {join(domain, storage),
+	"keyhaven.dev/keyhaven/internal/testdb": {join(domain, storage),
 		"tests open real databases through the same packages the binary uses"},
-	"keyhaven/internal/apitest": {join(assembly, []string{"keyhaven/internal/testdb", "keyhaven/internal/eventually"}),
+	"keyhaven.dev/keyhaven/internal/apitest": {join(assembly, []string{"keyhaven.dev/keyhaven/internal/testdb", "keyhaven.dev/keyhaven/internal/eventually"}),
 		"tests run whole nodes, built the way the binary builds them"},
-	"keyhaven/internal/fuzzenv": {join(assembly, []string{"keyhaven/internal/testdb", "keyhaven/internal/apitest", "keyhaven/internal/eventually"}),
+	"keyhaven.dev/keyhaven/internal/fuzzenv": {join(assembly, []string{"keyhaven.dev/keyhaven/internal/testdb", "keyhaven.dev/keyhaven/internal/apitest", "keyhaven.dev/keyhaven/internal/eventually"}),
 		"fuzz targets run whole nodes, built the way the binary builds them"},
-	"keyhaven/internal/cmd/benchtool": {join(domain, storage),
+	"keyhaven.dev/keyhaven/internal/cmd/benchtool": {join(domain, storage),
 		"the benchmark tool prepares databases through the service and the stores"},
 }
 
@@ -75,14 +75,14 @@ var forbidden = []struct {
 	deps []string
 	why  string
 }{
-	{[]string{"keyhaven"},
+	{[]string{"keyhaven.dev/keyhaven"},
 		[]string{"net/http", "database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"the domain is free of HTTP and database code"},
-	{[]string{"keyhaven/api", "keyhaven/graphql", "keyhaven/console", "keyhaven/batch", "keyhaven/verify", "keyhaven/internal/httpx"},
+	{[]string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/internal/httpx"},
 		[]string{"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
-	{[]string{"keyhaven", "keyhaven/secret", "keyhaven/ratelimit", "keyhaven/sqlstore", "keyhaven/sqlite", "keyhaven/postgres", "keyhaven/verify", "keyhaven/batch",
-		"keyhaven/internal/httpx", "keyhaven/api", "keyhaven/graphql", "keyhaven/console", "keyhaven/node", "keyhaven/cmd/keyhaven"},
+	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch",
+		"keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven"},
 		[]string{"testing"},
 		"test support stays out of the binary"},
 }
@@ -105,7 +105,7 @@ func TestDependencies(t *testing.T) {
 			continue
 		}
 		for _, dep := range deps {
-			if (dep == "keyhaven" || strings.HasPrefix(dep, "keyhaven/")) && !slices.Contains(l.may, dep) {
+			if (dep == "keyhaven.dev/keyhaven" || strings.HasPrefix(dep, "keyhaven.dev/keyhaven/")) && !slices.Contains(l.may, dep) {
 				t.Errorf("%s depends on %s, but %s", pkg, dep, l.why)
 			}
 			for _, f := range forbidden {

@@ -1,4 +1,4 @@
-module keyhaven
+module keyhaven.dev/keyhaven
 
 go 1.26.8
 

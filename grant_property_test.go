@@ -7,9 +7,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // grantWorld is a tenant in which an adversary starts with one session of a user M holding

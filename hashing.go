@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // HashLimiter bounds how many slow password hashes (argon2id, 19 MiB and tens of

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"keyhaven/ratelimit"
+	"keyhaven.dev/keyhaven/ratelimit"
 )
 
 // Policy is what governs a key beyond its permissions: where it may be used from, how often,

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestChangeOnlyAnAccessKeysPolicy changes nothing but an access key's policy: the change is

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestPolicyRules creates keys with each policy field, good and bad: the domain validates

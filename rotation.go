@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // RetiredSecretRetention is how long a secret replaced by a rotation is remembered after its

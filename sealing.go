@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Kinds of values the store keeps sealed with the secret key.

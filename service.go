@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"time"
 
-	"keyhaven/ratelimit"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/ratelimit"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Service holds keyhaven's business rules. REST, GraphQL and the console all call it, so

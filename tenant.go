@@ -3,7 +3,7 @@ package keyhaven
 import (
 	"context"
 	"fmt"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 	"regexp"
 	"time"
 )

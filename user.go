@@ -2,7 +2,7 @@ package keyhaven
 
 import (
 	"context"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/secret"
 	"net/mail"
 	"strings"
 	"time"

@@ -3,7 +3,7 @@ package keyhaven_test
 import (
 	"testing"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestUserGrants: managing users needs USER_MANAGEMENT, and a user is created with, or given,

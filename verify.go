@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"time"
 
-	"keyhaven/ratelimit"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/ratelimit"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Use is one use of a credential, to be judged: a bearer secret presented to keyhaven's API,

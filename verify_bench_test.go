@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // BenchmarkAuthenticate measures resolving a bearer secret to a principal: format and

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // resolutions is a CredentialResolver over a map, so that the judge's steps are tested on

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 type accessJSON struct {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Application is an application as the API shows it.

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // TestBadInput sends malformed requests of every kind: each must get the right 4xx with a

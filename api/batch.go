@@ -14,7 +14,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // MaxBatchBody is the batch route's body limit, sized from the contract's own maxima: an item

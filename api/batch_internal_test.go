@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // chunkReader returns at most n bytes a read, so that runes and tokens are cut anywhere.

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/api"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/api"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // postRaw posts body as JSON with token, bypassing the test client's document check (which

@@ -5,8 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestBodyLimitIsTheRoutes: what reads a body before the operation (the idempotency layer)

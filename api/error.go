@@ -7,8 +7,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
-	"keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/httpx"
 )
 
 // Problem is an RFC 9457 problem document with keyhaven's stable machine-readable code and,

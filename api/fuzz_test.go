@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"keyhaven/internal/fuzzenv"
+	"keyhaven.dev/keyhaven/internal/fuzzenv"
 )
 
 // restSeeds are a well-formed body of each operation that takes one, for the fuzzer to

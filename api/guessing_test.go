@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/node"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/node"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // TestGoodSecretAfterOthersFailures: one gateway address sends 200 wrong secrets (to verify,

@@ -6,9 +6,9 @@ import (
 	"sync"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/node"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/node"
 )
 
 // TestSlowHashesAreBounded: 120 concurrent device verifications with wrong answers run at

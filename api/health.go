@@ -6,7 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/internal/httpx"
 )
 
 type statusBody struct {

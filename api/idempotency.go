@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"strings"
 
-	"keyhaven"
-	"keyhaven/internal/httpx"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // idempotent makes creating POSTs that carry an Idempotency-Key safe to retry: the first

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestResetPassword: the operator's password reset ends every session of the user at once,

@@ -6,7 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // KeyPolicy is a key's policy as the API shows it, for API keys and access keys alike.

@@ -3,7 +3,7 @@ package api
 import (
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Rotation asks for a key's new secret.

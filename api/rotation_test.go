@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestRotation rotates API keys and access keys: the new secret works at once, the old one

@@ -14,9 +14,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
-	"keyhaven"
-	"keyhaven/internal/httpx"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Version is reported in the OpenAPI document.

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // newAPIKey stores an API key of owner holding perms and returns its secret.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Permission is a permission name; its schema enumerates the vocabulary, so that an unknown

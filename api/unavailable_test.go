@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestDatabaseUnavailable takes a running server's PostgreSQL database away (it stops

@@ -7,7 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // User is a user as the API shows it: never a password hash.

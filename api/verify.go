@@ -13,9 +13,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"keyhaven"
-	"keyhaven/internal/httpx"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // VerifyRequest asks whether a secret is good.

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/batch"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/batch"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // BenchmarkBatch100k runs a batch of 100,000 generated accesses to completion and reports

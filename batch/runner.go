@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // releaseTimeout bounds letting go of a lease when the runner stops.

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/batch"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/batch"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))

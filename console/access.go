@@ -1,7 +1,7 @@
 package console
 
 import (
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 	"net/http"
 )
 

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 func (c *Console) apiKeys(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

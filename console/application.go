@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 func (c *Console) applications(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

@@ -3,8 +3,8 @@ package console
 import (
 	"encoding/csv"
 	"encoding/json"
-	"keyhaven"
-	"keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/httpx"
 	"net/http"
 	"strconv"
 	"strings"

@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/httpx"
 )
 
 //go:embed templates/*.html

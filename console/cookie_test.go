@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/node"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/node"
 )
 
 // visitor is a client that keeps cookies as a browser does (Secure ones only over https) and

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/console"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/console"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestBatchCSVFormulas exports a batch whose device names and passwords a spreadsheet would

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // rawPost sends a form POST over a plain connection, announcing length bytes of body but

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestSignInLimits fails console sign-ins from one network: wrong passwords limit their

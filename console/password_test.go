@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestChangeOwnPassword changes the signed-in user's password on the console's page: a wrong

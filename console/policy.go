@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // policyFields is a key's policy as its form holds it: the text of each field, as the user

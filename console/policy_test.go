@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // consoleVisitor returns a visitor signed in to e's console as acme's admin.

@@ -3,7 +3,7 @@ package console
 import (
 	"net/http"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // routes registers the console's pages. Every POST goes through authed or form, which read

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestDatabaseUnavailable takes the database away from a signed-in user: pages answer the

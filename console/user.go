@@ -2,7 +2,7 @@ package console
 
 import (
 	"fmt"
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 	"net/http"
 )
 

@@ -5,8 +5,8 @@ import (
 
 	gql "github.com/99designs/gqlgen/graphql"
 
-	"keyhaven"
-	"keyhaven/graphql/model"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/graphql/model"
 )
 
 // This file maps API keys between the schema's types and the domain's: names only, every

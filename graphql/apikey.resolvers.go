@@ -7,9 +7,10 @@ package graphql
 
 import (
 	"context"
-	"keyhaven"
-	"keyhaven/graphql/model"
 	"time"
+
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/graphql/model"
 )
 
 // CreateAPIKey is the resolver for the createApiKey field.

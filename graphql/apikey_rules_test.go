@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestExpiredAPIKeyIsGone: from the instant an API key expires it is deleted for every

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestReferenceClient drives the endpoint with the reference GraphQL implementation (the

@@ -10,7 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // listSizes gives, for each field that returns a list of objects, the most items it can

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"testing"
 
-	"keyhaven/internal/fuzzenv"
+	"keyhaven.dev/keyhaven/internal/fuzzenv"
 )
 
 // FuzzGraphQL sends fuzzed documents and variables to the GraphQL endpoint, in process over a

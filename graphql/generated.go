@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"keyhaven/graphql/model"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"keyhaven.dev/keyhaven/graphql/model"
 )
 
 // region    ***************************** api!.gotpl *****************************
@@ -558,7 +558,7 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "api_key",
 		func(ctx context.Context, v any) (model.APIKeyInput, error) {
-			return ec.unmarshalNApiKeyInput2keyhavenᚋgraphqlᚋmodelᚐAPIKeyInput(ctx, v)
+			return ec.unmarshalNApiKeyInput2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKeyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -616,7 +616,7 @@ func (ec *executionContext) field_Mutation_updateApiKey_args(ctx context.Context
 	args["name"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "api_key",
 		func(ctx context.Context, v any) (model.APIKeyUpdateInput, error) {
-			return ec.unmarshalNApiKeyUpdateInput2keyhavenᚋgraphqlᚋmodelᚐAPIKeyUpdateInput(ctx, v)
+			return ec.unmarshalNApiKeyUpdateInput2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKeyUpdateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -772,7 +772,7 @@ func (ec *executionContext) _ApiKey_permissions(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.Permission) graphql.Marshaler {
-			return ec.marshalNPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx, selections, v)
+			return ec.marshalNPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -910,7 +910,7 @@ func (ec *executionContext) _ApiKey_rate_limit(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimit) graphql.Marshaler {
-			return ec.marshalORateLimit2ᚖkeyhavenᚋgraphqlᚋmodelᚐRateLimit(ctx, selections, v)
+			return ec.marshalORateLimit2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRateLimit(ctx, selections, v)
 		},
 		true,
 		false,
@@ -942,7 +942,7 @@ func (ec *executionContext) _ApiKey_credits(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Credits) graphql.Marshaler {
-			return ec.marshalOCredits2ᚖkeyhavenᚋgraphqlᚋmodelᚐCredits(ctx, selections, v)
+			return ec.marshalOCredits2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐCredits(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1020,7 +1020,7 @@ func (ec *executionContext) _Credits_refill(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Refill) graphql.Marshaler {
-			return ec.marshalORefill2ᚖkeyhavenᚋgraphqlᚋmodelᚐRefill(ctx, selections, v)
+			return ec.marshalORefill2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefill(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1053,7 +1053,7 @@ func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, selections, v)
+			return ec.marshalNApiKey2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1097,7 +1097,7 @@ func (ec *executionContext) _Mutation_updateApiKey(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, selections, v)
+			return ec.marshalNApiKey2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1185,7 +1185,7 @@ func (ec *executionContext) _Mutation_rotateApiKey(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, selections, v)
+			return ec.marshalNApiKey2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1228,7 +1228,7 @@ func (ec *executionContext) _Query_listApiKeys(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚕᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKeyᚄ(ctx, selections, v)
+			return ec.marshalNApiKey2ᚕᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKeyᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1405,7 +1405,7 @@ func (ec *executionContext) _Refill_interval(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.RefillInterval) graphql.Marshaler {
-			return ec.marshalNRefillInterval2keyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx, selections, v)
+			return ec.marshalNRefillInterval2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2515,7 +2515,7 @@ func (ec *executionContext) unmarshalInputApiKeyInput(ctx context.Context, obj a
 			it.Name = data
 		case "permissions":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
-			data, err := ec.unmarshalNPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx, v)
+			data, err := ec.unmarshalNPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2543,14 +2543,14 @@ func (ec *executionContext) unmarshalInputApiKeyInput(ctx context.Context, obj a
 			it.IPAllowlist = data
 		case "rate_limit":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rate_limit"))
-			data, err := ec.unmarshalORateLimitInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐRateLimitInput(ctx, v)
+			data, err := ec.unmarshalORateLimitInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRateLimitInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.RateLimit = data
 		case "credits":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credits"))
-			data, err := ec.unmarshalOCreditsInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐCreditsInput(ctx, v)
+			data, err := ec.unmarshalOCreditsInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐCreditsInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2606,7 +2606,7 @@ func (ec *executionContext) unmarshalInputApiKeyUpdateInput(ctx context.Context,
 			it.Name = data
 		case "permissions":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
-			data, err := ec.unmarshalOPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx, v)
+			data, err := ec.unmarshalOPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2634,14 +2634,14 @@ func (ec *executionContext) unmarshalInputApiKeyUpdateInput(ctx context.Context,
 			it.IPAllowlist = graphql.OmittableOf(data)
 		case "rate_limit":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rate_limit"))
-			data, err := ec.unmarshalORateLimitInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐRateLimitInput(ctx, v)
+			data, err := ec.unmarshalORateLimitInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRateLimitInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.RateLimit = graphql.OmittableOf(data)
 		case "credits":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credits"))
-			data, err := ec.unmarshalOCreditsInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐCreditsInput(ctx, v)
+			data, err := ec.unmarshalOCreditsInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐCreditsInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2697,7 +2697,7 @@ func (ec *executionContext) unmarshalInputCreditsInput(ctx context.Context, obj 
 			it.Remaining = data
 		case "refill":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refill"))
-			data, err := ec.unmarshalORefillInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐRefillInput(ctx, v)
+			data, err := ec.unmarshalORefillInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefillInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -2795,7 +2795,7 @@ func (ec *executionContext) unmarshalInputRefillInput(ctx context.Context, obj a
 			it.Amount = data
 		case "interval":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interval"))
-			data, err := ec.unmarshalNRefillInterval2keyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx, v)
+			data, err := ec.unmarshalNRefillInterval2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -3504,11 +3504,11 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNApiKey2ᚕᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNApiKey2ᚕᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIKey) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNApiKey2ᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, sel, v[i])
+		return ec.marshalNApiKey2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3520,7 +3520,7 @@ func (ec *executionContext) marshalNApiKey2ᚕᚖkeyhavenᚋgraphqlᚋmodelᚐAP
 	return ret
 }
 
-func (ec *executionContext) marshalNApiKey2ᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNApiKey2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *model.APIKey) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApiKey!")
 		return graphql.Null
@@ -3528,12 +3528,12 @@ func (ec *executionContext) marshalNApiKey2ᚖkeyhavenᚋgraphqlᚋmodelᚐAPIKe
 	return ec._ApiKey(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNApiKeyInput2keyhavenᚋgraphqlᚋmodelᚐAPIKeyInput(ctx context.Context, v any) (model.APIKeyInput, error) {
+func (ec *executionContext) unmarshalNApiKeyInput2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKeyInput(ctx context.Context, v any) (model.APIKeyInput, error) {
 	res, err := ec.unmarshalInputApiKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNApiKeyUpdateInput2keyhavenᚋgraphqlᚋmodelᚐAPIKeyUpdateInput(ctx context.Context, v any) (model.APIKeyUpdateInput, error) {
+func (ec *executionContext) unmarshalNApiKeyUpdateInput2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐAPIKeyUpdateInput(ctx context.Context, v any) (model.APIKeyUpdateInput, error) {
 	res, err := ec.unmarshalInputApiKeyUpdateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -3580,23 +3580,23 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
-func (ec *executionContext) unmarshalNPermission2keyhavenᚋgraphqlᚋmodelᚐPermission(ctx context.Context, v any) (model.Permission, error) {
+func (ec *executionContext) unmarshalNPermission2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermission(ctx context.Context, v any) (model.Permission, error) {
 	var res model.Permission
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPermission2keyhavenᚋgraphqlᚋmodelᚐPermission(ctx context.Context, sel ast.SelectionSet, v model.Permission) graphql.Marshaler {
+func (ec *executionContext) marshalNPermission2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermission(ctx context.Context, sel ast.SelectionSet, v model.Permission) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, v any) ([]model.Permission, error) {
+func (ec *executionContext) unmarshalNPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, v any) ([]model.Permission, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
 	res := make([]model.Permission, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNPermission2keyhavenᚋgraphqlᚋmodelᚐPermission(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNPermission2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermission(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -3604,11 +3604,11 @@ func (ec *executionContext) unmarshalNPermission2ᚕkeyhavenᚋgraphqlᚋmodel�
 	return res, nil
 }
 
-func (ec *executionContext) marshalNPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Permission) graphql.Marshaler {
+func (ec *executionContext) marshalNPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Permission) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPermission2keyhavenᚋgraphqlᚋmodelᚐPermission(ctx, sel, v[i])
+		return ec.marshalNPermission2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermission(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3620,13 +3620,13 @@ func (ec *executionContext) marshalNPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐP
 	return ret
 }
 
-func (ec *executionContext) unmarshalNRefillInterval2keyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx context.Context, v any) (model.RefillInterval, error) {
+func (ec *executionContext) unmarshalNRefillInterval2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx context.Context, v any) (model.RefillInterval, error) {
 	var res model.RefillInterval
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRefillInterval2keyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx context.Context, sel ast.SelectionSet, v model.RefillInterval) graphql.Marshaler {
+func (ec *executionContext) marshalNRefillInterval2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefillInterval(ctx context.Context, sel ast.SelectionSet, v model.RefillInterval) graphql.Marshaler {
 	return v
 }
 
@@ -3830,14 +3830,14 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) marshalOCredits2ᚖkeyhavenᚋgraphqlᚋmodelᚐCredits(ctx context.Context, sel ast.SelectionSet, v *model.Credits) graphql.Marshaler {
+func (ec *executionContext) marshalOCredits2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐCredits(ctx context.Context, sel ast.SelectionSet, v *model.Credits) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Credits(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOCreditsInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐCreditsInput(ctx context.Context, v any) (*model.CreditsInput, error) {
+func (ec *executionContext) unmarshalOCreditsInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐCreditsInput(ctx context.Context, v any) (*model.CreditsInput, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -3899,7 +3899,7 @@ func (ec *executionContext) marshalOJSON2encodingᚋjsonᚐRawMessage(ctx contex
 	return res
 }
 
-func (ec *executionContext) unmarshalOPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, v any) ([]model.Permission, error) {
+func (ec *executionContext) unmarshalOPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, v any) ([]model.Permission, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -3908,7 +3908,7 @@ func (ec *executionContext) unmarshalOPermission2ᚕkeyhavenᚋgraphqlᚋmodel�
 	res := make([]model.Permission, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNPermission2keyhavenᚋgraphqlᚋmodelᚐPermission(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNPermission2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermission(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -3916,14 +3916,14 @@ func (ec *executionContext) unmarshalOPermission2ᚕkeyhavenᚋgraphqlᚋmodel�
 	return res, nil
 }
 
-func (ec *executionContext) marshalOPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Permission) graphql.Marshaler {
+func (ec *executionContext) marshalOPermission2ᚕkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Permission) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPermission2keyhavenᚋgraphqlᚋmodelᚐPermission(ctx, sel, v[i])
+		return ec.marshalNPermission2keyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐPermission(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -3935,14 +3935,14 @@ func (ec *executionContext) marshalOPermission2ᚕkeyhavenᚋgraphqlᚋmodelᚐP
 	return ret
 }
 
-func (ec *executionContext) marshalORateLimit2ᚖkeyhavenᚋgraphqlᚋmodelᚐRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.RateLimit) graphql.Marshaler {
+func (ec *executionContext) marshalORateLimit2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.RateLimit) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._RateLimit(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORateLimitInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐRateLimitInput(ctx context.Context, v any) (*model.RateLimitInput, error) {
+func (ec *executionContext) unmarshalORateLimitInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRateLimitInput(ctx context.Context, v any) (*model.RateLimitInput, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -3950,14 +3950,14 @@ func (ec *executionContext) unmarshalORateLimitInput2ᚖkeyhavenᚋgraphqlᚋmod
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORefill2ᚖkeyhavenᚋgraphqlᚋmodelᚐRefill(ctx context.Context, sel ast.SelectionSet, v *model.Refill) graphql.Marshaler {
+func (ec *executionContext) marshalORefill2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefill(ctx context.Context, sel ast.SelectionSet, v *model.Refill) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Refill(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORefillInput2ᚖkeyhavenᚋgraphqlᚋmodelᚐRefillInput(ctx context.Context, v any) (*model.RefillInput, error) {
+func (ec *executionContext) unmarshalORefillInput2ᚖkeyhavenᚗdevᚋkeyhavenᚋgraphqlᚋmodelᚐRefillInput(ctx context.Context, v any) (*model.RefillInput, error) {
 	if v == nil {
 		return nil, nil
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // gqlResponse is a GraphQL response.

@@ -22,10 +22,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"keyhaven"
-	"keyhaven/graphql/model"
-	"keyhaven/internal/httpx"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/graphql/model"
+	"keyhaven.dev/keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Limits of the endpoint: a document larger, deeper or more complex than these is refused

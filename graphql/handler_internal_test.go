@@ -3,7 +3,7 @@ package graphql
 import (
 	"testing"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // TestCodeOf maps every domain error code to its extensions.code.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // aliases returns a query listing API keys n times under different names.

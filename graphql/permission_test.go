@@ -6,9 +6,9 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"keyhaven"
-	"keyhaven/graphql"
-	"keyhaven/graphql/model"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/graphql"
+	"keyhaven.dev/keyhaven/graphql/model"
 )
 
 // TestPermissionEnumIsTheDomains: the GraphQL Permission enum is written by hand in

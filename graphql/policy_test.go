@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // keyFields selects every field of an ApiKey.

@@ -5,7 +5,7 @@ package graphql
 
 //go:generate go tool gqlgen generate --config gqlgen.yml
 
-import "keyhaven"
+import "keyhaven.dev/keyhaven"
 
 // Resolver resolves the schema's fields through the keyhaven service.
 type Resolver struct {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Channel is the notification channel that carries invalidations between nodes.

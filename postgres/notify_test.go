@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/postgres"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/postgres"
 )
 
 // receive returns the next value of ch, failing t if none comes in a while.

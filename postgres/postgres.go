@@ -15,7 +15,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 func isUniqueViolation(err error) bool {

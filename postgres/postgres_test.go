@@ -3,9 +3,9 @@ package postgres_test
 import (
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/storetest"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/storetest"
 )
 
 func TestConformance(t *testing.T) {

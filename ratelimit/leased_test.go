@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/testdb"
-	"keyhaven/ratelimit"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/ratelimit"
 )
 
 // The tests of Leased run over the real stores: ratelimit stays a leaf, so they live in this

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"os"
 
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 // Backup writes a consistent copy of the database at path to the new file out (readable by

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/sqlite"
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/sqlite"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 // TestBusyIsUnavailable holds the write lock from another connection past the busy timeout:

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/sqlite"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/sqlite"
 )
 
 // TestFilesPrivate opens a new database under a umask that takes nothing away and writes to

@@ -16,7 +16,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 // Dialect is SQLite's.

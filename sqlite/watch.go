@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"keyhaven"
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 // CommitWatcher tells whether another process (the command line beside a running server)

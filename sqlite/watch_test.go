@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
-	"keyhaven/sqlite"
-	"keyhaven/verify"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/sqlite"
+	"keyhaven.dev/keyhaven/verify"
 )
 
 // TestCommitWatcher: another process's commit is seen; the database's own commits are not.

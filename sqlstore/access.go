@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 const accessColumns = `a.id, a.tenant_id, a.contract_id, a.product_offering_id, a.device_name, a.username, a.password_hash,

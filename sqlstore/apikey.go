@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // APIKeyByName implements keyhaven.Store.

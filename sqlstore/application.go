@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 const applicationColumns = `id, tenant_id, name, description, created_by, created_at, updated_at, revoked_at`

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // AppendAudit implements keyhaven.Store.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 const batchColumns = `id, tenant_id, contract_id, created_by, requested, processed, created, failed, state, reason, input,

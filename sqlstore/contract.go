@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // CreateProductOffering implements keyhaven.Store.

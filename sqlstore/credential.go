@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 const credentialColumns = `c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.description, c.application_id,

@@ -21,7 +21,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 //go:embed migrations/*.sql

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // PutIdempotencyKey implements keyhaven.Store.

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // policyRow scans policyColumns.

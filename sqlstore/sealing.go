@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 var _ keyhaven.SealingStore = (*DB)(nil)

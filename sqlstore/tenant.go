@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // CreateTenant implements keyhaven.Store.

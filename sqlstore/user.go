@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 const userColumns = `id, tenant_id, email, password_hash, permissions, created_at, updated_at, deleted_at`

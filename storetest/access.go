@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 func newContract(t *testing.T, s keyhaven.Store, f fixture) *keyhaven.Contract {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 func testAPIKeyCRUD(t *testing.T, s keyhaven.Store) {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 func newApp(f fixture, name, createdBy string) *keyhaven.Application {

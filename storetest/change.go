@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // holdWindow is how long a test gives a second change of a held row to get in, which it

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // fullPolicy is a policy with every field set: an allowlist of both families, a rate limit,

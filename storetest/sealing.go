@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // testSealingKeyCheck: the key check value is stored once, whoever races to store it, and a

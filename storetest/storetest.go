@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 type subTest struct {

@@ -10,7 +10,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Cache resolves credentials by hash through a bounded LRU of recent resolutions.

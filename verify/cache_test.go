@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // fakeStore counts reads and can run a hook in the middle of one, to stage races.

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Usage records when credentials were last used without a database write per verification:

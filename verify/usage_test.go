@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
-	"keyhaven/verify"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/verify"
 )
 
 // TestUsageWritesOnTheTick: a use is written to the store once the clock passes the interval,

@@ -8,9 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"keyhaven"
-	"keyhaven/secret"
-	"keyhaven/sqlite"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/sqlite"
 )
 
 const backupSynopsis = "backup --db sqlite:PATH OUT"

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
-	"keyhaven/sqlite"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/sqlite"
 )
 
 // runCmd runs a keyhaven command to its end (within a minute) and returns its output.

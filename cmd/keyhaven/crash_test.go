@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestBatchSurvivesCrash submits a batch of 20,000, kills the server with SIGKILL in the

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/testdb"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // The test binary doubles as the keyhaven program: with KEYHAVEN_TEST_MAIN set it runs main,

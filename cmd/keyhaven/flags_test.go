@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestBadFlags: every command refuses a flag value it cannot use, naming the flag, before it

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 type verdict struct {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestMigrateSaysWhatItApplied: migrate names each migration it applies, in order, then says

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestLimitsAcrossNodes races 50 creations split over two server processes on one PostgreSQL

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // readmeDSN is the PostgreSQL URL of the README's example; the test puts its own in its place.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
-	"keyhaven/secret"
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 // checkSecretKeyFlag rejects a malformed --secret-key, and a missing one on PostgreSQL, before

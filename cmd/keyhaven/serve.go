@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
-	"keyhaven/api"
-	"keyhaven/node"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/api"
+	"keyhaven.dev/keyhaven/node"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

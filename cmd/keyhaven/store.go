@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"strings"
 
-	"keyhaven"
-	"keyhaven/postgres"
-	"keyhaven/sqlite"
-	"keyhaven/sqlstore"
-	"keyhaven/verify"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/postgres"
+	"keyhaven.dev/keyhaven/sqlite"
+	"keyhaven.dev/keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven/verify"
 )
 
 const defaultDB = "sqlite:keyhaven.db"

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 func runTenant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 func TestTenantLimits(t *testing.T) {

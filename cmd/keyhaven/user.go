@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 const resetPasswordSynopsis = "user reset-password TENANT EMAIL [--output json]"

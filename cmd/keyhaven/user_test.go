@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven/internal/eventually"
-	"keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/internal/eventually"
+	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
 // TestResetPasswordBesideServer runs `keyhaven user reset-password` as its own process on the

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/testdb"
-	"keyhaven/node"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/node"
+	"keyhaven.dev/keyhaven/secret"
 	"net/netip"
 )
 

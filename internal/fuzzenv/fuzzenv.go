@@ -21,11 +21,11 @@ import (
 	"testing"
 	"time"
 
-	"keyhaven"
-	"keyhaven/internal/apitest"
-	"keyhaven/internal/testdb"
-	"keyhaven/node"
-	"keyhaven/secret"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/apitest"
+	"keyhaven.dev/keyhaven/internal/testdb"
+	"keyhaven.dev/keyhaven/node"
+	"keyhaven.dev/keyhaven/secret"
 )
 
 // Op is an operation of the OpenAPI document.

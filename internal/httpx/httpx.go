@@ -19,7 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"keyhaven"
+	"keyhaven.dev/keyhaven"
 )
 
 // Status returns the HTTP status of a domain error: the one place this is decided, for every

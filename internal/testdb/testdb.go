@@ -17,9 +17,9 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"keyhaven/postgres"
-	"keyhaven/sqlite"
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven/postgres"
+	"keyhaven.dev/keyhaven/sqlite"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 // Opener opens a fresh, empty, migrated store for a test.

@@ -15,11 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"keyhaven"
-	"keyhaven/postgres"
-	"keyhaven/secret"
-	"keyhaven/sqlite"
-	"keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/postgres"
+	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/sqlite"
+	"keyhaven.dev/keyhaven/sqlstore"
 )
 
 func main() {

@@ -60,10 +60,3 @@ func (c *cache) put(key string, v *Verdict, expires time.Time) {
 		delete(c.items, last.Value.(*cacheEntry).key)
 	}
 }
-
-// len returns how many verdicts are kept, expired ones included.
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ll.Len()
-}

@@ -24,21 +24,25 @@ const (
 
 // Verdict is what keyhaven, or the tenant's signature on an access token, says of a credential.
 type Verdict struct {
-	Valid bool
+	Valid bool `json:"valid"`
 	// Code is CodeValid when Valid, else why the credential was refused.
-	Code string
+	Code string `json:"code"`
 	// Tenant, Kind, ID, Name and Owner say who the credential is (Name is empty for an access
 	// token, which does not carry it; ID is the credential's id, an access token's sub).
-	Tenant, Kind, ID, Name, Owner string
+	Tenant string `json:"tenant,omitempty"`
+	Kind   string `json:"kind,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Owner  string `json:"owner,omitempty"`
 	// Permissions are the credential's effective permissions (an access token's scope).
-	Permissions []string
+	Permissions []string `json:"permissions"`
 	// ExpiresAt is when the credential (or the access token) expires; zero when it does not.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Meta is the key's metadata object for the service, {} when it has none.
-	Meta json.RawMessage
+	Meta json.RawMessage `json:"meta,omitempty"`
 	// RateLimit and Credits are the key's as this use left them, when it has them.
-	RateLimit *RateLimit
-	Credits   *Credits
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	Credits   *Credits   `json:"credits,omitempty"`
 }
 
 // RateLimit is a key's rate limit as a verification left it.

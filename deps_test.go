@@ -66,6 +66,8 @@ var layers = map[string]layer{
 		"fuzz targets run whole nodes, built the way the binary builds them"},
 	"keyhaven.dev/keyhaven/internal/cmd/benchtool": {join(domain, storage),
 		"the benchmark tool prepares databases through the service and the stores"},
+	"keyhaven.dev/keyhaven/sdk": {nil,
+		"the SDK is imported by downstream services' modules: it talks to keyhaven over HTTP only and imports none of it"},
 }
 
 // forbidden are other packages (and, for modules, their subpackages) some of keyhaven's may
@@ -82,9 +84,13 @@ var forbidden = []struct {
 		[]string{"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
 	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch",
-		"keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven"},
+		"keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven",
+		"keyhaven.dev/keyhaven/sdk"},
 		[]string{"testing"},
-		"test support stays out of the binary"},
+		"test support stays out of the binary (and out of the services that import the SDK)"},
+	{[]string{"keyhaven.dev/keyhaven/sdk"},
+		[]string{"database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
+		"the SDK is an HTTP client: a service importing it takes in none of keyhaven's server libraries"},
 }
 
 func join(lists ...[]string) []string { return slices.Concat(lists...) }

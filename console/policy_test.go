@@ -189,6 +189,12 @@ func testKeyPoliciesFromTheForm(t *testing.T, e *apitest.Env) {
 			if strings.Contains(page, "<b>bold") || strings.Contains(page, key) {
 				t.Error("the key's page shows the metadata unescaped, or the secret")
 			}
+			// The page names the client id the token endpoint takes with the key: its id.
+			clientID := regexp.MustCompile(`id="client-id">([^<]+)<`).FindStringSubmatch(page)
+			verdict := e.Do("POST", "/api/verify", "", map[string]any{"key": key, "ip": "10.1.2.3", "cost": 0}).JSON()
+			if clientID == nil || clientID[1] != verdict["id"] {
+				t.Errorf("the key's page shows client id %v, verify says the key's id is %v", clientID, verdict["id"])
+			}
 
 			// The key works as its policies say, and its page follows its use.
 			if code := verify(t, e, key, "10.1.2.3"); code != "VALID" {

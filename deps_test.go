@@ -64,8 +64,8 @@ var layers = map[string]layer{
 		"tests run whole nodes, built the way the binary builds them"},
 	"keyhaven.dev/keyhaven/internal/fuzzenv": {join(assembly, []string{"keyhaven.dev/keyhaven/internal/testdb", "keyhaven.dev/keyhaven/internal/apitest", "keyhaven.dev/keyhaven/internal/eventually"}),
 		"fuzz targets run whole nodes, built the way the binary builds them"},
-	"keyhaven.dev/keyhaven/internal/cmd/benchtool": {join(domain, storage),
-		"the benchmark tool prepares databases through the service and the stores"},
+	"keyhaven.dev/keyhaven/internal/cmd/benchtool": {join(domain, storage, []string{"keyhaven.dev/keyhaven/sdk"}),
+		"the benchmark tool prepares databases through the service and the stores, and measures the SDK"},
 	"keyhaven.dev/keyhaven/sdk": {nil,
 		"the SDK is imported by downstream services' modules: it talks to keyhaven over HTTP only and imports none of it"},
 }

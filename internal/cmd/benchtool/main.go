@@ -1,6 +1,6 @@
 // Command benchtool serves the verification benchmark (scripts/bench-verify.sh): it seeds a
-// database with many API keys, and runs the floor server that the benchmark compares
-// keyhaven's verify against.
+// database with many API keys, runs the floor server that the benchmark compares keyhaven's
+// verify against, and measures the SDK's offline verification of access tokens.
 package main
 
 import (
@@ -24,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool seed|floor [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool seed|floor|offline [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -33,6 +33,8 @@ func main() {
 		err = seed(os.Args[2:])
 	case "floor":
 		err = floor(os.Args[2:])
+	case "offline":
+		err = offline(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -143,7 +145,8 @@ func seed(args []string) error {
 
 // seedPolicies creates the keys whose policies the benchmark measures, through the service
 // as any caller would, and writes their secrets to out: an IP allowlist of 20 ranges (the
-// client's last) with a rate limit no run reaches, and credits no run uses up.
+// client's last) with a rate limit no run reaches, and credits no run uses up. It also makes
+// the token endpoint's client, a key with no policies, whose line adds its id (the client id).
 func seedPolicies(ctx context.Context, svc *keyhaven.Service, p *keyhaven.Principal, out string) error {
 	var allow []string
 	for i := range 19 {
@@ -166,5 +169,10 @@ func seedPolicies(ctx context.Context, svc *keyhaven.Service, p *keyhaven.Princi
 		}
 		fmt.Fprintf(&b, "%s %s\n", k.name, key)
 	}
+	c, key, err := svc.CreateAPIKey(ctx, p, keyhaven.APIKeyInput{Name: "TOKEN_CLIENT", Permissions: []string{"READ"}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "token_client %s %s\n", key, c.ID)
 	return os.WriteFile(out, []byte(b.String()), 0o600)
 }

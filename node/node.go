@@ -156,6 +156,7 @@ func routes(svc *keyhaven.Service, cfg Config) http.Handler {
 	mux.Handle("POST /api/verify", rest)
 	mux.Handle("/healthz", rest)
 	mux.Handle("/readyz", rest)
+	mux.Handle("/.well-known/oauth-authorization-server/", rest)
 	mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, cfg.Log))
 	mux.Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
 	return mux

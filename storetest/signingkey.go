@@ -87,7 +87,9 @@ func testSigningKeyRotationRace(t *testing.T, s keyhaven.Store) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() { _, _, errs[i] = s.RotateSigningKey(ctx, newSigningKey(f, base.Add(time.Duration(i)*time.Millisecond)), base.Add(time.Hour), nil) })
+		wg.Go(func() {
+			_, _, errs[i] = s.RotateSigningKey(ctx, newSigningKey(f, base.Add(time.Duration(i)*time.Millisecond)), base.Add(time.Hour), nil)
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -102,7 +104,9 @@ func testSigningKeyRotationRace(t *testing.T, s keyhaven.Store) {
 	at := base.Add(48 * time.Hour)
 	rotated := make([]bool, n)
 	for i := range n {
-		wg.Go(func() { _, rotated[i], errs[i] = s.RotateSigningKey(ctx, newSigningKey(f, at), base.Add(time.Hour), nil) })
+		wg.Go(func() {
+			_, rotated[i], errs[i] = s.RotateSigningKey(ctx, newSigningKey(f, at), base.Add(time.Hour), nil)
+		})
 	}
 	wg.Wait()
 	count := 0

@@ -334,20 +334,25 @@ func (s *Service) findDevice(ctx context.Context, j *judging) error {
 // judgeDevice judges whether a device's access is in force at this instant: the access's
 // status, its contract's status and its validity period.
 func (s *Service) judgeDevice(ctx context.Context, j *judging) {
-	a := j.v.Access
-	switch {
-	case a.Status == AccessTerminated || a.ContractStatus == ContractTerminated:
-		j.v.Code = CodeTerminated
-	case a.Status == AccessSuspended || a.ContractStatus == ContractSuspended:
-		j.v.Code = CodeSuspended
-	case j.now.Before(a.ValidFrom):
-		j.v.Code = CodeNotYetValid
-	case !j.now.Before(a.ValidUntil):
-		j.v.Code = CodeExpired
-	}
-	if j.v.Code != CodeValid {
+	if j.v.Code = accessCode(j.v.Access, j.now); j.v.Code != CodeValid {
 		s.verifyFailed(ctx, j.Caller)
 	}
+}
+
+// accessCode judges an access's state at now: its status, its contract's status and its
+// validity period.
+func accessCode(a *Access, now time.Time) VerdictCode {
+	switch {
+	case a.Status == AccessTerminated || a.ContractStatus == ContractTerminated:
+		return CodeTerminated
+	case a.Status == AccessSuspended || a.ContractStatus == ContractSuspended:
+		return CodeSuspended
+	case now.Before(a.ValidFrom):
+		return CodeNotYetValid
+	case !now.Before(a.ValidUntil):
+		return CodeExpired
+	}
+	return CodeValid
 }
 
 // Verification failures are audited in bursts: one event when a tenant reaches

@@ -27,7 +27,9 @@ func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Durati
 
 // CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
 // their retention window and forgets old idempotency keys, rotated secrets past their
-// retention and rate windows no limit counts any more, once. It returns how many credentials
+// retention, rate windows no limit counts any more, signing keys no token needs any more and
+// revoked tokens past their expiry, and rotates signing keys older than SigningKeyMaxAge,
+// once. It returns how many credentials
 // it deleted.
 //
 // Returns EUNAVAILABLE if the database cannot be reached.
@@ -47,6 +49,16 @@ func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
 		return n, err
 	}
 	// A window counts while it is current and for one period after; periods are at most a day.
-	_, err = s.store.DeleteRateWindows(ctx, now.Add(-2*MaxRatePeriod))
+	if _, err = s.store.DeleteRateWindows(ctx, now.Add(-2*MaxRatePeriod)); err != nil {
+		return n, err
+	}
+	// A retired signing key is listed until every token it signed has expired.
+	if _, err := s.store.DeleteRetiredSigningKeys(ctx, now.Add(-MaxTokenLifetime)); err != nil {
+		return n, err
+	}
+	if _, err := s.store.DeleteRevokedTokens(ctx, now); err != nil {
+		return n, err
+	}
+	_, err = s.RotateDueSigningKeys(ctx)
 	return n, err
 }

@@ -41,8 +41,15 @@ type Service struct {
 	// Rates holds keys to their rate limits: in memory on one node, leased from the
 	// database when several share it.
 	Rates ratelimit.Limiter
+	// PublicURL is where clients reach keyhaven, without a trailing slash: tenant T's token
+	// issuer is PublicURL + "/api/T".
+	PublicURL string
+	// SigningKeyMaxAge is how old a tenant's active signing key gets before it is rotated
+	// (DefaultSigningKeyMaxAge when zero).
+	SigningKeyMaxAge time.Duration
 
-	bursts burstCounter
+	bursts  burstCounter
+	keySets keySetCache
 	dummyState
 }
 

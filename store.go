@@ -227,4 +227,6 @@ type Store interface {
 
 	// SealingStore tells whether a secret key opens the database's sealed values.
 	SealingStore
+	// SigningKeyStore keeps the keys that sign access tokens and the revoked tokens.
+	SigningKeyStore
 }

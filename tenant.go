@@ -85,6 +85,9 @@ func (s *Service) SetTenantLimits(ctx context.Context, name string, l Limits) er
 			bad = append(bad, FieldError{Field: f.field, Message: fmt.Sprintf("must be between 0 and %d", MaxLimit)})
 		}
 	}
+	if max := int(MaxTokenLifetime / time.Second); l.TokenLifetime < 0 || l.TokenLifetime > max {
+		bad = append(bad, FieldError{Field: "accessTokenLifetime", Message: fmt.Sprintf("must be between 1 and %d seconds (0: the default)", max)})
+	}
 	if len(bad) > 0 {
 		return Invalid(bad...)
 	}
@@ -142,7 +145,11 @@ type Limits struct {
 	Applications             int `json:"maxApplications"`
 	AccessKeysPerApplication int `json:"maxAccessKeysPerApplication"`
 	APIKeys                  int `json:"maxApiKeys"`
+	// TokenLifetime is how long the tenant's access tokens live, in seconds (at most
+	// MaxTokenLifetime; 0 is DefaultTokenLifetime).
+	TokenLifetime int `json:"accessTokenLifetime"`
 }
 
 // DefaultLimits are a new tenant's limits.
-var DefaultLimits = Limits{Applications: DefaultLimit, AccessKeysPerApplication: DefaultLimit, APIKeys: DefaultAPIKeyLimit}
+var DefaultLimits = Limits{Applications: DefaultLimit, AccessKeysPerApplication: DefaultLimit, APIKeys: DefaultAPIKeyLimit,
+	TokenLifetime: DefaultTokenLifetime}

@@ -38,6 +38,11 @@ type Use struct {
 	Cost int64
 	// Verification is a use through verify: it takes credits too.
 	Verification bool
+	// ClientID, when set, is the only credential (by id) the secret may find: another is
+	// NOT_FOUND (an OAuth client's id and secret).
+	ClientID string
+	// Tokens says the use takes access tokens as well as secrets (verify).
+	Tokens bool
 }
 
 // APIUse is the use of a bearer secret on keyhaven's own API, at the path of the tenant
@@ -93,6 +98,8 @@ type Verdict struct {
 	RateLimit *ratelimit.Decision
 	// Credits are the credits the use left, once they were checked.
 	Credits *int64
+	// Token is the access token presented, once its signature was good.
+	Token *TokenClaims
 
 	missing bool      // no secret was presented at all
 	at      time.Time // when it was judged
@@ -200,6 +207,9 @@ func (s *Service) judgeFound(ctx context.Context, j *judging) error {
 		v.Code, v.missing = CodeNotFound, true
 		return nil
 	}
+	if j.Tokens && looksLikeToken(j.Secret) {
+		return s.findToken(ctx, j)
+	}
 	if _, err := secret.Parse(j.Secret); err != nil {
 		v.Code = CodeNotFound
 		return nil
@@ -211,7 +221,8 @@ func (s *Service) judgeFound(ctx context.Context, j *judging) error {
 		return nil
 	case err != nil:
 		return err
-	case j.Scope != "" && r.Tenant.ID != j.Scope, j.Kind != "" && r.Credential.Kind != j.Kind:
+	case j.Scope != "" && r.Tenant.ID != j.Scope, j.Kind != "" && r.Credential.Kind != j.Kind,
+		j.ClientID != "" && r.Credential.ID != j.ClientID:
 		v.Code = CodeNotFound
 		return nil
 	}
@@ -229,6 +240,10 @@ func (s *Service) judgeState(ctx context.Context, j *judging) error {
 		return nil
 	}
 	v := &j.v
+	if v.Token != nil && v.Access != nil {
+		s.judgeTokenDevice(j)
+		return nil
+	}
 	c, owner := v.Credential, v.Owner
 	switch {
 	case owner.Deleted(), !c.RevokedAt.IsZero():
@@ -248,6 +263,11 @@ func (s *Service) judgeState(ctx context.Context, j *judging) error {
 			UserEmail:      owner.Email,
 			Permissions:    c.Permissions.Intersect(owner.Permissions),
 			ExpiresAt:      c.ExpiresAt,
+		}
+		if t := v.Token; t != nil {
+			// A token holds its scope of the permissions the credential holds now.
+			v.Principal.Permissions = v.Principal.Permissions.Intersect(t.scope())
+			v.Principal.ExpiresAt = t.ExpiresAt()
 		}
 		if s.Used != nil {
 			s.Used(c, j.now)

@@ -89,7 +89,7 @@ func idempotentPath(path string) bool {
 	if !strings.HasPrefix(path, "/api/") {
 		return false
 	}
-	for _, suffix := range []string{"/login", "/logout", "/graphql", "/verify", "/revoke"} {
+	for _, suffix := range []string{"/login", "/logout", "/graphql", "/verify", "/revoke", "/oauth2/token", "/oauth2/introspect"} {
 		if strings.HasSuffix(path, suffix) {
 			return false
 		}

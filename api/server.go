@@ -50,6 +50,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerBatches()
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
+	s.registerOAuth()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), httpx.RequestID(r.Context()))
 	})

@@ -20,7 +20,7 @@ import (
 
 // VerifyRequest asks whether a secret is good.
 type VerifyRequest struct {
-	Key         string       `json:"key" maxLength:"200" doc:"The secret to verify"`
+	Key         string       `json:"key" maxLength:"8192" doc:"The secret or access token to verify"`
 	Permissions []Permission `json:"permissions,omitempty" maxItems:"64" doc:"Permissions the credential must hold; missing any gives INSUFFICIENT_PERMISSIONS"`
 	IP          string       `json:"ip,omitempty" maxLength:"64" doc:"The address of the client that presented the key to the downstream service; a key with an IP allowlist is IP_NOT_ALLOWED without it"`
 	Cost        *int64       `json:"cost,omitempty" minimum:"0" maximum:"1000" doc:"What this use takes from the key's rate limit and credits; default 1"`
@@ -31,7 +31,7 @@ type VerifyResponse struct {
 	Valid       bool         `json:"valid"`
 	Code        string       `json:"code" enum:"VALID,NOT_FOUND,EXPIRED,REVOKED,DISABLED,INSUFFICIENT_PERMISSIONS,RATE_LIMITED,USAGE_EXCEEDED,IP_NOT_ALLOWED"`
 	Tenant      string       `json:"tenant,omitempty" doc:"The credential's tenant"`
-	Kind        string       `json:"kind,omitempty" enum:"api_key,access_key,session"`
+	Kind        string       `json:"kind,omitempty" enum:"api_key,access_key,session,device"`
 	ID          string       `json:"id,omitempty" doc:"The credential's id"`
 	Name        string       `json:"name,omitempty" doc:"The credential's name"`
 	Owner       string       `json:"owner,omitempty" doc:"The id of the user the credential acts for"`
@@ -97,7 +97,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, domainProblem(err), reqID)
 		return
 	}
-	use := keyhaven.Use{Secret: req.Key, Required: required, Cost: 1, Verification: true}
+	use := keyhaven.Use{Secret: req.Key, Required: required, Cost: 1, Verification: true, Tokens: true}
 	if req.Cost != nil {
 		if err := keyhaven.Cost("cost", *req.Cost); err != nil {
 			writeProblem(w, domainProblem(err), reqID)
@@ -135,6 +135,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		out.Meta = emptyMeta
 		if c.Meta != nil {
 			out.Meta = c.Meta
+		}
+	}
+	if t := v.Token; t != nil {
+		// An access token answers for the credential behind it, until the token's expiry.
+		out.Tenant, out.Kind, out.ID, out.Owner = t.Tenant, string(t.Kind), t.Subject, t.Owner
+		out.ExpiresAt = timePtr(t.ExpiresAt())
+		if out.Meta == nil {
+			out.Meta = emptyMeta
 		}
 	}
 	if v.Principal != nil {

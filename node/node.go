@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,8 +51,15 @@ type Config struct {
 	// client network (unknown emails only), and of failed device verifications per username
 	// (keyhaven.GuessLimiter).
 	FailuresPerMinute, FailureBurst int
-	// PublicURL, when set, is where browsers reach keyhaven (console.Options).
+	// PublicURL, when set, is where browsers reach keyhaven (console.Options), and the base
+	// of the tenants' token issuers.
 	PublicURL *url.URL
+	// ListenAddr is the address the node listens on: without PublicURL, the issuers' base is
+	// http:// + ListenAddr.
+	ListenAddr string
+	// SigningKeyMaxAge is how old a tenant's active signing key gets before garbage
+	// collection rotates it (keyhaven.DefaultSigningKeyMaxAge when zero).
+	SigningKeyMaxAge time.Duration
 	// SQLiteCommitPoll, when set, is how often a node on SQLite checks whether another
 	// process (the command line) committed to its database, and then empties its cache,
 	// which no notification reaches.
@@ -91,6 +99,12 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	svc := keyhaven.NewService(store, cfg.Log)
 	svc.Sealer = cfg.Sealer
 	svc.Clock = cfg.Clock
+	svc.SigningKeyMaxAge = cfg.SigningKeyMaxAge
+	if cfg.PublicURL != nil {
+		svc.PublicURL = strings.TrimSuffix(cfg.PublicURL.String(), "/")
+	} else if cfg.ListenAddr != "" {
+		svc.PublicURL = "http://" + cfg.ListenAddr
+	}
 	if cfg.PasswordParams != (secret.Argon2Params{}) {
 		svc.PasswordParams = cfg.PasswordParams
 	}
@@ -115,7 +129,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		// admit no more than one node would (see package ratelimit).
 		svc.Rates = ratelimit.NewLeased(store)
 		n.notifier = &postgres.Notifier{DSN: cfg.PostgresDSN, DB: store.SQL(), Log: cfg.Log,
-			Heard: n.Cache.Invalidate, Listening: n.Cache.SetEnabled, Clock: cfg.Clock}
+			Heard: n.heard, Listening: n.Cache.SetEnabled, Clock: cfg.Clock}
 		// Until the listener is up, invalidations from other nodes could be missed.
 		n.Cache.SetEnabled(false)
 	}
@@ -142,9 +156,22 @@ func routes(svc *keyhaven.Service, cfg Config) http.Handler {
 	mux.Handle("POST /api/verify", rest)
 	mux.Handle("/healthz", rest)
 	mux.Handle("/readyz", rest)
+	mux.Handle("/.well-known/oauth-authorization-server/", rest)
 	mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, cfg.Log))
 	mux.Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
 	return mux
+}
+
+// heard drops what this node holds of ids, told by another node.
+func (n *Node) heard(ids ...string) {
+	n.Cache.Invalidate(ids...)
+	n.Svc.ForgetKeySets(ids...)
+}
+
+// flush drops everything this node's caches hold.
+func (n *Node) flush() {
+	n.Cache.Flush()
+	n.Svc.ForgetKeySets()
 }
 
 // invalidate drops what this node's cache holds of ids and tells the other nodes.
@@ -170,7 +197,7 @@ func (n *Node) Run(ctx context.Context) {
 		wg.Go(func() { n.notifier.Listen(ctx) })
 	}
 	if n.cfg.SQLiteCommitPoll > 0 {
-		wg.Go(func() { sqlite.WatchCommits(ctx, n.cfg.Clock, n.store, n.cfg.SQLiteCommitPoll, n.Cache.Flush) })
+		wg.Go(func() { sqlite.WatchCommits(ctx, n.cfg.Clock, n.store, n.cfg.SQLiteCommitPoll, n.flush) })
 	}
 	wg.Wait()
 }

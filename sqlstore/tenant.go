@@ -11,9 +11,9 @@ import (
 // CreateTenant implements keyhaven.Store.
 func (db *DB) CreateTenant(ctx context.Context, t *keyhaven.Tenant, admin *keyhaven.User, key *keyhaven.Credential, e *keyhaven.AuditEvent) error {
 	return db.change(ctx, e, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at, max_applications, max_access_keys, max_api_keys)
-			VALUES (?, ?, ?, ?, ?, ?)`), t.ID, t.Name, mustDB(t.CreatedAt), t.Limits.Applications, t.Limits.AccessKeysPerApplication,
-			t.Limits.APIKeys); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO tenants (id, name, created_at, max_applications, max_access_keys, max_api_keys, access_token_lifetime)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), t.ID, t.Name, mustDB(t.CreatedAt), t.Limits.Applications, t.Limits.AccessKeysPerApplication,
+			t.Limits.APIKeys, t.Limits.TokenLifetime); err != nil {
 			return db.wrap(err, "a tenant with that name exists")
 		}
 		if err := db.createUser(ctx, tx, admin); err != nil {
@@ -27,9 +27,9 @@ func (db *DB) CreateTenant(ctx context.Context, t *keyhaven.Tenant, admin *keyha
 func (db *DB) TenantByName(ctx context.Context, name string) (*keyhaven.Tenant, error) {
 	var t keyhaven.Tenant
 	var created int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, name, created_at, max_applications, max_access_keys, max_api_keys
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, name, created_at, max_applications, max_access_keys, max_api_keys, access_token_lifetime
 		FROM tenants WHERE name = ?`), name).
-		Scan(&t.ID, &t.Name, &created, &t.Limits.Applications, &t.Limits.AccessKeysPerApplication, &t.Limits.APIKeys)
+		Scan(&t.ID, &t.Name, &created, &t.Limits.Applications, &t.Limits.AccessKeysPerApplication, &t.Limits.APIKeys, &t.Limits.TokenLifetime)
 	if err != nil {
 		return nil, db.notFound(err, "tenant")
 	}
@@ -49,8 +49,8 @@ func (db *DB) CountTenants(ctx context.Context) (int, error) {
 // SetTenantLimits implements keyhaven.Store.
 func (db *DB) SetTenantLimits(ctx context.Context, tenantID string, l keyhaven.Limits, e *keyhaven.AuditEvent) error {
 	return db.change(ctx, e, func(tx *sql.Tx) error {
-		return db.execOne(ctx, tx, "tenant", "", `UPDATE tenants SET max_applications = ?, max_access_keys = ?, max_api_keys = ? WHERE id = ?`,
-			l.Applications, l.AccessKeysPerApplication, l.APIKeys, tenantID)
+		return db.execOne(ctx, tx, "tenant", "", `UPDATE tenants SET max_applications = ?, max_access_keys = ?, max_api_keys = ?, access_token_lifetime = ? WHERE id = ?`,
+			l.Applications, l.AccessKeysPerApplication, l.APIKeys, l.TokenLifetime, tenantID)
 	})
 }
 

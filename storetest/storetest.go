@@ -68,6 +68,10 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"TakeCredits", testTakeCredits},
 		{"TakeRateWindow", testTakeRateWindow},
 		{"RotateCredential", testRotateCredential},
+		{"SigningKeyRotation", testSigningKeyRotation},
+		{"SigningKeyRotationRace", testSigningKeyRotationRace},
+		{"RevokedTokens", testRevokedTokens},
+		{"CredentialByID", testCredentialByID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -277,7 +277,7 @@ func TestCommandLine(t *testing.T) {
 	}
 	out.Reset()
 	if err := run(ctx, []string{"tenant", "limits", "from-env", "--max-applications", "3", "--db", "sqlite:" + dbPath}, env, &out, &errb); err != nil ||
-		strings.TrimSpace(out.String()) != `{"maxApplications":3,"maxAccessKeysPerApplication":10,"maxApiKeys":1000}` {
+		strings.TrimSpace(out.String()) != `{"maxApplications":3,"maxAccessKeysPerApplication":10,"maxApiKeys":1000,"accessTokenLifetime":300}` {
 		t.Fatalf("tenant limits: %v %q", err, out.String())
 	}
 	if err := run(ctx, []string{"migrate", "--db", "sqlite:" + dbPath}, env, &out, &errb); err != nil {

@@ -88,7 +88,7 @@ func TestBadFlags(t *testing.T) {
 	t.Run("the limits are unchanged", func(t *testing.T) {
 		var out, errb strings.Builder
 		if err := run(ctx, []string{"tenant", "limits", "acme", "--db", existing}, noEnv, &out, &errb); err != nil ||
-			strings.TrimSpace(out.String()) != `{"maxApplications":10,"maxAccessKeysPerApplication":10,"maxApiKeys":1000}` {
+			strings.TrimSpace(out.String()) != `{"maxApplications":10,"maxAccessKeysPerApplication":10,"maxApiKeys":1000,"accessTokenLifetime":300}` {
 			t.Fatalf("limits after refused changes: %s %v", out.String(), err)
 		}
 	})

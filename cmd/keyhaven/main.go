@@ -34,7 +34,9 @@ Usage:
   keyhaven tenant create NAME --admin-email EMAIL [--output json]
                                                   create a tenant, its admin and a bootstrap key
   keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]
-                                                  show or change a tenant's limits
+                [--access-token-lifetime SECONDS] show or change a tenant's limits
+  keyhaven tenant rotate-signing-key NAME [--alg ES256|EdDSA] [--output json]
+                                                  sign the tenant's access tokens with a new key
   keyhaven user reset-password TENANT EMAIL [--output json]
                                                   give a user a new generated password and end
                                                   its sessions

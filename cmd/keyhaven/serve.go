@@ -37,7 +37,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	debugAddr := addrFlag(fs, "debug-addr", "", true, "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
 	memoryLimit := intFlag(fs, "memory-limit-mb", 200, 0, 1<<30, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed")
-	publicURL := fs.String("public-url", "", "URL at which browsers reach keyhaven, such as https://keyhaven.example.com; when https, console cookies are always Secure")
+	publicURL := fs.String("public-url", "", "URL at which browsers and OAuth clients reach keyhaven, such as https://keyhaven.example.com; tenant T's token issuer is it + /api/T (default http:// + the listen address); when https, console cookies are always Secure")
 	failuresPerMinute := intFlag(fs, "failures-per-minute", 60, 1, 1_000_000, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
 	failureBurst := intFlag(fs, "failure-burst", 30, 1, 1_000_000, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
@@ -90,6 +90,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else {
 		cfg.PostgresDSN = *db
 	}
+	// Listening first gives the address the default token issuer names.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg.ListenAddr = ln.Addr().String()
 	api.Version = version
 	n := node.New(store, cfg)
 
@@ -110,10 +117,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		go http.Serve(dl, http.DefaultServeMux) // net/http/pprof registers on the default mux
 		log.Info("profiler listening", "addr", dl.Addr().String())
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
 	}
 	srv := &http.Server{
 		Handler:           n.Handler,

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"keyhaven.dev/keyhaven"
 	"keyhaven.dev/keyhaven/internal/testdb"
@@ -30,11 +32,13 @@ func TestTenantLimits(t *testing.T) {
 		args []string
 		want string // "" when the command must fail
 	}{
-		{"shows the defaults", nil, `{"maxApplications":10,"maxAccessKeysPerApplication":10,"maxApiKeys":1000}`},
-		{"sets the API key limit", []string{"--max-api-keys", "2"}, `{"maxApplications":10,"maxAccessKeysPerApplication":10,"maxApiKeys":2}`},
-		{"keeps it when another limit changes", []string{"--max-applications", "4"}, `{"maxApplications":4,"maxAccessKeysPerApplication":10,"maxApiKeys":2}`},
+		{"shows the defaults", nil, `{"maxApplications":10,"maxAccessKeysPerApplication":10,"maxApiKeys":1000,"accessTokenLifetime":300}`},
+		{"sets the API key limit", []string{"--max-api-keys", "2"}, `{"maxApplications":10,"maxAccessKeysPerApplication":10,"maxApiKeys":2,"accessTokenLifetime":300}`},
+		{"keeps it when another limit changes", []string{"--max-applications", "4"}, `{"maxApplications":4,"maxAccessKeysPerApplication":10,"maxApiKeys":2,"accessTokenLifetime":300}`},
 		{"refuses a limit out of range", []string{"--max-api-keys", "100001"}, ""},
-		{"shows what is set", nil, `{"maxApplications":4,"maxAccessKeysPerApplication":10,"maxApiKeys":2}`},
+		{"shows what is set", nil, `{"maxApplications":4,"maxAccessKeysPerApplication":10,"maxApiKeys":2,"accessTokenLifetime":300}`},
+		{"sets the access token lifetime", []string{"--access-token-lifetime", "900"}, `{"maxApplications":4,"maxAccessKeysPerApplication":10,"maxApiKeys":2,"accessTokenLifetime":900}`},
+		{"refuses a lifetime past an hour", []string{"--access-token-lifetime", "3601"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,5 +100,52 @@ func TestREADMETenantLimits(t *testing.T) {
 		if f[1] != "--db" && !strings.Contains(string(row), f[1]) {
 			t.Errorf("README's tenant limits row does not mention %s: %s", f[1], row)
 		}
+	}
+}
+
+// TestTenantRotateSigningKey: the command makes a new active signing key and keeps the old
+// one listed for the tokens it signed.
+func TestTenantRotateSigningKey(t *testing.T) {
+	ctx := context.Background()
+	dsn := "sqlite:" + testdb.SQLitePath(t)
+	env := func(string) string { return "" }
+	var out, errb strings.Builder
+	if err := run(ctx, []string{"tenant", "create", "acme", "--admin-email", "a@acme.test", "--db", dsn}, env, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(args ...string) (map[string]any, error) {
+		var out, errb strings.Builder
+		err := run(ctx, append([]string{"tenant", "rotate-signing-key", "--db", dsn, "--output", "json"}, args...), env, &out, &errb)
+		var m map[string]any
+		if err == nil {
+			if err := json.Unmarshal([]byte(out.String()), &m); err != nil {
+				t.Fatalf("output %q: %v", out.String(), err)
+			}
+		}
+		return m, err
+	}
+	first, err := rotate("acme")
+	if err != nil || first["alg"] != "ES256" {
+		t.Fatalf("rotate = %v, %v; want an ES256 key", first, err)
+	}
+	second, err := rotate("acme", "--alg", "EdDSA")
+	if err != nil || second["alg"] != "EdDSA" || second["kid"] == first["kid"] {
+		t.Fatalf("second rotate = %v, %v; want a new EdDSA key", second, err)
+	}
+	if _, err := rotate("nobody"); err == nil {
+		t.Fatal("rotating an unknown tenant's key succeeded")
+	}
+	if _, err := rotate("acme", "--alg", "HS256"); err == nil {
+		t.Fatal("rotating to HS256 succeeded")
+	}
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tn, _ := store.TenantByName(ctx, "acme")
+	keys, err := store.SigningKeys(ctx, tn.ID, time.Time{})
+	if err != nil || len(keys) != 2 || keys[0].ID != second["kid"] || !keys[0].RetiredAt.IsZero() || keys[1].ID != first["kid"] || keys[1].RetiredAt.IsZero() {
+		t.Fatalf("stored keys = %+v, %v; want %v active, %v retired", keys, err, second["kid"], first["kid"])
 	}
 }

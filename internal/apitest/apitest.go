@@ -67,6 +67,9 @@ func NewNode(t testing.TB, open testdb.Opener, configure func(*node.Config)) *En
 	sealer, _ := secret.NewSealer(key)
 	cfg := node.Config{Log: log, Sealer: sealer, Clock: clock, PasswordParams: FastPasswords,
 		GCInterval: NoGC, UsageInterval: UsageInterval}
+	// The listener comes first: its address is the default base of the token issuers.
+	srv := httptest.NewUnstartedServer(nil)
+	cfg.ListenAddr = srv.Listener.Addr().String()
 	configure(&cfg)
 	store := open(t)
 	n := node.New(store, cfg)
@@ -85,7 +88,8 @@ func NewNode(t testing.TB, open testdb.Opener, configure func(*node.Config)) *En
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(n.Handler)
+	srv.Config.Handler = n.Handler
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Env{T: t, URL: srv.URL, Svc: svc, Store: store, Node: n, Clock: clock, Acme: acme, log: logBuf, spec: newValidator(t, srv.URL)}
 }

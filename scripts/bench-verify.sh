@@ -6,8 +6,9 @@
 # the floor. Each scenario is measured right after its own floor run, so that the machine's
 # drift does not skew the ratio. Besides the key with no policies, the warm runs verify a key
 # with an IP allowlist of 20 ranges and a rate limit (never reached), and a key with credits,
-# which every verification takes from in the database. Prints a table with the ratios and the
-# server's peak RSS.
+# which every verification takes from in the database; then the token endpoint (client
+# credentials, client_secret_basic) and the SDK verifying one access token offline on one core,
+# against warm verify. Prints a table with the ratios and the server's peak RSS.
 #   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,7 @@ wait_up http://127.0.0.1:18090 2>/dev/null || true
 floor() { load http://127.0.0.1:18090 "" x; }
 
 rows=()
+offline_rows=()
 port=18100
 for engine in sqlite postgres; do
   if [ "$engine" = sqlite ]; then db="sqlite:$work/bench.db"; else
@@ -68,12 +70,23 @@ for engine in sqlite postgres; do
   creds=$(load "$base" "" "$credits")
   valid "$base" "$allow_rate" 10.9.8.7 # the runs measured answers, not refusals
   valid "$base" "$credits" ""
+  # Access tokens: the token endpoint's throughput, and the SDK verifying one offline.
+  read -r tc_secret tc_id < <(awk '$1 == "token_client" {print $2, $3}' "$work/policies-$engine.txt")
+  auth="Basic $(printf '%s:%s' "$tc_id" "$tc_secret" | base64 -w0)"
+  floor_token=$(floor)
+  tokens=$(AUTH=$auth wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/wrk/token.lua \
+    "$base/api/bench/oauth2/token" | sed -n 's/^RESULT //p')
+  access_token=$(curl -sf -H "Authorization: $auth" -d grant_type=client_credentials "$base/api/bench/oauth2/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  offline=$("$work/benchtool" offline --url "$base" --tenant bench --token "$access_token" --duration "$DURATION")
+  offline_rows+=("$engine $(field "$offline" seen) $(field "$offline" signature) $(field "$warm" rps)")
   floor_cold=$(floor)
   cold=$(load "$base" "$work/keys-$engine.txt" "")
   rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   rows+=("$engine floor $floor_warm -" "$engine warm $warm $rss"
     "$engine floor $floor_policy -" "$engine warm_allowlist_rate $policy $rss"
     "$engine floor $floor_credits -" "$engine warm_credits $creds $rss"
+    "$engine floor $floor_token -" "$engine token_endpoint $tokens $rss"
     "$engine floor $floor_cold -" "$engine cold $cold $rss")
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
@@ -87,4 +100,13 @@ for row in "${rows[@]}"; do
   if [ "$kind" = floor ]; then floor_rps=$rps; label="  floor (net/http)"; else label="$engine $kind"; fi
   printf '%-30s %10s %9s %9s %9.2f %8s %10s\n' "$label" "$rps" "$(field "$json" p50_ms)" "$(field "$json" p99_ms)" \
     "$(python3 -c "print($rps/$floor_rps)")" "$(field "$json" errors)" "$rss"
+done
+
+printf '\noffline verification of an access token with the SDK, on one core (JWK Set fetched once), against /api/verify (warm, two cores, over loopback)\n'
+printf '  seen: a token verified before, kept until it expires; signature: its first verification\n'
+printf '%-12s %16s %16s %14s %10s %10s\n' engine sdk_seen/s sdk_signature/s verify_warm/s gain_seen gain_sig
+for row in "${offline_rows[@]}"; do
+  read -r engine seen sig warm_rps <<<"$row"
+  printf '%-12s %16.0f %16.0f %14s %10.2f %10.2f\n' "$engine" "$seen" "$sig" "$warm_rps" \
+    "$(python3 -c "print($seen/$warm_rps)")" "$(python3 -c "print($sig/$warm_rps)")"
 done

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,11 @@ type JWKSVerifier struct {
 	fetchMu   sync.Mutex // one fetch at a time; guards what follows
 	attempted time.Time  // the last fetch, successful or not
 	lastErr   error
+
+	// verified keeps the verdicts of tokens verified already, by the SHA-256 of the token,
+	// until they expire: a client sends the same token for its whole life, and its signature
+	// needs checking once. Nil when the cache is off.
+	verified *cache
 }
 
 // algorithms are the signature algorithms keyhaven signs access tokens with.
@@ -61,12 +67,16 @@ func newJWKSVerifier(baseURL, tenant string, cfg config) *JWKSVerifier {
 	if public == "" {
 		public = baseURL
 	}
-	return &JWKSVerifier{
+	v := &JWKSVerifier{
 		jwksURL: trimURL(baseURL) + "/api/" + url.PathEscape(tenant) + "/oauth2/jwks.json",
 		issuer:  trimURL(public) + "/api/" + tenant,
 		tenant:  tenant,
 		hc:      cfg.httpClient, leeway: cfg.leeway, refresh: cfg.refreshInterval, now: cfg.now,
 	}
+	if cfg.cacheSize > 0 {
+		v.verified = newCache(cfg.cacheSize)
+	}
+	return v
 }
 
 // Issuer returns the issuer the verifier's tokens must name.
@@ -91,6 +101,13 @@ func invalidToken() *Verdict { return &Verdict{Code: CodeInvalidToken, Permissio
 func (v *JWKSVerifier) Verify(ctx context.Context, token string) (*Verdict, error) {
 	if len(token) > maxTokenLen {
 		return invalidToken(), nil
+	}
+	var sum [sha256.Size]byte
+	if v.verified != nil {
+		sum = sha256.Sum256([]byte(token))
+		if out, ok := v.verified.get(string(sum[:]), v.now()); ok {
+			return out, nil
+		}
 	}
 	tok, err := jwt.ParseSigned(token, algorithms)
 	if err != nil || len(tok.Headers) != 1 {
@@ -129,6 +146,10 @@ func (v *JWKSVerifier) Verify(ctx context.Context, token string) (*Verdict, erro
 		Permissions: strings.Fields(c.Scope), ExpiresAt: c.Expiry.Time(), Meta: c.Meta}
 	if out.Meta == nil || string(out.Meta) == "null" {
 		out.Meta = json.RawMessage("{}")
+	}
+	if v.verified != nil {
+		// Until the instant the check above would refuse it as expired.
+		v.verified.put(string(sum[:]), out, out.ExpiresAt.Add(v.leeway))
 	}
 	return out, nil
 }

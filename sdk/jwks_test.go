@@ -272,23 +272,31 @@ func TestPublicURLNamesTheIssuer(t *testing.T) {
 // already fetched; run it with -cpu 1 for one core's rate.
 func BenchmarkOfflineVerify(b *testing.B) {
 	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA} {
-		b.Run(string(alg), func(b *testing.B) {
-			keys := newIssuerKeys(b)
-			key := newKey(b, alg, "k")
-			keys.publish(key)
-			v := sdk.NewJWKSVerifier(keys.srv.URL, "acme")
-			tok := token(b, key, "at+jwt", keys.issuer("acme"), time.Now(), time.Hour, nil)
-			ctx := context.Background()
-			if got, err := v.Verify(ctx, tok); err != nil || !got.Valid {
-				b.Fatalf("got %+v, %v, want valid", got, err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if got, _ := v.Verify(ctx, tok); !got.Valid {
-					b.Fatal("refused")
+		// "signature" checks the signature every time (the cache off): a token's first
+		// verification; "seen" is every later one of the same token.
+		for _, mode := range []string{"signature", "seen"} {
+			b.Run(string(alg)+"/"+mode, func(b *testing.B) {
+				keys := newIssuerKeys(b)
+				key := newKey(b, alg, "k")
+				keys.publish(key)
+				var opts []sdk.Option
+				if mode == "signature" {
+					opts = append(opts, sdk.WithCache(0, 0))
 				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
-		})
+				v := sdk.NewJWKSVerifier(keys.srv.URL, "acme", opts...)
+				tok := token(b, key, "at+jwt", keys.issuer("acme"), time.Now(), time.Hour, nil)
+				ctx := context.Background()
+				if got, err := v.Verify(ctx, tok); err != nil || !got.Valid {
+					b.Fatalf("got %+v, %v, want valid", got, err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if got, _ := v.Verify(ctx, tok); !got.Valid {
+						b.Fatal("refused")
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+			})
+		}
 	}
 }

@@ -55,6 +55,8 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpCli
 
 // WithCache keeps the answers of POST /api/verify for ttl, at most size of them, the least
 // recently used going first (default 5 s and 10000). A ttl or size of 0 turns the cache off.
+// Access tokens verified offline are kept too, at most size of them, each until it expires (a
+// size of 0 turns that off).
 func WithCache(ttl time.Duration, size int) Option {
 	return func(c *config) { c.cacheTTL, c.cacheSize = ttl, size }
 }

@@ -270,7 +270,7 @@ func (s *Service) readToken(ctx context.Context, raw string, now time.Time) (*To
 	if len(raw) > MaxTokenLen {
 		return nil, "", CodeNotFound, nil
 	}
-	jws, err := jose.ParseSigned(raw, tokenAlgs)
+	jws, err := jose.ParseSignedCompact(raw, tokenAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, "", CodeNotFound, nil
 	}

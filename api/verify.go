@@ -123,7 +123,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.svc.Judge(ctx, use)
 	if err != nil {
-		httpx.Logger(ctx).ErrorContext(ctx, "verify", "err", err)
+		if ctx.Err() == nil { // a client that went away is no fault of keyhaven's
+			httpx.Logger(ctx).ErrorContext(ctx, "verify", "err", err)
+		}
 		writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
 		return
 	}

@@ -13,7 +13,7 @@ const (
 	DefaultCacheTTL        = 5 * time.Second
 	DefaultCacheSize       = 10000
 	DefaultLeeway          = 10 * time.Second
-	DefaultRefreshInterval = 5 * time.Second
+	DefaultRefreshInterval = time.Second
 	// DefaultJWKSMaxAge is how long a JWK Set is used before it is fetched again, when its
 	// answer names no max-age.
 	DefaultJWKSMaxAge = 5 * time.Minute
@@ -72,7 +72,7 @@ func WithPublicURL(u string) Option { return func(c *config) { c.publicURL = u }
 // WithLeeway is how far a token's exp and nbf may be off the service's clock (default 10 s).
 func WithLeeway(d time.Duration) Option { return func(c *config) { c.leeway = d } }
 
-// WithRefreshInterval is the least time between two fetches of the JWK Set (default 5 s): a
+// WithRefreshInterval is the least time between two fetches of the JWK Set (default 1 s): a
 // token naming an unknown key fetches the set again, at most this often, so that a flood of
 // forged key ids cannot hammer keyhaven.
 func WithRefreshInterval(d time.Duration) Option { return func(c *config) { c.refreshInterval = d } }

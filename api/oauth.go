@@ -201,14 +201,19 @@ func writeOAuthJSON(w http.ResponseWriter, v any, cache string) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// clientForm reads a form of a request that authenticates its client (the token and
+// revocation endpoints), and the client's id and secret.
+func clientForm(w http.ResponseWriter, r *http.Request) (form url.Values, id, secret string, err error) {
+	if form, err = oauthForm(w, r); err != nil {
+		return nil, "", "", err
+	}
+	id, secret, err = clientCredentials(r, form)
+	return form, id, secret, err
+}
+
 // oauthToken is POST /api/{tenant}/oauth2/token (RFC 6749 §4.4).
 func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
-	form, err := oauthForm(w, r)
-	if err != nil {
-		writeOAuthError(w, r, err)
-		return
-	}
-	id, sec, err := clientCredentials(r, form)
+	form, id, sec, err := clientForm(w, r)
 	if err != nil {
 		writeOAuthError(w, r, err)
 		return
@@ -258,12 +263,7 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) {
 
 // oauthRevoke is POST /api/{tenant}/oauth2/revoke (RFC 7009), with client authentication.
 func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) {
-	form, err := oauthForm(w, r)
-	if err != nil {
-		writeOAuthError(w, r, err)
-		return
-	}
-	id, sec, err := clientCredentials(r, form)
+	form, id, sec, err := clientForm(w, r)
 	if err != nil {
 		writeOAuthError(w, r, err)
 		return

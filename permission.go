@@ -36,6 +36,8 @@ const (
 	REVOKE_ACCESS_KEYS_ANY Permission = "REVOKE_ACCESS_KEYS_ANY"
 	REVOKE_ACCESS_KEYS_OWN Permission = "REVOKE_ACCESS_KEYS_OWN"
 	AUDIT_READ             Permission = "AUDIT_READ"
+	WEBHOOK_MANAGEMENT     Permission = "WEBHOOK_MANAGEMENT"
+	USAGE_READ             Permission = "USAGE_READ"
 )
 
 // Permissions lists the whole vocabulary in its canonical order.
@@ -45,7 +47,7 @@ var Permissions = []Permission{
 	VIEW_APPLICATIONS, CREATE_APPLICATION, EDIT_APPLICATION, REVOKE_APPLICATION,
 	VIEW_ACCESS_KEYS_ANY, VIEW_ACCESS_KEYS_OWN, CREATE_ACCESS_KEYS_ANY, CREATE_ACCESS_KEYS_OWN,
 	EDIT_ACCESS_KEYS_ANY, EDIT_ACCESS_KEYS_OWN, REVOKE_ACCESS_KEYS_ANY, REVOKE_ACCESS_KEYS_OWN,
-	AUDIT_READ,
+	AUDIT_READ, WEBHOOK_MANAGEMENT, USAGE_READ,
 }
 
 // PermissionNames lists the vocabulary as strings, for schemas and enums.

@@ -30,7 +30,7 @@ func TestPermissionSet(t *testing.T) {
 	if !set(CREATE_APPLICATION).Allows(VIEW_APPLICATIONS) || set(VIEW_APPLICATIONS).Allows(CREATE_APPLICATION) {
 		t.Error("Allows does not follow the implications")
 	}
-	if AllPermissions.Len() != len(Permissions) || len(Permissions) != 23 {
+	if AllPermissions.Len() != len(Permissions) || len(Permissions) != 25 {
 		t.Errorf("vocabulary has %d permissions, AllPermissions %d", len(Permissions), AllPermissions.Len())
 	}
 	stored := set(AUDIT_READ, READ).String()
@@ -89,6 +89,8 @@ func TestImplications(t *testing.T) {
 		REVOKE_ACCESS_KEYS_ANY: {REVOKE_ACCESS_KEYS_ANY, REVOKE_ACCESS_KEYS_OWN},
 		REVOKE_ACCESS_KEYS_OWN: {REVOKE_ACCESS_KEYS_OWN},
 		AUDIT_READ:             {AUDIT_READ},
+		WEBHOOK_MANAGEMENT:     {WEBHOOK_MANAGEMENT},
+		USAGE_READ:             {USAGE_READ},
 	}
 	for _, p := range Permissions {
 		want, ok := grants[p]

@@ -34,6 +34,10 @@ type Service struct {
 	Invalidated func(ctx context.Context, ids ...string)
 	// Used, when set, is told each time a credential is judged valid, to record its last use.
 	Used func(c *Credential, at time.Time)
+	// Judged, when set, is told every verdict Judge reaches (verifications and uses of
+	// keyhaven's own API alike), once, to count it. It runs on the verification's path and
+	// must not block.
+	Judged func(u *Use, v *Verdict)
 	// Hashes bounds the slow password hashes running at once.
 	Hashes *HashLimiter
 	// Guesses limits failed sign-ins and device verifications; nil limits nothing.

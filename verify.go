@@ -176,6 +176,9 @@ func (s *Service) Judge(ctx context.Context, u Use) (*Verdict, error) {
 			break
 		}
 	}
+	if s.Judged != nil {
+		s.Judged(&j.Use, &j.v)
+	}
 	return &j.v, nil
 }
 

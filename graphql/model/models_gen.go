@@ -140,6 +140,8 @@ const (
 	PermissionRevokeAccessKeysAny Permission = "REVOKE_ACCESS_KEYS_ANY"
 	PermissionRevokeAccessKeysOwn Permission = "REVOKE_ACCESS_KEYS_OWN"
 	PermissionAuditRead           Permission = "AUDIT_READ"
+	PermissionWebhookManagement   Permission = "WEBHOOK_MANAGEMENT"
+	PermissionUsageRead           Permission = "USAGE_READ"
 )
 
 var AllPermission = []Permission{
@@ -166,11 +168,13 @@ var AllPermission = []Permission{
 	PermissionRevokeAccessKeysAny,
 	PermissionRevokeAccessKeysOwn,
 	PermissionAuditRead,
+	PermissionWebhookManagement,
+	PermissionUsageRead,
 }
 
 func (e Permission) IsValid() bool {
 	switch e {
-	case PermissionRead, PermissionWrite, PermissionIgnoreAvailability, PermissionTimeTravel, PermissionSelfConfig, PermissionAccountSetup, PermissionKeyManagement, PermissionUserManagement, PermissionContractManagement, PermissionAccessManagement, PermissionViewApplications, PermissionCreateApplication, PermissionEditApplication, PermissionRevokeApplication, PermissionViewAccessKeysAny, PermissionViewAccessKeysOwn, PermissionCreateAccessKeysAny, PermissionCreateAccessKeysOwn, PermissionEditAccessKeysAny, PermissionEditAccessKeysOwn, PermissionRevokeAccessKeysAny, PermissionRevokeAccessKeysOwn, PermissionAuditRead:
+	case PermissionRead, PermissionWrite, PermissionIgnoreAvailability, PermissionTimeTravel, PermissionSelfConfig, PermissionAccountSetup, PermissionKeyManagement, PermissionUserManagement, PermissionContractManagement, PermissionAccessManagement, PermissionViewApplications, PermissionCreateApplication, PermissionEditApplication, PermissionRevokeApplication, PermissionViewAccessKeysAny, PermissionViewAccessKeysOwn, PermissionCreateAccessKeysAny, PermissionCreateAccessKeysOwn, PermissionEditAccessKeysAny, PermissionEditAccessKeysOwn, PermissionRevokeAccessKeysAny, PermissionRevokeAccessKeysOwn, PermissionAuditRead, PermissionWebhookManagement, PermissionUsageRead:
 		return true
 	}
 	return false

@@ -16,7 +16,7 @@ type layer struct {
 }
 
 var (
-	domain   = []string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit"}
+	domain   = []string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/view"}
 	storage  = []string{"keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres"}
 	shared   = []string{"keyhaven.dev/keyhaven/internal/httpx"}
 	assembly = join(domain, storage, shared, []string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/graphql/model",
@@ -28,7 +28,9 @@ var layers = map[string]layer{
 		"the secret format, password hashing and sealing stand alone, under the domain"},
 	"keyhaven.dev/keyhaven/ratelimit": {nil,
 		"rate limiting knows windows and leases of string keys, nothing of credentials"},
-	"keyhaven.dev/keyhaven": {[]string{"keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit"},
+	"keyhaven.dev/keyhaven/view": {nil,
+		"how objects are shown is plain data that the domain fills and every surface serves: it knows nothing of them"},
+	"keyhaven.dev/keyhaven": {[]string{"keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/view"},
 		"the domain decides every rule and knows no transport, store or background loop: they depend on it"},
 	"keyhaven.dev/keyhaven/sqlstore": {domain,
 		"the SQL store implements the domain's Store and knows nothing of who calls it"},
@@ -77,13 +79,13 @@ var forbidden = []struct {
 	deps []string
 	why  string
 }{
-	{[]string{"keyhaven.dev/keyhaven"},
+	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/view"},
 		[]string{"net/http", "database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"the domain is free of HTTP and database code"},
 	{[]string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/internal/httpx"},
 		[]string{"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
-	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch",
+	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/view", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch",
 		"keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven",
 		"keyhaven.dev/keyhaven/sdk"},
 		[]string{"testing"},

@@ -9,43 +9,13 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/view"
 )
 
-// Access is a device access as a TMF-style RealizingResource. Password is present only in
-// the response that created it (and in a DONE batch task within its retention window).
-type Access struct {
-	ID              string                `json:"id" example:"acc_06bq5xk2hz1f8m3v9c4r7t0w"`
-	Href            string                `json:"href" example:"/api/acme/access/acc_06bq5xk2hz1f8m3v9c4r7t0w"`
-	ContractID      string                `json:"contractId"`
-	DeviceName      string                `json:"deviceName"`
-	Username        string                `json:"username"`
-	Password        string                `json:"password,omitempty" doc:"Only in the response that created the access"`
-	ProductOffering OfferingRef           `json:"productOffering"`
-	ValidFor        ValidityPeriod        `json:"validFor"`
-	Status          keyhaven.AccessStatus `json:"status" enum:"ACTIVE,SUSPENDED,TERMINATED"`
-	CreatedAt       time.Time             `json:"createdAt"`
-	CreatedBy       string                `json:"createdBy" doc:"The creating user's id, or the batch task's id"`
-}
+// Access is a device access as the API shows it (see package view).
+type Access = view.Access
 
-// OfferingRef names an access's product offering.
-type OfferingRef struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-// ValidityPeriod is when an access is valid.
-type ValidityPeriod struct {
-	StartDateTime time.Time `json:"startDateTime"`
-	EndDateTime   time.Time `json:"endDateTime"`
-}
-
-func toAccess(tenant string, a *keyhaven.Access) Access {
-	return Access{
-		ID: a.ID, Href: "/api/" + tenant + "/access/" + a.ID, ContractID: a.ContractID, DeviceName: a.DeviceName,
-		Username: a.Username, ProductOffering: OfferingRef{ID: a.ProductOfferingID, Name: a.ProductOfferingName},
-		ValidFor: ValidityPeriod{a.ValidFrom, a.ValidUntil}, Status: a.Status, CreatedAt: a.CreatedAt, CreatedBy: a.CreatedBy,
-	}
-}
+func toAccess(tenant string, a *keyhaven.Access) Access { return keyhaven.ViewAccess(tenant, a) }
 
 // AccessItem is one access to create.
 type AccessItem struct {

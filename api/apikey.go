@@ -9,29 +9,13 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/view"
 )
 
-// APIKey is an API key as the API shows it: never its secret, except once, in Key, in the
-// response that creates or rotates it.
-type APIKey struct {
-	ID          string       `json:"id" example:"key_06bq5xk2hz1f8m3v9c4r7t0w"`
-	Name        string       `json:"name" example:"billing_sync"`
-	Display     string       `json:"display" doc:"The key masked: its prefix and first characters, to tell keys apart" example:"khk_3xQ0aB********"`
-	Permissions []Permission `json:"permissions"`
-	Active      bool         `json:"active" doc:"An inactive key is refused everywhere"`
-	ExpiresAt   *time.Time   `json:"expiresAt,omitempty" doc:"When the key stops working and is deleted"`
-	KeyPolicy
-	CreatedAt  time.Time  `json:"createdAt"`
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty" doc:"Written about once a minute"`
-	Key        string     `json:"key,omitempty" doc:"The secret: only in the response that created or rotated the key"`
-}
+// APIKey is an API key as the API shows it (see package view).
+type APIKey = view.APIKey
 
-func toAPIKey(c *keyhaven.Credential, now time.Time) APIKey {
-	return APIKey{
-		ID: c.ID, Name: c.Name, Display: keyhaven.MaskedKey(c), Permissions: permissionList(c.Permissions), Active: c.Active,
-		ExpiresAt: timePtr(c.ExpiresAt), KeyPolicy: toKeyPolicy(&c.Policy, now), CreatedAt: c.CreatedAt, LastUsedAt: timePtr(c.LastUsedAt),
-	}
-}
+func toAPIKey(c *keyhaven.Credential, now time.Time) APIKey { return keyhaven.ViewAPIKey(c, now) }
 
 // APIKeyPath names an API key.
 type APIKeyPath struct {

@@ -8,49 +8,19 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/view"
 )
 
-// Application is an application as the API shows it.
-type Application struct {
-	ID          string                     `json:"id" example:"app_06bq5xk2hz1f8m3v9c4r7t0w"`
-	Name        string                     `json:"name"`
-	Description string                     `json:"description"`
-	Status      keyhaven.ApplicationStatus `json:"status" enum:"ACTIVE,REVOKED"`
-	CreatedBy   string                     `json:"createdBy" doc:"The user the application is bound to"`
-	CreatedAt   time.Time                  `json:"createdAt"`
-	UpdatedAt   time.Time                  `json:"updatedAt"`
-}
+// Application is an application as the API shows it (see package view).
+type Application = view.Application
 
-func toApplication(a *keyhaven.Application) Application {
-	return Application{ID: a.ID, Name: a.Name, Description: a.Description, Status: a.Status(),
-		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
-}
+func toApplication(a *keyhaven.Application) Application { return keyhaven.ViewApplication(a) }
 
-// AccessKey is an access key as the API shows it: never its secret, except once, in Key, in
-// the response that creates it.
-type AccessKey struct {
-	ID            string                   `json:"id" example:"akey_06bq5xk2hz1f8m3v9c4r7t0w"`
-	ApplicationID string                   `json:"applicationId"`
-	Name          string                   `json:"name"`
-	Description   string                   `json:"description"`
-	Status        keyhaven.AccessKeyStatus `json:"status" enum:"ACTIVE,REVOKED,EXPIRED" doc:"Computed at the time of the request"`
-	Scopes        []Permission             `json:"scopes" doc:"Fixed at creation"`
-	DisplayPrefix string                   `json:"displayPrefix" doc:"The start of the key, to tell keys apart" example:"kha_3xQ0aB"`
-	CreatedBy     string                   `json:"createdBy" doc:"The user the key is bound to"`
-	CreatedAt     time.Time                `json:"createdAt"`
-	ExpiresAt     *time.Time               `json:"expiresAt,omitempty"`
-	KeyPolicy
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-	Key        string     `json:"key,omitempty" doc:"The secret: only in the response that created or rotated the key"`
-}
+// AccessKey is an access key as the API shows it (see package view).
+type AccessKey = view.AccessKey
 
 func toAccessKey(c *keyhaven.Credential, now time.Time) AccessKey {
-	return AccessKey{
-		ID: c.ID, ApplicationID: c.ApplicationID, Name: c.Name, Description: c.Description,
-		Status: keyhaven.AccessKeyStatusAt(c, now), Scopes: permissionList(c.Permissions), DisplayPrefix: c.Display,
-		CreatedBy: c.OwnerID, CreatedAt: c.CreatedAt, ExpiresAt: timePtr(c.ExpiresAt), KeyPolicy: toKeyPolicy(&c.Policy, now),
-		LastUsedAt: timePtr(c.LastUsedAt),
-	}
+	return keyhaven.ViewAccessKey(c, now)
 }
 
 // AppPath names an application.

@@ -9,12 +9,12 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/view"
 )
 
 // MaxBatchBody is the batch route's body limit, sized from the contract's own maxima: an item
@@ -231,18 +231,13 @@ func (s *Server) registerBatches() {
 		}
 		t := r.Task
 		page := newList(s, r.Accesses, pg, func(a *keyhaven.Access) Access { return toAccess(p.TenantName, a) }, keyhaven.BatchCursor)
-		out := BatchTask{ID: t.ID, State: string(t.State), Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
-			Created: t.Created, Failed: t.Failed, Errors: r.Errors, CreatedAt: t.CreatedAt,
+		out := BatchTask{Batch: keyhaven.ViewBatch(t, s.svc.BatchRetention), Errors: r.Errors,
 			Accesses: page.Body.Items, NextCursor: page.Body.NextCursor}
 		if out.Errors == nil {
 			out.Errors = []keyhaven.BatchError{}
 		}
 		for i := range out.Accesses {
 			out.Accesses[i].Password = r.Passwords[i]
-		}
-		if !t.FinishedAt.IsZero() {
-			until := t.FinishedAt.Add(s.svc.BatchRetention)
-			out.PasswordsUntil = &until
 		}
 		return &struct{ Body BatchTask }{out}, nil
 	})
@@ -257,19 +252,10 @@ type BatchTaskRef struct {
 // BatchTask is a batch task with its progress, all its errors and, once DONE, one page of
 // its accesses.
 type BatchTask struct {
-	ID        string                `json:"id"`
-	State     string                `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
-	Reason    string                `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
-	Requested int                   `json:"requested"`
-	Processed int                   `json:"processed"`
-	Created   int                   `json:"created"`
-	Failed    int                   `json:"failed"`
-	Accesses  []Access              `json:"accesses" doc:"When DONE: one page of the created accesses in the order of the batch's items, with their passwords until the retention window ends"`
-	Errors    []keyhaven.BatchError `json:"errors" doc:"Every item that failed, on every page"`
-	CreatedAt time.Time             `json:"createdAt"`
-	// PasswordsUntil is when the passwords of a finished task are purged.
-	PasswordsUntil *time.Time `json:"passwordsUntil,omitempty" doc:"When the passwords are purged"`
-	NextCursor     string     `json:"nextCursor,omitempty" doc:"The cursor of the next page of accesses, when there may be one"`
+	view.Batch
+	Accesses   []Access              `json:"accesses" doc:"When DONE: one page of the created accesses in the order of the batch's items, with their passwords until the retention window ends"`
+	Errors     []keyhaven.BatchError `json:"errors" doc:"Every item that failed, on every page"`
+	NextCursor string                `json:"nextCursor,omitempty" doc:"The cursor of the next page of accesses, when there may be one"`
 }
 
 // BatchPath names a batch task.

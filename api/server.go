@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -17,6 +18,7 @@ import (
 	"keyhaven.dev/keyhaven"
 	"keyhaven.dev/keyhaven/internal/httpx"
 	"keyhaven.dev/keyhaven/secret"
+	"keyhaven.dev/keyhaven/view"
 )
 
 // Version is reported in the OpenAPI document.
@@ -82,6 +84,9 @@ func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 func config() huma.Config {
 	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	// The views' plain types take the schemas the API describes them with.
+	registry.RegisterTypeAlias(reflect.TypeFor[view.Permission](), reflect.TypeFor[Permission]())
+	registry.RegisterTypeAlias(reflect.TypeFor[view.Meta](), reflect.TypeFor[metaSchema]())
 	return huma.Config{
 		OpenAPI: &huma.OpenAPI{
 			OpenAPI: "3.1.0",

@@ -3,28 +3,17 @@ package api
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/view"
 )
 
-// User is a user as the API shows it: never a password hash.
-type User struct {
-	ID          string       `json:"id" example:"usr_06bq5xk2hz1f8m3v9c4r7t0w"`
-	Email       string       `json:"email" format:"email"`
-	Permissions []Permission `json:"permissions"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
-	// Password is the generated password, present once, in the creation response, when the
-	// request named none.
-	Password string `json:"password,omitempty" doc:"The generated password; only in the response that created the user, when none was given"`
-}
+// User is a user as the API shows it (see package view).
+type User = view.User
 
-func toUser(u *keyhaven.User) User {
-	return User{ID: u.ID, Email: u.Email, Permissions: permissionList(u.Permissions), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
-}
+func toUser(u *keyhaven.User) User { return keyhaven.ViewUser(u) }
 
 type UserPath struct {
 	TenantPath

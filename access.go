@@ -190,6 +190,7 @@ func (s *Service) CreateAccess(ctx context.Context, p *Principal, contractID str
 	}
 	a, password = s.buildAccess(c, o, in, now, p.UserID)
 	e.TargetID = a.ID
+	e.announce(EventAccessCreated, func() any { return ViewAccess(p.TenantName, a) })
 	if err := s.store.CreateAccess(ctx, a, e); err != nil {
 		return nil, "", err
 	}
@@ -279,6 +280,8 @@ func (s *Service) UpdateAccess(ctx context.Context, p *Principal, id string, in 
 			a.PasswordHash = hash
 		}
 		a.UpdatedAt = now
+		e.Notices = nil
+		e.announce(EventAccessUpdated, func() any { return ViewAccess(p.TenantName, a) })
 		return nil
 	}, e)
 }

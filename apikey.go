@@ -100,6 +100,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput
 		Active: in.Active == nil || *in.Active, ExpiresAt: expires, CreatedAt: now, Policy: pol,
 	}
 	e.TargetID = c.ID
+	e.announce(EventAPIKeyCreated, func() any { return ViewAPIKey(c, now) })
+	setExpiry(e, c, now)
 	if err := s.store.CreateCredential(ctx, c, e); err != nil {
 		if ErrorReason(err) == "duplicate" {
 			err = Reasonf(ECONFLICT, "duplicate", "an API key named %s exists", in.Name)
@@ -205,12 +207,14 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 			return nil, err
 		}
 	}
-	applyPolicy, err := in.Policy.apply("api_key.", s.now())
+	now := s.now()
+	applyPolicy, err := in.Policy.apply("api_key.", now)
 	if err != nil {
 		return nil, err
 	}
-	c, err = s.store.UpdateAPIKey(ctx, p.TenantID, name, s.now(), func(c *Credential) error {
+	c, err = s.store.UpdateAPIKey(ctx, p.TenantID, name, now, func(c *Credential) error {
 		e.TargetID = c.ID
+		e.Notices = nil
 		if err := manageAPIKey(p, c); err != nil {
 			return err
 		}
@@ -226,10 +230,15 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, name string, i
 		if in.Active != nil {
 			c.Active = *in.Active
 		}
+		expiryChanged := in.Expires.Set && !c.ExpiresAt.Equal(expires)
 		if in.Expires.Set {
 			c.ExpiresAt = expires
 		}
 		applyPolicy(&c.Policy)
+		e.announce(EventAPIKeyUpdated, func() any { return ViewAPIKey(c, now) })
+		if expiryChanged {
+			setExpiry(e, c, now)
+		}
 		return nil
 	}, e)
 	switch {
@@ -273,6 +282,8 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, name string) (
 		return err
 	}
 	e.TargetID = c.ID
+	now := s.now()
+	e.announce(EventAPIKeyDeleted, func() any { return ViewAPIKey(c, now) })
 	if err := s.store.DeleteCredential(ctx, p.TenantID, c.ID, e); err != nil {
 		return err
 	}

@@ -230,6 +230,7 @@ func (s *Service) CreateApplication(ctx context.Context, p *Principal, in Applic
 	now := s.now()
 	app = &Application{ID: NewID("app"), TenantID: p.TenantID, Name: name, Description: desc, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	e.TargetID = app.ID
+	e.announce(EventApplicationCreated, func() any { return ViewApplication(app) })
 	if err := s.store.CreateApplication(ctx, app, e); err != nil {
 		return nil, err
 	}
@@ -333,6 +334,8 @@ func (s *Service) RevokeApplication(ctx context.Context, p *Principal, id string
 			return errNoApplication
 		}
 		app.RevokedAt = now
+		e.Notices = nil
+		e.announce(EventApplicationRevoked, func() any { return ViewApplication(app) })
 		return nil
 	}, e)
 	if err != nil {
@@ -398,6 +401,8 @@ func (s *Service) CreateAccessKey(ctx context.Context, p *Principal, appID strin
 		Policy: pol,
 	}
 	e.TargetID = c.ID
+	e.announce(EventAccessKeyCreated, func() any { return ViewAccessKey(c, now) })
+	setExpiry(e, c, now)
 	if err := s.store.CreateAccessKey(ctx, c, now, e); err != nil {
 		return nil, "", err
 	}
@@ -477,7 +482,8 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 			return nil, err
 		}
 	}
-	applyPolicy, err := in.Policy.apply("", s.now())
+	now := s.now()
+	applyPolicy, err := in.Policy.apply("", now)
 	if err != nil {
 		return nil, err
 	}
@@ -498,6 +504,8 @@ func (s *Service) UpdateAccessKey(ctx context.Context, p *Principal, appID, id s
 			c.Description = *in.Description
 		}
 		applyPolicy(&c.Policy)
+		e.Notices = nil
+		e.announce(EventAccessKeyUpdated, func() any { return ViewAccessKey(c, now) })
 		return nil
 	}, e)
 	if err != nil {
@@ -527,6 +535,8 @@ func (s *Service) RevokeAccessKey(ctx context.Context, p *Principal, appID, id s
 			return errNoAccessKey
 		}
 		c.RevokedAt = now
+		e.Notices = nil
+		e.announce(EventAccessKeyRevoked, func() any { return ViewAccessKey(c, now) })
 		return nil
 	}, e)
 	if err != nil {

@@ -22,6 +22,9 @@ type AuditEvent struct {
 	RemoteAddr  string         `json:"remoteAddr,omitempty"`
 	RequestID   string         `json:"requestId,omitempty"`
 	Detail      map[string]any `json:"detail,omitempty"`
+	// Notices are the events the change announces to webhooks: the store writes them to the
+	// outbox with the record, in the change's transaction, when the change succeeds.
+	Notices []Notice `json:"-"`
 }
 
 // Audit outcomes.
@@ -93,6 +96,7 @@ func (s *Service) failed(ctx context.Context, e *AuditEvent, err error) {
 		return
 	}
 	e.Outcome = outcomeOf(err)
+	e.Notices = nil // nothing happened: nothing to announce
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
 	}

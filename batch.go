@@ -120,6 +120,9 @@ func (s *Service) SubmitBatch(ctx context.Context, p *Principal, in BatchInput) 
 	}
 	e.TargetID = t.ID
 	e.Detail["requested"], e.Detail["state"] = t.Requested, t.State
+	if t.State == BatchRejected {
+		e.announce(EventAccessBatchCompleted, func() any { return ViewBatch(t, s.BatchRetention) })
+	}
 	if err := s.store.CreateBatchTask(ctx, t, e); err != nil {
 		return nil, err
 	}
@@ -380,6 +383,7 @@ func (s *Service) RunBatchTurn(ctx context.Context, turn *BatchTurn, budget Batc
 		chunk.Finished = func(created, failed int) *AuditEvent {
 			done := *t
 			done.State, done.Created, done.Failed = BatchDone, created, failed
+			done.Processed, done.FinishedAt = chunk.Processed, chunk.Now
 			return s.batchFinishedEvent(ctx, &done)
 		}
 	}
@@ -463,5 +467,7 @@ func (s *Service) batchFinishedEvent(ctx context.Context, t *BatchTask) *AuditEv
 	if t.State != BatchDone {
 		e.Outcome, e.Detail["error"] = OutcomeFailure, "batch_"+string(t.State)
 	}
+	// Its accesses are announced with it, not one by one: they are read with its GET.
+	e.announce(EventAccessBatchCompleted, func() any { return ViewBatch(t, s.BatchRetention) })
 	return e
 }

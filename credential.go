@@ -38,6 +38,8 @@ type Credential struct {
 	RevokedAt     time.Time // zero: not revoked
 	CreatedAt     time.Time
 	LastUsedAt    time.Time // zero: never used
+	// ExpiryNotice is which expiry notices the key has had (see NoteExpiringKeys).
+	ExpiryNotice int
 	// Policy governs API keys and access keys; sessions have none.
 	Policy
 }

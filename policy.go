@@ -39,6 +39,9 @@ type Credits struct {
 	// RefilledAt is the start of the refill period the remaining credits belong to: when a
 	// later period has begun, they are Refill.Amount.
 	RefilledAt time.Time
+	// ExceededAt is when running out of these credits was announced (zero: not since they
+	// were set); a refill since makes it news again.
+	ExceededAt time.Time
 }
 
 // Refill sets a key's credits to Amount at the start of every Interval (UTC).

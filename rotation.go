@@ -48,7 +48,12 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, name string, g
 		if held.Kind != KindAPIKey || held.Expired(now) {
 			return Errorf(ENOTFOUND, "no API key named %s", name)
 		}
-		return manageAPIKey(p, held)
+		if err := manageAPIKey(p, held); err != nil {
+			return err
+		}
+		e.Notices = nil
+		e.announce(EventAPIKeyRotated, func() any { return ViewAPIKey(held, now) })
+		return nil
 	}, &key), e)
 	if err != nil {
 		return nil, "", noAPIKey(err, name)
@@ -83,6 +88,8 @@ func (s *Service) RotateAccessKey(ctx context.Context, p *Principal, appID, id s
 		case held.Expired(now):
 			return Reasonf(ECONFLICT, "expired", "the access key has expired: create a new one")
 		}
+		e.Notices = nil
+		e.announce(EventAccessKeyRotated, func() any { return ViewAccessKey(held, now) })
 		return nil
 	}, &key), e)
 	if err != nil {

@@ -14,6 +14,7 @@ const (
 	SealedBatchInput      = "batch_input"      // a batch task's explicit items, bound to the task's id
 	SealedBatchPassword   = "batch_password"   // a batch-created access's password, bound to the access's id
 	SealedIdempotentReply = "idempotent_reply" // a remembered answer, bound to its tenant, credential and key
+	SealedWebhookSecret   = "webhook_secret"   // a webhook's signing secret, bound to this kind and the webhook's id
 )
 
 // SealedValue is one value the store holds sealed and the ids of the record it is bound to.
@@ -37,8 +38,8 @@ type SealingStore interface {
 	// callers all get the same answer.
 	PutSealingKeyCheck(ctx context.Context, sealed string, at time.Time) (string, error)
 	// SealedSamples returns one stored sealed value of every kind of SealedBatchInput,
-	// SealedBatchPassword and SealedIdempotentReply there is one of, nothing for a kind
-	// there is none of.
+	// SealedBatchPassword, SealedIdempotentReply and SealedWebhookSecret there is one of,
+	// nothing for a kind there is none of.
 	SealedSamples(ctx context.Context) ([]SealedValue, error)
 }
 

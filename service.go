@@ -48,6 +48,14 @@ type Service struct {
 	// PublicURL is where clients reach keyhaven, without a trailing slash: tenant T's token
 	// issuer is PublicURL + "/api/T".
 	PublicURL string
+	// WebhookDestinations, when set, are the only destinations webhooks may send to.
+	WebhookDestinations *Destinations
+	// Resolver resolves webhooks' host names to check them against WebhookDestinations
+	// (net.DefaultResolver when nil).
+	Resolver Resolver
+	// WebhookRetrySchedule is how long a failed delivery waits before each retry
+	// (DefaultRetrySchedule when empty): once it is used up, the delivery is given up.
+	WebhookRetrySchedule []time.Duration
 	// SigningKeyMaxAge is how old a tenant's active signing key gets before it is rotated
 	// (DefaultSigningKeyMaxAge when zero).
 	SigningKeyMaxAge time.Duration

@@ -229,4 +229,67 @@ type Store interface {
 	SealingStore
 	// SigningKeyStore keeps the keys that sign access tokens and the revoked tokens.
 	SigningKeyStore
+	// WebhookStore keeps webhooks and the outbox of the events they are sent.
+	WebhookStore
+}
+
+// WebhookStore keeps webhooks, the outbox of events for them and its deliveries.
+//
+// Every change's audit event may carry notices (AuditEvent.Notices): with the event, in the
+// change's transaction (so only if the change commits), the store writes each to the outbox
+// as one message, queued for every enabled webhook of the tenant subscribed to its type (or
+// for the notice's one webhook), at the end of that webhook's order. Notices that no webhook
+// is sent write nothing.
+type WebhookStore interface {
+	// CreateWebhook stores w. Returns ECONFLICT (limit_reached) when the tenant has max
+	// webhooks already; the count and the insert are atomic across processes.
+	CreateWebhook(ctx context.Context, w *Webhook, max int, e *AuditEvent) error
+	// Webhook returns a webhook of the tenant, or ENOTFOUND.
+	Webhook(ctx context.Context, tenantID, id string) (*Webhook, error)
+	// ListWebhooks returns the tenant's webhooks ordered by id.
+	ListWebhooks(ctx context.Context, tenantID string, page Page) ([]*Webhook, error)
+	// UpdateWebhook changes a webhook (see Store): it stores the URL, events, description,
+	// enabled flag and UpdatedAt change left. Returns ENOTFOUND if there is none.
+	UpdateWebhook(ctx context.Context, tenantID, id string, change func(*Webhook) error, e *AuditEvent) (*Webhook, error)
+	// DeleteWebhook deletes a webhook with its queue and its attempts. Returns ENOTFOUND if
+	// there is none.
+	DeleteWebhook(ctx context.Context, tenantID, id string, e *AuditEvent) error
+	// ListWebhookAttempts returns a webhook's delivery attempts, newest first: Page.After is
+	// the last id of the previous page.
+	ListWebhookAttempts(ctx context.Context, tenantID, webhookID string, page Page) ([]*WebhookAttempt, error)
+	// ResendWebhookMessage queues the message of a webhook's attempt for it again, due at
+	// now, at the end of its order. Returns ENOTFOUND if the webhook has no such attempt (or
+	// its message is gone).
+	ResendWebhookMessage(ctx context.Context, tenantID, webhookID, attemptID string, now time.Time, e *AuditEvent) error
+	// ClaimWebhookDeliveries gives owner the lease, until leaseUntil, of up to n queued
+	// messages, each the first of an enabled webhook's queue, due at now, whose lease is free
+	// or has run out at now; Attempt is the number of the attempt to make. Two owners never
+	// hold one message's lease at once, and a webhook's next message is never claimed while
+	// the one before it is queued.
+	ClaimWebhookDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, n int) ([]*WebhookDelivery, error)
+	// FinishWebhookAttempt records attempt a of the queued message deliveryID that owner
+	// holds and, in the same transaction, takes the message off the queue (next zero) or
+	// frees it to be tried again at next. Returns ECONFLICT (lease_lost) and records nothing
+	// if owner does not hold it.
+	FinishWebhookAttempt(ctx context.Context, deliveryID, owner string, a *WebhookAttempt, next time.Time) error
+	// ReleaseWebhookLeases frees every lease on queued messages; for a single node starting
+	// up, whose earlier leases died with its earlier process.
+	ReleaseWebhookLeases(ctx context.Context) error
+	// CountPendingWebhookDeliveries returns how many messages are queued, over every tenant.
+	CountPendingWebhookDeliveries(ctx context.Context) (int, error)
+	// DeleteWebhookHistory forgets attempts made before cutoff, and messages written before
+	// cutoff that are neither queued nor attempted, and returns how many attempts it deleted.
+	DeleteWebhookHistory(ctx context.Context, cutoff time.Time) (int, error)
+	// NoteUsageExceeded marks a credential's credits as announced exceeded at at, if they are
+	// not since they were set or refilled (the refill period holding at given by periods),
+	// with a conditional write; if it marked them, it appends the event that event returns,
+	// given the credential as marked, in the same transaction. It reports whether it marked
+	// them: of several callers at once, exactly one does.
+	NoteUsageExceeded(ctx context.Context, credentialID string, at time.Time, periods RefillPeriods, event func(*Credential) *AuditEvent) (bool, error)
+	// NoteExpiring raises to stage the expiry notice stage of every API key and access key,
+	// not revoked, that expires after now and no later than before and whose stage is below
+	// stage, each in its own transaction with a conditional write and the event that event
+	// returns for it, as marked. It returns how many it raised: of several callers at once,
+	// exactly one raises each key.
+	NoteExpiring(ctx context.Context, stage int, now, before time.Time, event func(*Credential) *AuditEvent) (int, error)
 }

@@ -325,7 +325,14 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (err 
 	if !ValidID("usr", id) {
 		return Errorf(ENOTFOUND, "user not found")
 	}
-	if err := s.store.DeleteUser(ctx, p.TenantID, id, func(u *User) error { return checkManage(p, u) }, s.now(), e); err != nil {
+	if err := s.store.DeleteUser(ctx, p.TenantID, id, func(u *User) error {
+		if err := checkManage(p, u); err != nil {
+			return err
+		}
+		e.Notices = nil
+		e.announce(EventUserDeleted, func() any { return ViewUser(u) })
+		return nil
+	}, s.now(), e); err != nil {
 		return err
 	}
 	// The tenant too: keys of the user's applications owned by other users were revoked.

@@ -332,6 +332,9 @@ func (s *Service) judgeCredits(ctx context.Context, j *judging) error {
 			return nil
 		}
 		j.v.Code = CodeUsageExceeded
+		if c.Credits.exceededNoticeDue(j.now) {
+			s.noteUsageExceeded(ctx, c, j.now)
+		}
 	}
 	if rl := j.v.RateLimit; rl != nil {
 		s.Rates.Return(c.ID, c.RateLimit.limit(), j.Cost, j.now)

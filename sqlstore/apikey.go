@@ -47,8 +47,8 @@ func (db *DB) UpdateAPIKey(ctx context.Context, tenantID, name string, now time.
 		}
 		pa := policyArgs(&c.Policy)
 		return db.execOne(ctx, tx, "API key", "an API key with that name exists", `UPDATE credentials
-			SET name = ?, permissions = ?, active = ?, expires_at = ?, `+setPolicy+` WHERE tenant_id = ? AND id = ?`,
-			slices.Concat([]any{c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt)}, pa[:], []any{tenantID, c.ID})...)
+			SET name = ?, permissions = ?, active = ?, expires_at = ?, expiry_notice = ?, `+setPolicy+` WHERE tenant_id = ? AND id = ?`,
+			slices.Concat([]any{c.Name, c.Permissions.String(), c.Active, toDB(c.ExpiresAt), c.ExpiryNotice}, pa[:], []any{tenantID, c.ID})...)
 	})
 }
 

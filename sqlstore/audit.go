@@ -31,7 +31,10 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, e *keyhaven.AuditEven
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, e.TenantID, mustDB(e.At), e.ActorKind, e.ActorID, e.ActorUserID, e.Action, e.TargetType,
 		e.TargetID, e.Outcome, e.RemoteAddr, e.RequestID, string(detail))
-	return db.wrap(err, "")
+	if err != nil {
+		return db.wrap(err, "")
+	}
+	return db.queueNotices(ctx, tx, e)
 }
 
 // ListAudit implements keyhaven.Store. Events come newest first; Page.After is the last id of

@@ -183,6 +183,7 @@ func (db *DB) connTx(ctx context.Context, conn *sql.Conn, fn func(*sql.Tx) error
 		return db.wrap(err, "")
 	}
 	defer tx.Rollback()
+	defer db.committed(tx)
 	if err := fn(tx); err != nil {
 		return db.wrap(err, "")
 	}

@@ -9,11 +9,12 @@ import (
 )
 
 const credentialColumns = `c.id, c.tenant_id, c.kind, c.owner_id, c.name, c.description, c.application_id,
-	c.hash, c.display, c.permissions, c.active, c.expires_at, c.revoked_at, c.created_at, c.last_used_at, ` + policyColumns
+	c.hash, c.display, c.permissions, c.active, c.expires_at, c.revoked_at, c.created_at, c.last_used_at, ` + policyColumns + `,
+	c.expiry_notice`
 
 // policyColumns are a credential's policy, read by every query that reads one.
 const policyColumns = `c.ip_allowlist, c.rate_limit, c.rate_period, c.credits_remaining, c.credits_refill_amount,
-	c.credits_refill_interval, c.credits_refilled_at, c.meta`
+	c.credits_refill_interval, c.credits_refilled_at, c.meta, c.credits_exceeded_at`
 
 func (db *DB) createCredential(ctx context.Context, tx *sql.Tx, c *keyhaven.Credential) error {
 	if c.Kind == keyhaven.KindAPIKey {
@@ -29,10 +30,10 @@ func (db *DB) createCredential(ctx context.Context, tx *sql.Tx, c *keyhaven.Cred
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO credentials (id, tenant_id, kind, owner_id, name, description,
 		application_id, hash, display, permissions, active, expires_at, revoked_at, created_at, last_used_at,
 		ip_allowlist, rate_limit, rate_period, credits_remaining, credits_refill_amount, credits_refill_interval,
-		credits_refilled_at, meta)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		append([]any{c.ID, c.TenantID, string(c.Kind), c.OwnerID, c.Name, c.Description, app, c.Hash, c.Display,
-			c.Permissions.String(), c.Active, toDB(c.ExpiresAt), toDB(c.RevokedAt), mustDB(c.CreatedAt), toDB(c.LastUsedAt)}, pa[:]...)...)
+		credits_refilled_at, meta, credits_exceeded_at, expiry_notice)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		append(append([]any{c.ID, c.TenantID, string(c.Kind), c.OwnerID, c.Name, c.Description, app, c.Hash, c.Display,
+			c.Permissions.String(), c.Active, toDB(c.ExpiresAt), toDB(c.RevokedAt), mustDB(c.CreatedAt), toDB(c.LastUsedAt)}, pa[:]...), c.ExpiryNotice)...)
 	return db.wrap(err, "a credential with that name exists")
 }
 
@@ -47,7 +48,7 @@ type credentialRow struct {
 
 func (r *credentialRow) dest() []any {
 	return append([]any{&r.c.ID, &r.c.TenantID, &r.kind, &r.c.OwnerID, &r.c.Name, &r.c.Description, &r.app,
-		&r.c.Hash, &r.c.Display, &r.perms, &r.c.Active, &r.expires, &r.revoked, &r.created, &r.used}, r.policy.dest()...)
+		&r.c.Hash, &r.c.Display, &r.perms, &r.c.Active, &r.expires, &r.revoked, &r.created, &r.used}, append(r.policy.dest(), &r.c.ExpiryNotice)...)
 }
 
 func scanCredential(row scanner) (*keyhaven.Credential, error) {

@@ -64,6 +64,11 @@ type DB struct {
 
 	credits creditTakes // waiting for the next group commit
 
+	// Queued, when set, is told after a transaction that queued webhook messages commits, so
+	// that this node's sender sends them at once.
+	Queued func()
+	queued sync.Map // *sql.Tx → true: the transaction queued webhook messages
+
 	migrated []Migration // what the last Migrate applied
 }
 
@@ -139,6 +144,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return db.wrap(err, "")
 	}
 	defer tx.Rollback()
+	defer db.committed(tx)
 	if err := fn(tx); err != nil {
 		return db.wrap(err, "")
 	}
@@ -146,6 +152,14 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return db.wrap(err, "")
 	}
 	return nil
+}
+
+// committed tells Queued, once tx has ended, when tx queued webhook messages. A transaction
+// that rolled back tells it too: the sender then finds nothing new, which costs one look.
+func (db *DB) committed(tx *sql.Tx) {
+	if _, ok := db.queued.LoadAndDelete(tx); ok && db.Queued != nil {
+		db.Queued()
+	}
 }
 
 // change runs fn in a write transaction and appends e, when set, in the same transaction: a

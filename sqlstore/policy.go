@@ -20,10 +20,11 @@ type policyRow struct {
 	refillInterval          sql.NullString
 	refilledAt              sql.NullInt64
 	meta                    sql.NullString
+	exceededAt              sql.NullInt64
 }
 
 func (r *policyRow) dest() []any {
-	return []any{&r.allowlist, &r.rateLimit, &r.ratePeriod, &r.remaining, &r.refillAmount, &r.refillInterval, &r.refilledAt, &r.meta}
+	return []any{&r.allowlist, &r.rateLimit, &r.ratePeriod, &r.remaining, &r.refillAmount, &r.refillInterval, &r.refilledAt, &r.meta, &r.exceededAt}
 }
 
 func (r *policyRow) policy() keyhaven.Policy {
@@ -32,7 +33,7 @@ func (r *policyRow) policy() keyhaven.Policy {
 		p.RateLimit = &keyhaven.RateLimit{Limit: r.rateLimit.Int64, Period: time.Duration(r.ratePeriod.Int64) * time.Second}
 	}
 	if r.remaining.Valid {
-		p.Credits = &keyhaven.Credits{Remaining: r.remaining.Int64, RefilledAt: fromDB(r.refilledAt)}
+		p.Credits = &keyhaven.Credits{Remaining: r.remaining.Int64, RefilledAt: fromDB(r.refilledAt), ExceededAt: fromDB(r.exceededAt)}
 		if r.refillAmount.Valid && r.refillInterval.Valid {
 			p.Credits.Refill = &keyhaven.Refill{Amount: r.refillAmount.Int64, Interval: keyhaven.RefillInterval(r.refillInterval.String)}
 		}
@@ -44,14 +45,14 @@ func (r *policyRow) policy() keyhaven.Policy {
 }
 
 // policyArgs are p's values for the policy columns, in their order.
-func policyArgs(p *keyhaven.Policy) [8]any {
-	var a [8]any
+func policyArgs(p *keyhaven.Policy) [9]any {
+	var a [9]any
 	a[0] = keyhaven.FormatAllowlist(p.IPAllowlist)
 	if r := p.RateLimit; r != nil {
 		a[1], a[2] = r.Limit, int64(r.Period/time.Second)
 	}
 	if c := p.Credits; c != nil {
-		a[3], a[6] = c.Remaining, toDB(c.RefilledAt)
+		a[3], a[6], a[8] = c.Remaining, toDB(c.RefilledAt), toDB(c.ExceededAt)
 		if c.Refill != nil {
 			a[4], a[5] = c.Refill.Amount, string(c.Refill.Interval)
 		}
@@ -64,7 +65,7 @@ func policyArgs(p *keyhaven.Policy) [8]any {
 
 // setPolicy is the SET clause that writes policyArgs.
 const setPolicy = `ip_allowlist = ?, rate_limit = ?, rate_period = ?, credits_remaining = ?, credits_refill_amount = ?,
-	credits_refill_interval = ?, credits_refilled_at = ?, meta = ?`
+	credits_refill_interval = ?, credits_refilled_at = ?, meta = ?, credits_exceeded_at = ?`
 
 // refillPeriod is the start of a credential's current refill period, given the periods of
 // every interval as arguments (daily, then monthly).

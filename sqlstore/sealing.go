@@ -47,6 +47,7 @@ func (db *DB) SealedSamples(ctx context.Context) ([]keyhaven.SealedValue, error)
 		{keyhaven.SealedBatchPassword, `SELECT a.batch_secret, a.id FROM batch_tasks t JOIN accesses a ON a.created_by = t.id
 			WHERE t.purged_at IS NULL AND a.batch_secret IS NOT NULL AND a.batch_secret <> '' LIMIT 1`, 1},
 		{keyhaven.SealedIdempotentReply, `SELECT response, tenant_id, credential_id, key FROM idempotency_keys WHERE response <> '' LIMIT 1`, 3},
+		{keyhaven.SealedWebhookSecret, `SELECT secret, 'webhook_secret', id FROM webhooks LIMIT 1`, 2},
 	} {
 		v := keyhaven.SealedValue{Kind: s.kind, IDs: make([]string, s.ids)}
 		dest := []any{&v.Sealed}

@@ -156,3 +156,29 @@ type Batch struct {
 	// PasswordsUntil is when the passwords of a finished task are purged.
 	PasswordsUntil *time.Time `json:"passwordsUntil,omitempty" doc:"When the passwords are purged"`
 }
+
+// Webhook is a webhook as the API shows it: never its secret, except once, in Secret, in the
+// response that creates it.
+type Webhook struct {
+	ID          string    `json:"id" example:"whk_06bq5xk2hz1f8m3v9c4r7t0w"`
+	URL         string    `json:"url" example:"https://hooks.example.com/keyhaven"`
+	Events      []string  `json:"events" doc:"The event types the webhook is sent" enum:"api_key.created,api_key.updated,api_key.rotated,api_key.deleted,api_key.expiring,access_key.created,access_key.updated,access_key.rotated,access_key.revoked,access_key.expiring,application.created,application.revoked,user.deleted,access.created,access.updated,access_batch.completed,credential.usage_exceeded"`
+	Description string    `json:"description"`
+	Enabled     bool      `json:"enabled" doc:"A disabled webhook is sent nothing; what it has queued waits until it is enabled"`
+	CreatedBy   string    `json:"createdBy" doc:"The user who created it"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	Secret      string    `json:"secret,omitempty" doc:"The signing secret (whsec_ and base64 of 32 random bytes): only in the response that created the webhook"`
+}
+
+// WebhookDelivery is one attempt to deliver an event to a webhook.
+type WebhookDelivery struct {
+	ID      string    `json:"id" example:"dlv_06bq5xk2hz1f8m3v9c4r7t0w" doc:"The attempt's id: resend its event with POST .../deliveries/{id}/resend"`
+	EventID string    `json:"eventId" example:"msg_06bq5xk2hz1f8m3v9c4r7t0w" doc:"The event's id, sent as webhook-id: the same on every attempt"`
+	Type    string    `json:"type" example:"api_key.created"`
+	Attempt int       `json:"attempt" doc:"1 for the first attempt of a delivery, then 2, 3..."`
+	At      time.Time `json:"at" doc:"When the attempt was made"`
+	Status  *int      `json:"status,omitempty" doc:"The receiver's response status, when it answered"`
+	Error   string    `json:"error,omitempty" doc:"Why the attempt failed"`
+	Outcome string    `json:"outcome" enum:"delivered,failed,exhausted" doc:"delivered: a 2xx answer; failed: retried later; exhausted: the last retry failed, given up"`
+}

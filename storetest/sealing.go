@@ -99,6 +99,11 @@ func testSealedSamples(t *testing.T, s keyhaven.Store) {
 	if err := s.CompleteIdempotencyKey(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	w := newWebhook(f)
+	w.Secret = "sealed-webhook-secret"
+	if err := s.CreateWebhook(ctx, w, keyhaven.MaxWebhooks, nil); err != nil {
+		t.Fatal(err)
+	}
 	got, err := s.SealedSamples(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +112,7 @@ func testSealedSamples(t *testing.T, s keyhaven.Store) {
 		{Kind: keyhaven.SealedBatchInput, Sealed: "sealed-items", IDs: []string{task.ID}},
 		{Kind: keyhaven.SealedBatchPassword, Sealed: "sealed-password", IDs: []string{a.ID}},
 		{Kind: keyhaven.SealedIdempotentReply, Sealed: "sealed-answer", IDs: []string{f.tenant.ID, f.key.ID, "k"}},
+		{Kind: keyhaven.SealedWebhookSecret, Sealed: "sealed-webhook-secret", IDs: []string{keyhaven.SealedWebhookSecret, w.ID}},
 	}
 	if !slices.EqualFunc(got, want, func(g, w keyhaven.SealedValue) bool {
 		return g.Kind == w.Kind && g.Sealed == w.Sealed && slices.Equal(g.IDs, w.IDs)

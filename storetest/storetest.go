@@ -72,6 +72,13 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"SigningKeyRotationRace", testSigningKeyRotationRace},
 		{"RevokedTokens", testRevokedTokens},
 		{"CredentialByID", testCredentialByID},
+		{"WebhookCRUD", testWebhookCRUD},
+		{"WebhookLimitRace", testWebhookLimitRace},
+		{"OutboxWithTheChange", testOutboxWithTheChange},
+		{"WebhookQueue", testWebhookQueue},
+		{"WebhookClaimRace", testWebhookClaimRace},
+		{"NoteUsageExceeded", testNoteUsageExceeded},
+		{"NoteExpiring", testNoteExpiring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

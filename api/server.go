@@ -50,6 +50,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerContracts()
 	s.registerAccesses()
 	s.registerBatches()
+	s.registerWebhooks()
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.registerOAuth()

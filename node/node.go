@@ -26,6 +26,7 @@ import (
 	"keyhaven.dev/keyhaven/sqlite"
 	"keyhaven.dev/keyhaven/sqlstore"
 	"keyhaven.dev/keyhaven/verify"
+	"keyhaven.dev/keyhaven/webhook"
 )
 
 // Config configures a node. Zero values take the defaults.
@@ -67,15 +68,25 @@ type Config struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For and X-Forwarded-Proto are
 	// believed.
 	TrustedProxies []netip.Prefix
+	// WebhookDestinations, when set, are the only destinations webhooks may send to.
+	WebhookDestinations *keyhaven.Destinations
+	// WebhookRetrySchedule is how long a failed webhook delivery waits before each retry
+	// (keyhaven.DefaultRetrySchedule when empty).
+	WebhookRetrySchedule []time.Duration
+	// WebhookPoll is how often the webhook sender looks for messages it was not told about
+	// (a second when zero).
+	WebhookPoll time.Duration
 }
 
 // Node is one keyhaven node.
 type Node struct {
-	Svc     *keyhaven.Service
-	Cache   *verify.Cache
-	Usage   *verify.Usage
-	Runner  *batch.Runner
-	Handler http.Handler
+	Svc    *keyhaven.Service
+	Cache  *verify.Cache
+	Usage  *verify.Usage
+	Runner *batch.Runner
+	// Webhooks sends the outbox's messages; its Deliveries count what its attempts came to.
+	Webhooks *webhook.Sender
+	Handler  http.Handler
 
 	cfg      Config
 	store    *sqlstore.DB
@@ -142,6 +153,14 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		n.Runner.Poll = cfg.BatchPoll
 	}
 	svc.BatchSubmitted = n.Runner.Wake
+	svc.WebhookDestinations = cfg.WebhookDestinations
+	svc.WebhookRetrySchedule = cfg.WebhookRetrySchedule
+	n.Webhooks = webhook.New(svc, cfg.Log)
+	if cfg.WebhookPoll > 0 {
+		n.Webhooks.Poll = cfg.WebhookPoll
+	}
+	// A message queued on this node goes at once; others' are found by polling.
+	store.Queued = n.Webhooks.Wake
 	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, routes(svc, cfg))
 	return n
 }
@@ -186,11 +205,12 @@ func (n *Node) invalidate(ctx context.Context, ids ...string) {
 	}
 }
 
-// Run runs the node's background work (batch runner, garbage collection, last-use writes,
-// invalidation listener) until ctx ends, then waits for it to stop.
+// Run runs the node's background work (batch runner, webhook sender, garbage collection,
+// last-use writes, invalidation listener) until ctx ends, then waits for it to stop.
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.Runner.Run(ctx) })
+	wg.Go(func() { n.Webhooks.Run(ctx) })
 	wg.Go(func() { n.Svc.RunGarbageCollection(ctx, n.cfg.GCInterval) })
 	wg.Go(func() { n.Usage.Run(ctx, n.cfg.UsageInterval) })
 	if n.notifier != nil {

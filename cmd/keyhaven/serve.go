@@ -40,6 +40,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	publicURL := fs.String("public-url", "", "URL at which browsers and OAuth clients reach keyhaven, such as https://keyhaven.example.com; tenant T's token issuer is it + /api/T (default http:// + the listen address); when https, console cookies are always Secure")
 	failuresPerMinute := intFlag(fs, "failures-per-minute", 60, 1, 1_000_000, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
 	failureBurst := intFlag(fs, "failure-burst", 30, 1, 1_000_000, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
+	webhookAllow := fs.String("webhook-allow", "", "comma-separated CIDRs, addresses and host names (*.example.com for the names under example.com) webhooks may send to; any destination when empty. Names not listed must resolve into the CIDRs, checked on every connection")
+	webhookRetries := fs.String("webhook-retry-schedule", formatSchedule(keyhaven.DefaultRetrySchedule), "comma-separated waits before each retry of a failed webhook delivery; given up after the last")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -61,6 +63,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("--public-url: %w", err)
 	}
+	destinations, err := keyhaven.ParseDestinations(*webhookAllow)
+	if err != nil {
+		return fmt.Errorf("--webhook-allow: %w", err)
+	}
+	schedule, err := parseSchedule(*webhookRetries)
+	if err != nil {
+		return fmt.Errorf("--webhook-retry-schedule: %w", err)
+	}
 	if *memoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(*memoryLimit) << 20)
 	}
@@ -78,11 +88,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
 		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst, PublicURL: public,
-		TrustedProxies: proxies,
+		TrustedProxies: proxies, WebhookDestinations: destinations, WebhookRetrySchedule: schedule,
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.
 		if err := store.ReleaseBatchLeases(ctx); err != nil {
+			return err
+		}
+		if err := store.ReleaseWebhookLeases(ctx); err != nil {
 			return err
 		}
 		// The command line may change credentials beside it (user reset-password).
@@ -210,4 +223,33 @@ func parsePublicURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q is not an http or https URL such as https://keyhaven.example.com", s)
 	}
 	return u, nil
+}
+
+// parseSchedule parses comma-separated positive durations.
+func parseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a positive duration (such as 5s, 30m or 10h)", strings.TrimSpace(f))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// formatSchedule writes a schedule as parseSchedule reads it.
+func formatSchedule(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		s := d.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ",")
 }

@@ -70,4 +70,15 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /batches/{id}/progress.json", c.authed(c.batchProgress))
 	m.HandleFunc("GET /batches/{id}/accesses.csv", c.authed(c.batchCSV))
 	m.HandleFunc("GET /audit", c.authed(c.audit))
+
+	m.HandleFunc("GET /webhooks", c.authed(c.webhooks))
+	m.HandleFunc("GET /webhooks/new", c.authed(c.newWebhook))
+	m.HandleFunc("POST /webhooks", c.authed(c.createWebhook))
+	m.HandleFunc("GET /webhooks/{id}", c.authed(c.webhook))
+	m.HandleFunc("GET /webhooks/{id}/edit", c.authed(c.editWebhook))
+	m.HandleFunc("POST /webhooks/{id}/edit", c.authed(c.updateWebhook))
+	m.HandleFunc("GET /webhooks/{id}/delete", c.authed(c.confirmDeleteWebhook))
+	m.HandleFunc("POST /webhooks/{id}/delete", c.authed(c.deleteWebhook))
+	m.HandleFunc("POST /webhooks/{id}/test", c.authed(c.testWebhook))
+	m.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/resend", c.authed(c.resendWebhookDelivery))
 }

@@ -1,0 +1,187 @@
+package console
+
+import (
+	"net/http"
+
+	"keyhaven.dev/keyhaven"
+)
+
+// webhookPath is the path of a webhook's page.
+func webhookPath(id string) string { return "/webhooks/" + id }
+
+// webhookLabels are the labels of a webhook form's fields.
+var webhookLabels = map[string]string{"url": "URL", "events": "Events", "description": "Description"}
+
+// eventOption is an event type a webhook form offers.
+type eventOption struct {
+	Name    string
+	Checked bool
+}
+
+// webhookForm is a webhook's form: what the user typed, and the message of each invalid
+// field by its name.
+type webhookForm struct {
+	Action, Submit, Cancel string
+	URL, Description       string
+	Enabled                bool
+	Events                 []eventOption
+	Errors                 map[string]string
+}
+
+func eventOptions(checked []string) []eventOption {
+	on := map[string]bool{}
+	for _, e := range checked {
+		on[e] = true
+	}
+	out := make([]eventOption, len(keyhaven.SubscribableEvents))
+	for i, t := range keyhaven.SubscribableEvents {
+		out[i] = eventOption{Name: string(t), Checked: on[string(t)]}
+	}
+	return out
+}
+
+// webhookFormFrom is the form as posted.
+func webhookFormFrom(r *http.Request, action, submit, cancel string) webhookForm {
+	return webhookForm{Action: action, Submit: submit, Cancel: cancel, URL: r.PostForm.Get("url"),
+		Description: r.PostForm.Get("description"), Enabled: r.PostForm.Get("enabled") == "true", Events: eventOptions(r.PostForm["events"])}
+}
+
+// webhookFormError re-renders a webhook form with the message of each invalid field.
+func (c *Console) webhookFormError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error, title string, f webhookForm) {
+	fields := keyhaven.ErrorFields(err)
+	for i, fe := range fields {
+		if len(fe.Field) > len("events[") && fe.Field[:len("events[")] == "events[" {
+			fields[i].Field = "events"
+		}
+	}
+	if len(fields) > 0 && keyhaven.ErrorCode(err) == keyhaven.EINVALID {
+		err = &keyhaven.Error{Code: keyhaven.EINVALID, Reason: keyhaven.ErrorReason(err), Message: keyhaven.ErrorMessage(err), Fields: fields}
+	}
+	f.Errors, err = fieldErrors(err, "", nil, webhookLabels)
+	c.formError(w, r, p, err, "webhook_form", title, "webhooks", f)
+}
+
+func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	hooks, err := c.svc.ListWebhooks(ctx(r), p, keyhaven.Page{Limit: keyhaven.MaxWebhooks})
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks", hooks)
+}
+
+func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	if err := p.Require(keyhaven.WEBHOOK_MANAGEMENT); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "webhook_form", "New webhook", "webhooks", webhookForm{Action: "/webhooks", Submit: "Create",
+		Cancel: "/webhooks", Enabled: true, Events: eventOptions(nil)})
+}
+
+func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	f := webhookFormFrom(r, "/webhooks", "Create", "/webhooks")
+	hook, secret, err := c.svc.CreateWebhook(ctx(r), p, keyhaven.WebhookInput{URL: f.URL, Events: r.PostForm["events"],
+		Description: f.Description, Enabled: &f.Enabled})
+	if err != nil {
+		c.webhookFormError(w, r, p, err, "New webhook", f)
+		return
+	}
+	c.render(w, r, p, http.StatusCreated, "created", "Webhook created", "webhooks", createdData{
+		Heading: "Webhook created", Text: "Securely record this signing secret now: it is shown only once. Receivers check each event's webhook-signature with it.",
+		Rows: [][2]string{{"URL", hook.URL}}, SecretLabel: "Signing secret", Secret: secret, Close: webhookPath(hook.ID),
+		CloseLabel: "I have copied the signing secret - Close"})
+}
+
+// webhookPage is a webhook with its latest delivery attempts.
+type webhookPage struct {
+	Hook       *keyhaven.Webhook
+	Deliveries []*keyhaven.WebhookAttempt
+	Notice     string
+}
+
+// webhookNotices are what the page says after a test or a resend sent the user back to it.
+var webhookNotices = map[string]string{
+	"test":   "A webhook.test event is queued: its delivery shows below once it is attempted.",
+	"resend": "The event is queued again: its delivery shows below once it is attempted.",
+}
+
+// webhook shows a webhook and its latest delivery attempts, each with a button to send its
+// event again.
+func (c *Console) webhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	hook, err := c.svc.Webhook(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	ds, err := c.svc.ListWebhookDeliveries(ctx(r), p, hook.ID, keyhaven.Page{Limit: 50})
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks",
+		webhookPage{Hook: hook, Deliveries: ds, Notice: webhookNotices[r.URL.Query().Get("queued")]})
+}
+
+func (c *Console) editWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	hook, err := c.svc.Webhook(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	events := make([]string, len(hook.Events))
+	for i, t := range hook.Events {
+		events[i] = string(t)
+	}
+	c.render(w, r, p, http.StatusOK, "webhook_form", "Edit webhook", "webhooks", webhookForm{Action: webhookPath(hook.ID) + "/edit",
+		Submit: "Save", Cancel: webhookPath(hook.ID), URL: hook.URL, Description: hook.Description, Enabled: hook.Enabled, Events: eventOptions(events)})
+}
+
+func (c *Console) updateWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id := r.PathValue("id")
+	f := webhookFormFrom(r, webhookPath(id)+"/edit", "Save", webhookPath(id))
+	events := r.PostForm["events"]
+	if _, err := c.svc.UpdateWebhook(ctx(r), p, id, keyhaven.WebhookUpdate{URL: &f.URL, Events: &events, Description: &f.Description,
+		Enabled: &f.Enabled}); err != nil {
+		c.webhookFormError(w, r, p, err, "Edit webhook", f)
+		return
+	}
+	http.Redirect(w, r, webhookPath(id), http.StatusSeeOther)
+}
+
+func (c *Console) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	hook, err := c.svc.Webhook(ctx(r), p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	c.confirm(w, r, p, "Delete webhook", "webhooks", confirmData{Question: "Delete the webhook to " + hook.URL + "? " +
+		"What is queued for it is dropped, with its deliveries; disabling it instead keeps its queue until it is enabled.",
+		Action: webhookPath(hook.ID) + "/delete", Confirm: "Delete webhook", Cancel: webhookPath(hook.ID)})
+}
+
+func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	if err := c.svc.DeleteWebhook(ctx(r), p, r.PathValue("id")); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
+}
+
+func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id := r.PathValue("id")
+	if _, err := c.svc.TestWebhook(ctx(r), p, id); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, webhookPath(id)+"?queued=test", http.StatusSeeOther)
+}
+
+func (c *Console) resendWebhookDelivery(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+	id := r.PathValue("id")
+	if err := c.svc.ResendWebhookDelivery(ctx(r), p, id, r.PathValue("delivery")); err != nil {
+		c.fail(w, r, p, err)
+		return
+	}
+	http.Redirect(w, r, webhookPath(id)+"?queued=resend", http.StatusSeeOther)
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,15 +127,39 @@ func (db *DB) queueNotices(ctx context.Context, tx *sql.Tx, e *keyhaven.AuditEve
 	if err != nil {
 		return err
 	}
-	for i := range e.Notices {
-		n := &e.Notices[i]
-		var to []string
+	// Each webhook's numbers are taken at once, webhooks in the order of their ids, so that two
+	// transactions never hold one webhook each while waiting for the other's.
+	to := make([][]string, len(e.Notices))
+	counts := map[string]int64{}
+	for i, n := range e.Notices {
 		for _, w := range hooks {
 			if n.Webhook == w.ID || n.Webhook == "" && w.Subscribes(n.Type) {
-				to = append(to, w.ID)
+				to[i] = append(to[i], w.ID)
+				counts[w.ID]++
 			}
 		}
-		if len(to) == 0 {
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	next := map[string]int64{}
+	for _, w := range hooks {
+		if k := counts[w.ID]; k > 0 {
+			var last int64
+			err := tx.QueryRowContext(ctx, db.q(`UPDATE webhooks SET seq = seq + ? WHERE id = ? RETURNING seq`), k, w.ID).Scan(&last)
+			if err == sql.ErrNoRows {
+				continue // deleted meanwhile: it is sent nothing
+			}
+			if err != nil {
+				return db.wrap(err, "")
+			}
+			next[w.ID] = last - k + 1
+		}
+	}
+	for i := range e.Notices {
+		n := &e.Notices[i]
+		to[i] = slices.DeleteFunc(to[i], func(id string) bool { _, ok := next[id]; return !ok })
+		if len(to[i]) == 0 {
 			continue
 		}
 		if n.ID == "" {
@@ -148,10 +173,11 @@ func (db *DB) queueNotices(ctx context.Context, tx *sql.Tx, e *keyhaven.AuditEve
 			n.ID, e.TenantID, string(n.Type), string(payload), mustDB(e.At)); err != nil {
 			return db.wrap(err, "")
 		}
-		for _, id := range to {
-			if err := db.enqueue(ctx, tx, id, n.ID, e.At); err != nil {
+		for _, id := range to[i] {
+			if err := db.insertQueued(ctx, tx, id, n.ID, next[id], e.At); err != nil {
 				return err
 			}
+			next[id]++
 		}
 	}
 	db.queued.Store(tx, true)
@@ -164,6 +190,11 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, webhook, message string, 
 	if err := tx.QueryRowContext(ctx, db.q(`UPDATE webhooks SET seq = seq + 1 WHERE id = ? RETURNING seq`), webhook).Scan(&seq); err != nil {
 		return db.notFound(err, "webhook")
 	}
+	return db.insertQueued(ctx, tx, webhook, message, seq, at)
+}
+
+// insertQueued queues message for webhook as its number seq, due at.
+func (db *DB) insertQueued(ctx context.Context, tx *sql.Tx, webhook, message string, seq int64, at time.Time) error {
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO webhook_queue (id, webhook_id, message_id, seq, attempts, next_at, owner, lease_until)
 		VALUES (?, ?, ?, ?, 0, ?, '', NULL)`), keyhaven.NewID("whq"), webhook, message, seq, mustDB(at))
 	return db.wrap(err, "")

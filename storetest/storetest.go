@@ -75,6 +75,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"WebhookCRUD", testWebhookCRUD},
 		{"WebhookLimitRace", testWebhookLimitRace},
 		{"OutboxWithTheChange", testOutboxWithTheChange},
+		{"OutboxRace", testOutboxRace},
 		{"WebhookQueue", testWebhookQueue},
 		{"WebhookClaimRace", testWebhookClaimRace},
 		{"NoteUsageExceeded", testNoteUsageExceeded},

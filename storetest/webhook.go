@@ -483,3 +483,43 @@ func testNoteExpiring(t *testing.T, s keyhaven.Store) {
 		t.Fatalf("soon's stage %d, want 2", k.ExpiryNotice)
 	}
 }
+
+// testOutboxRace: changes announcing events to several webhooks at once, in different
+// orders, all commit, and each webhook's queue holds each of its messages once.
+func testOutboxRace(t *testing.T, s keyhaven.Store) {
+	f := newTenant(t, s)
+	w1 := mustCreateWebhook(t, s, f, keyhaven.EventAccessCreated)
+	w2 := mustCreateWebhook(t, s, f, keyhaven.EventAccessCreated, keyhaven.EventAccessUpdated)
+	const n = 24
+	if ok := race(t, n, "", func(i int) error {
+		e := notice(f, keyhaven.EventAccessCreated, i)
+		if i%2 == 0 {
+			// To w2 first, then to both.
+			e.Notices = append([]keyhaven.Notice{{Type: keyhaven.EventAccessUpdated, Data: func() any { return i }}}, e.Notices...)
+		}
+		return s.AppendAudit(ctx, e)
+	}); ok != n {
+		t.Fatalf("%d of %d changes committed", ok, n)
+	}
+	if got, err := s.CountPendingWebhookDeliveries(ctx); err != nil || got != n+n+n/2 {
+		t.Fatalf("%d pending, %v; want %d", got, err, n+n+n/2)
+	}
+	seen := map[string]map[string]bool{w1.ID: {}, w2.ID: {}}
+	for {
+		got := claimAll(t, s, "a", base)
+		if len(got) == 0 {
+			break
+		}
+		for id, ds := range got {
+			d := ds[0]
+			if seen[id][d.MessageID] {
+				t.Fatalf("%s queued twice", d.MessageID)
+			}
+			seen[id][d.MessageID] = true
+			finish(t, s, d, "a", keyhaven.DeliveryDelivered, time.Time{})
+		}
+	}
+	if len(seen[w1.ID]) != n || len(seen[w2.ID]) != n+n/2 {
+		t.Fatalf("webhooks delivered %d and %d messages, want %d and %d", len(seen[w1.ID]), len(seen[w2.ID]), n, n+n/2)
+	}
+}

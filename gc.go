@@ -27,10 +27,10 @@ func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Durati
 
 // CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
 // their retention window and forgets old idempotency keys, rotated secrets past their
-// retention, rate windows no limit counts any more, signing keys no token needs any more and
-// revoked tokens past their expiry, and rotates signing keys older than SigningKeyMaxAge,
-// once. It returns how many credentials
-// it deleted.
+// retention, rate windows no limit counts any more, signing keys no token needs any more,
+// revoked tokens past their expiry and usage counts past their retention (UsageRetention,
+// MinuteUsageRetention), and rotates signing keys older than SigningKeyMaxAge, once. It
+// returns how many credentials it deleted.
 //
 // Returns EUNAVAILABLE if the database cannot be reached.
 func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
@@ -57,6 +57,9 @@ func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
 		return n, err
 	}
 	if _, err := s.store.DeleteRevokedTokens(ctx, now); err != nil {
+		return n, err
+	}
+	if err := s.pruneUsage(ctx, now); err != nil {
 		return n, err
 	}
 	_, err = s.RotateDueSigningKeys(ctx)

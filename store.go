@@ -229,4 +229,6 @@ type Store interface {
 	SealingStore
 	// SigningKeyStore keeps the keys that sign access tokens and the revoked tokens.
 	SigningKeyStore
+	// UsageStore keeps the usage counts of credentials.
+	UsageStore
 }

@@ -362,7 +362,8 @@ func (s *Service) findToken(ctx context.Context, j *judging) error {
 	if code != CodeValid {
 		v.Code = code
 		if code != CodeNotFound {
-			v.Token = c
+			// Whose token it was, for the verdict's usage count.
+			v.Token, v.Tenant = c, &Tenant{ID: tenantID, Name: c.Tenant}
 		}
 		return nil
 	}

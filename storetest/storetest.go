@@ -72,6 +72,12 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"SigningKeyRotationRace", testSigningKeyRotationRace},
 		{"RevokedTokens", testRevokedTokens},
 		{"CredentialByID", testCredentialByID},
+		{"UsageBuckets", testUsageBuckets},
+		{"UsageFlushOnce", testUsageFlushOnce},
+		{"UsageAddRace", testUsageAddRace},
+		{"UsageTop", testUsageTop},
+		{"UsageRetention", testUsageRetention},
+		{"ExpiringCredentials", testExpiringCredentials},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,6 +52,15 @@ func (g Granularity) Duration() time.Duration {
 // Start returns the start of the bucket of g holding t, in UTC.
 func (g Granularity) Start(t time.Time) time.Time { return t.UTC().Truncate(g.Duration()) }
 
+// end returns the end of the bucket of g holding the instant just before t: t itself when it
+// starts a bucket.
+func (g Granularity) end(t time.Time) time.Time {
+	if start := g.Start(t); start.Before(t) {
+		return start.Add(g.Duration())
+	}
+	return t.UTC()
+}
+
 // Retention returns how long buckets of g are kept: MinuteUsageRetention for MINUTE,
 // UsageRetention for HOUR and DAY.
 func (g Granularity) Retention() time.Duration {
@@ -170,7 +179,8 @@ type UsageStore interface {
 }
 
 // UsageQuery asks for a series of usage counts. Zero fields take the defaults: granularity
-// HOUR, To now, From DefaultUsagePeriod(granularity) before To.
+// HOUR, To now, From DefaultUsagePeriod(granularity) before the end of To's bucket (24 whole
+// hours, the last one the current hour).
 type UsageQuery struct {
 	// CredentialID is an API key, access key or device access of the tenant; empty for the
 	// tenant's totals.
@@ -253,7 +263,7 @@ func (s *Service) usagePeriod(q UsageQuery) (Granularity, time.Time, time.Time, 
 		return "", time.Time{}, time.Time{}, err
 	}
 	if from.IsZero() {
-		from = to.Add(-DefaultUsagePeriod(g))
+		from = g.end(to).Add(-DefaultUsagePeriod(g))
 	}
 	if err := checkTime("from", from); err != nil {
 		return "", time.Time{}, time.Time{}, err
@@ -261,12 +271,7 @@ func (s *Service) usagePeriod(q UsageQuery) (Granularity, time.Time, time.Time, 
 	if !from.Before(to) {
 		return "", time.Time{}, time.Time{}, Invalid(FieldError{Field: "from", Message: "must be before to"})
 	}
-	from = g.Start(from)
-	if end := g.Start(to); end.Before(to) {
-		to = end.Add(d)
-	} else {
-		to = end
-	}
+	from, to = g.Start(from), g.end(to)
 	// A span too long for a Duration saturates, past the cap too.
 	if to.Sub(from) > MaxUsageBuckets*d {
 		return "", time.Time{}, time.Time{}, Invalid(FieldError{Field: "from", Message: fmt.Sprintf(
@@ -368,9 +373,9 @@ func (s *Service) TopUsage(ctx context.Context, p *Principal, q UsageQuery, limi
 // the applications p's user created. Without any of these it returns none.
 func (s *Service) ExpiringKeys(ctx context.Context, p *Principal, within time.Duration) ([]*Credential, error) {
 	now := s.now()
-	f := ExpiringFilter{From: now, To: now.Add(within), Limit: 50,
-		APIKeys: p.Permissions.Has(KEY_MANAGEMENT), AccessKeys: p.Permissions.Has(VIEW_ACCESS_KEYS_OWN)}
-	if f.AccessKeys && !p.Permissions.Has(VIEW_ACCESS_KEYS_ANY) {
+	anyKeys, ownKeys := p.Permissions.Has(VIEW_ACCESS_KEYS_ANY), p.Permissions.Has(VIEW_ACCESS_KEYS_OWN)
+	f := ExpiringFilter{From: now, To: now.Add(within), Limit: 50, APIKeys: p.Permissions.Has(KEY_MANAGEMENT), AccessKeys: anyKeys || ownKeys}
+	if !anyKeys {
 		f.AppCreatedBy = p.UserID
 	}
 	if !f.APIKeys && !f.AccessKeys || within <= 0 {

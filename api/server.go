@@ -48,6 +48,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerContracts()
 	s.registerAccesses()
 	s.registerBatches()
+	s.registerUsage()
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.registerOAuth()

@@ -49,6 +49,8 @@ func TestBadFlags(t *testing.T) {
 		{"serve bootstrap email", []string{"serve", "--bootstrap-email", "nobody"}, nil, "bootstrap-email"},
 		{"serve trusted proxies", []string{"serve", "--trusted-proxies", "300.1.1.1/8"}, nil, "trusted-proxies"},
 		{"serve secret key", []string{"serve", "--secret-key", "c2hvcnQ="}, nil, "secret-key"},
+		{"serve usage counting not a boolean", []string{"serve", "--usage-counting=maybe"}, nil, "usage-counting"},
+		{"serve usage counting from the environment", []string{"serve"}, map[string]string{"KEYHAVEN_USAGE_COUNTING": "sometimes"}, "usage-counting"},
 		{"migrate unknown database", []string{"migrate", "--db", "mysql://db/keyhaven"}, nil, "db"},
 		{"tenant create output", []string{"tenant", "create", "beta", "--admin-email", "a@beta.test", "--output", "yaml"}, nil, "output"},
 		{"tenant create database", []string{"tenant", "create", "beta", "--admin-email", "a@beta.test", "--db", "beta.db"}, nil, "db"},

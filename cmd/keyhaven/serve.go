@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	publicURL := fs.String("public-url", "", "URL at which browsers and OAuth clients reach keyhaven, such as https://keyhaven.example.com; tenant T's token issuer is it + /api/T (default http:// + the listen address); when https, console cookies are always Secure")
 	failuresPerMinute := intFlag(fs, "failures-per-minute", 60, 1, 1_000_000, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
 	failureBurst := intFlag(fs, "failure-burst", 30, 1, 1_000_000, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
+	usageCounting := fs.Bool("usage-counting", true, "count every verification and API use per key for usage analytics (GET /api/TENANT/usage, the console's charts); false, a benchmark and emergency switch, counts nothing while off")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -78,7 +79,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Log: log, Sealer: sealer, SessionTTL: *sessionTTL, BatchRetention: *batchRetention, BatchLease: *batchLease,
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
 		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst, PublicURL: public,
-		TrustedProxies: proxies,
+		TrustedProxies: proxies, NoUsageCounting: !*usageCounting,
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.

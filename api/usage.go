@@ -13,7 +13,7 @@ import (
 type usageInput struct {
 	TenantPath
 	CredentialID string    `query:"credentialId" maxLength:"64" doc:"An API key, access key or device access of the tenant (its id); the tenant's totals when omitted"`
-	From         time.Time `query:"from" doc:"Start of the period, rounded down to the start of its bucket. Default: to less 1 hour (MINUTE), 24 hours (HOUR) or 30 days (DAY)"`
+	From         time.Time `query:"from" doc:"Start of the period, rounded down to the start of its bucket. Default: 1 hour (MINUTE), 24 hours (HOUR) or 30 days (DAY) before the end of to's bucket"`
 	To           time.Time `query:"to" doc:"End of the period, rounded up to the end of its bucket. Default: now"`
 	Granularity  string    `query:"granularity" enum:"MINUTE,HOUR,DAY" doc:"Width of the buckets, aligned in UTC (a day starts at midnight UTC). Default: HOUR"`
 }

@@ -20,7 +20,7 @@ var (
 	storage  = []string{"keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres"}
 	shared   = []string{"keyhaven.dev/keyhaven/internal/httpx"}
 	assembly = join(domain, storage, shared, []string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/graphql/model",
-		"keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/node"})
+		"keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/node"})
 )
 
 var layers = map[string]layer{
@@ -44,6 +44,8 @@ var layers = map[string]layer{
 		"the batch runner talks to the service only: the store is reached through it"},
 	"keyhaven.dev/keyhaven/webhook": {domain,
 		"the webhook sender talks to the service only: the store is reached through it"},
+	"keyhaven.dev/keyhaven/usage": {domain,
+		"the usage counter hangs off the service's verdict hook and adds its counts through the domain's UsageStore"},
 	"keyhaven.dev/keyhaven/internal/httpx": {domain,
 		"what the HTTP transports share sits under all of them, so that none imports another"},
 	"keyhaven.dev/keyhaven/api": {join(domain, shared),
@@ -84,11 +86,11 @@ var forbidden = []struct {
 	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/view"},
 		[]string{"net/http", "database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"the domain is free of HTTP and database code"},
-	{[]string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/internal/httpx"},
+	{[]string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/internal/httpx"},
 		[]string{"database/sql", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
 	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/view", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/webhook",
-		"keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven",
+		"keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven",
 		"keyhaven.dev/keyhaven/sdk"},
 		[]string{"testing"},
 		"test support stays out of the binary (and out of the services that import the SDK)"},

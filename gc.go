@@ -27,11 +27,11 @@ func (s *Service) RunGarbageCollection(ctx context.Context, interval time.Durati
 
 // CollectGarbage deletes expired sessions and API keys, purges the passwords of batches past
 // their retention window and forgets old idempotency keys, rotated secrets past their
-// retention, rate windows no limit counts any more, signing keys no token needs any more and
-// revoked tokens past their expiry and webhook deliveries past WebhookHistory, announces the
-// keys that are about to expire (NoteExpiringKeys), and rotates signing keys older than
-// SigningKeyMaxAge, once. It returns how many credentials
-// it deleted.
+// retention, rate windows no limit counts any more, signing keys no token needs any more,
+// revoked tokens past their expiry, webhook deliveries past WebhookHistory and usage counts
+// past their retention (UsageRetention, MinuteUsageRetention), announces the keys that are
+// about to expire (NoteExpiringKeys), and rotates signing keys older than SigningKeyMaxAge,
+// once. It returns how many credentials it deleted.
 //
 // Returns EUNAVAILABLE if the database cannot be reached.
 func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
@@ -64,6 +64,9 @@ func (s *Service) CollectGarbage(ctx context.Context) (int, error) {
 		return n, err
 	}
 	if _, err := s.store.DeleteWebhookHistory(ctx, now.Add(-WebhookHistory)); err != nil {
+		return n, err
+	}
+	if err := s.pruneUsage(ctx, now); err != nil {
 		return n, err
 	}
 	_, err = s.RotateDueSigningKeys(ctx)

@@ -231,6 +231,8 @@ type Store interface {
 	SigningKeyStore
 	// WebhookStore keeps webhooks and the outbox of the events they are sent.
 	WebhookStore
+	// UsageStore keeps the usage counts of credentials.
+	UsageStore
 }
 
 // WebhookStore keeps webhooks, the outbox of events for them and its deliveries.

@@ -359,14 +359,16 @@ func (s *Service) findToken(ctx context.Context, j *judging) error {
 	if c != nil && j.Scope != "" && tenantID != j.Scope {
 		code = CodeNotFound
 	}
-	if code != CodeValid {
+	if code == CodeNotFound {
 		v.Code = code
-		if code != CodeNotFound {
-			v.Token = c
-		}
 		return nil
 	}
-	v.Token = c
+	// Whose token it is, also when it is refused: the verdict is counted under its subject.
+	v.Token, v.Tenant = c, &Tenant{ID: tenantID, Name: c.Tenant}
+	if code != CodeValid {
+		v.Code = code
+		return nil
+	}
 	if c.Kind == KindDevice {
 		a, err := s.store.Access(ctx, tenantID, c.Subject)
 		if ErrorCode(err) == ENOTFOUND {
@@ -377,7 +379,6 @@ func (s *Service) findToken(ctx context.Context, j *judging) error {
 			return err
 		}
 		v.Access = a
-		v.Tenant = &Tenant{ID: tenantID, Name: c.Tenant}
 		return nil
 	}
 	r, err := s.store.CredentialByID(ctx, tenantID, c.Subject)

@@ -105,6 +105,9 @@ type Verdict struct {
 	at      time.Time // when it was judged
 }
 
+// At returns when the verdict was reached, on the service's clock.
+func (v *Verdict) At() time.Time { return v.at }
+
 // Valid reports whether the use may go on.
 func (v *Verdict) Valid() bool { return v.Code == CodeValid }
 

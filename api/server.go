@@ -51,6 +51,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerAccesses()
 	s.registerBatches()
 	s.registerWebhooks()
+	s.registerUsage()
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.registerOAuth()

@@ -53,7 +53,7 @@ func (c *Console) apiKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Pri
 		c.fail(w, r, p, err)
 		return
 	}
-	c.render(w, r, p, http.StatusOK, "apikey", "API key "+k.Name, "api-keys", k)
+	c.render(w, r, p, http.StatusOK, "apikey", "API key "+k.Name, "api-keys", apiKeyPage{Key: k, Usage: c.usagePanel(r, p, k.ID, "API key "+k.Name)})
 }
 
 func (c *Console) editAPIKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

@@ -172,8 +172,9 @@ func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request, p *key
 }
 
 type accessKeyPage struct {
-	App *keyhaven.Application
-	Key *keyhaven.Credential
+	App   *keyhaven.Application
+	Key   *keyhaven.Credential
+	Usage usageHTML // its usage chart, for those who may read usage
 	keyRights
 }
 
@@ -189,7 +190,8 @@ func (c *Console) accessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.
 		c.fail(w, r, p, err)
 		return
 	}
-	c.render(w, r, p, http.StatusOK, "access_key", "Access key "+k.Name, "applications", accessKeyPage{App: app, Key: k, keyRights: rightsOn(p, app)})
+	c.render(w, r, p, http.StatusOK, "access_key", "Access key "+k.Name, "applications", accessKeyPage{App: app, Key: k,
+		Usage: c.usagePanel(r, p, k.ID, "access key "+k.Name), keyRights: rightsOn(p, app)})
 }
 
 func (c *Console) editAccessKey(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {

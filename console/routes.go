@@ -1,11 +1,5 @@
 package console
 
-import (
-	"net/http"
-
-	"keyhaven.dev/keyhaven"
-)
-
 // routes registers the console's pages. Every POST goes through authed or form, which read
 // its form once ServeHTTP found it posted by the console's own pages.
 func (c *Console) routes() {
@@ -15,9 +9,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /logout", c.authed(c.logout))
 	m.HandleFunc("GET /password", c.authed(c.passwordPage))
 	m.HandleFunc("POST /password", c.authed(c.changePassword))
-	m.HandleFunc("GET /{$}", c.authed(func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-		http.Redirect(w, r, "/applications", http.StatusSeeOther)
-	}))
+	m.HandleFunc("GET /{$}", c.authed(c.home))
+	m.HandleFunc("GET /dashboard", c.authed(c.dashboard))
 
 	m.HandleFunc("GET /applications", c.authed(c.applications))
 	m.HandleFunc("GET /applications/new", c.authed(c.newApplication))

@@ -1,7 +1,7 @@
-// Package node assembles one keyhaven node: the service over a store, its verification cache
-// and last-use recorder, the invalidation channel between nodes (PostgreSQL), the batch
-// runner, the garbage collector and the HTTP handler. The program and the tests build nodes
-// the same way.
+// Package node assembles one keyhaven node: the service over a store, its verification cache,
+// last-use recorder and usage counter, the invalidation channel between nodes (PostgreSQL),
+// the batch runner, the garbage collector and the HTTP handler. The program and the tests
+// build nodes the same way.
 package node
 
 import (
@@ -25,6 +25,7 @@ import (
 	"keyhaven.dev/keyhaven/secret"
 	"keyhaven.dev/keyhaven/sqlite"
 	"keyhaven.dev/keyhaven/sqlstore"
+	"keyhaven.dev/keyhaven/usage"
 	"keyhaven.dev/keyhaven/verify"
 	"keyhaven.dev/keyhaven/webhook"
 )
@@ -48,6 +49,12 @@ type Config struct {
 	HashSlots int
 	// UsageInterval is how often last-use times are written.
 	UsageInterval time.Duration
+	// UsageCountInterval is how often usage counts are added to the store
+	// (keyhaven.UsageFlushInterval when zero).
+	UsageCountInterval time.Duration
+	// NoUsageCounting turns usage counting off: no verdict is counted. A benchmark and
+	// emergency switch.
+	NoUsageCounting bool
 	// FailuresPerMinute and FailureBurst are the budget of failed sign-ins per email and per
 	// client network (unknown emails only), and of failed device verifications per username
 	// (keyhaven.GuessLimiter).
@@ -80,10 +87,11 @@ type Config struct {
 
 // Node is one keyhaven node.
 type Node struct {
-	Svc    *keyhaven.Service
-	Cache  *verify.Cache
-	Usage  *verify.Usage
-	Runner *batch.Runner
+	Svc     *keyhaven.Service
+	Cache   *verify.Cache
+	Usage   *verify.Usage
+	Counter *usage.Counter // counts every verdict for usage analytics; nil when NoUsageCounting
+	Runner  *batch.Runner
 	// Webhooks sends the outbox's messages; its Deliveries count what its attempts came to.
 	Webhooks *webhook.Sender
 	Handler  http.Handler
@@ -100,6 +108,9 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	}
 	if cfg.UsageInterval <= 0 {
 		cfg.UsageInterval = 30 * time.Second
+	}
+	if cfg.UsageCountInterval <= 0 {
+		cfg.UsageCountInterval = keyhaven.UsageFlushInterval
 	}
 	if cfg.GCInterval <= 0 {
 		cfg.GCInterval = time.Minute
@@ -135,6 +146,10 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	svc.Credentials = n.Cache
 	n.Usage = verify.NewUsage(store, cfg.Clock, cfg.Log)
 	svc.Used = n.Usage.Used
+	if !cfg.NoUsageCounting {
+		n.Counter = usage.New(store, cfg.Clock, cfg.Log)
+		svc.Judged = n.Counter.Judged
+	}
 	if cfg.PostgresDSN != "" {
 		// Nodes sharing a database lease their keys' rate limits from it: together they
 		// admit no more than one node would (see package ratelimit).
@@ -206,13 +221,17 @@ func (n *Node) invalidate(ctx context.Context, ids ...string) {
 }
 
 // Run runs the node's background work (batch runner, webhook sender, garbage collection,
-// last-use writes, invalidation listener) until ctx ends, then waits for it to stop.
+// last-use writes, usage counts, invalidation listener) until ctx ends, then waits for it to
+// stop.
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.Runner.Run(ctx) })
 	wg.Go(func() { n.Webhooks.Run(ctx) })
 	wg.Go(func() { n.Svc.RunGarbageCollection(ctx, n.cfg.GCInterval) })
 	wg.Go(func() { n.Usage.Run(ctx, n.cfg.UsageInterval) })
+	if n.Counter != nil {
+		wg.Go(func() { n.Counter.Run(ctx, n.cfg.UsageCountInterval) })
+	}
 	if n.notifier != nil {
 		wg.Go(func() { n.notifier.Listen(ctx) })
 	}

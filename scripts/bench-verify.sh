@@ -8,11 +8,16 @@
 # with an IP allowlist of 20 ranges and a rate limit (never reached), and a key with credits,
 # which every verification takes from in the database; then the token endpoint (client
 # credentials, client_secret_basic) and the SDK verifying one access token offline on one core,
-# against warm verify. Prints a table with the ratios and the server's peak RSS.
-#   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2)
+# against warm verify. Usage counting is weighed first: warm verify on the server and on a
+# second one started beside it with --usage-counting=false, taking turns ROUNDS times, each run
+# right after its own floor run; the median ratio to the floor of each, and the difference.
+# Prints a table with the ratios and the server's peak RSS.
+#   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2),
+#   ROUNDS (3), PORTS (18090: the floor listens on it, the servers on the ports above it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000} SAMPLE=${SAMPLE:-100000} DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3} PORTS=${PORTS:-18090}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 export KEYHAVEN_PG_DURABLE=1
 . scripts/postgres.sh
@@ -36,13 +41,14 @@ valid() { # url key client_ip: the key verifies VALID
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
-"$work/benchtool" floor --addr 127.0.0.1:18090 & pids+=($!)
-wait_up http://127.0.0.1:18090 2>/dev/null || true
-floor() { load http://127.0.0.1:18090 "" x; }
+"$work/benchtool" floor --addr "127.0.0.1:$PORTS" & pids+=($!)
+wait_up "http://127.0.0.1:$PORTS" 2>/dev/null || true
+floor() { load "http://127.0.0.1:$PORTS" "" x; }
 
 rows=()
 offline_rows=()
-port=18100
+usage_rows=()
+port=$((PORTS + 10))
 for engine in sqlite postgres; do
   if [ "$engine" = sqlite ]; then db="sqlite:$work/bench.db"; else
     db="${KEYHAVEN_TEST_POSTGRES%%\?*}"; db="${db%/*}/bench?${KEYHAVEN_TEST_POSTGRES#*\?}"
@@ -54,16 +60,36 @@ for engine in sqlite postgres; do
   hot=$(head -n 1 "$work/keys-$engine.txt")
   allow_rate=$(awk '$1 == "allowlist_rate" {print $2}' "$work/policies-$engine.txt")
   credits=$(awk '$1 == "credits" {print $2}' "$work/policies-$engine.txt")
+  secret_key=$(openssl rand -base64 32) # one for the database: a server refuses another
   port=$((port + 1))
-  KEYHAVEN_SECRET_KEY=$(openssl rand -base64 32) "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
+  KEYHAVEN_SECRET_KEY=$secret_key "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
     --log-level warn --cache-size 200000 >"$work/$engine.log" 2>&1 & pid=$!; pids+=($pid)
-  wait_up "http://127.0.0.1:$port"
   base="http://127.0.0.1:$port"
+  wait_up "$base"
+  port=$((port + 1))
+  KEYHAVEN_SECRET_KEY=$secret_key "$work/keyhaven" serve --db "$db" --addr "127.0.0.1:$port" \
+    --log-level warn --cache-size 200000 --usage-counting=false >"$work/$engine-off.log" 2>&1 & off_pid=$!; pids+=($off_pid)
+  base_off="http://127.0.0.1:$port"
+  wait_up "$base_off"
   valid "$base" "$allow_rate" 10.9.8.7
   valid "$base" "$credits" ""
   DURATION=2s load "$base" "" "$hot" >/dev/null # connections and code paths warm up
-  floor_warm=$(floor)
-  warm=$(load "$base" "" "$hot")
+  DURATION=2s load "$base_off" "" "$hot" >/dev/null
+  # Usage counting on (the server) and off (the other) take turns at warm verify.
+  on_ratios=() off_ratios=()
+  for round in $(seq 1 "$ROUNDS"); do
+    f=$(floor); w=$(load "$base" "" "$hot")
+    on_ratios+=("$(python3 -c "print($(field "$w" rps)/$(field "$f" rps))")")
+    [ "$round" = 1 ] && { floor_warm=$f; warm=$w; }
+    f=$(floor); w=$(load "$base_off" "" "$hot")
+    off_ratios+=("$(python3 -c "print($(field "$w" rps)/$(field "$f" rps))")")
+    [ "$round" = 1 ] && { floor_off=$f; warm_off=$w; }
+  done
+  rss_on=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  rss_off=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$off_pid/status")
+  kill "$off_pid"; wait "$off_pid" 2>/dev/null || true
+  usage_rows+=("$engine $rss_on $rss_off $(python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "${on_ratios[@]}") \
+$(python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "${off_ratios[@]}") ${on_ratios[*]} / ${off_ratios[*]}")
   floor_policy=$(floor)
   policy=$(load "$base" "" "$allow_rate" 10.9.8.7)
   floor_credits=$(floor)
@@ -84,6 +110,7 @@ for engine in sqlite postgres; do
   cold=$(load "$base" "$work/keys-$engine.txt" "")
   rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   rows+=("$engine floor $floor_warm -" "$engine warm $warm $rss"
+    "$engine floor $floor_off -" "$engine warm_usage_counting_off $warm_off $rss_off"
     "$engine floor $floor_policy -" "$engine warm_allowlist_rate $policy $rss"
     "$engine floor $floor_credits -" "$engine warm_credits $creds $rss"
     "$engine floor $floor_token -" "$engine token_endpoint $tokens $rss"
@@ -109,4 +136,13 @@ for row in "${offline_rows[@]}"; do
   read -r engine seen sig warm_rps <<<"$row"
   printf '%-12s %16.0f %16.0f %14s %10.2f %10.2f\n' "$engine" "$seen" "$sig" "$warm_rps" \
     "$(python3 -c "print($seen/$warm_rps)")" "$(python3 -c "print($sig/$warm_rps)")"
+done
+
+printf '\nusage counting on warm verify: median ratio to the floor over %s rounds, counting on and off (--usage-counting=false)\n' "$ROUNDS"
+printf '  difference: on / off - 1, negative when counting costs; peak RSS of each server after the rounds\n'
+printf '%-12s %8s %8s %11s %10s %11s   %s\n' engine on off difference rss_on_MB rss_off_MB "each round's ratios (on / off)"
+for row in "${usage_rows[@]}"; do
+  read -r engine rss_on rss_off on off rounds <<<"$row"
+  printf '%-12s %8.3f %8.3f %10.1f%% %10s %11s   %s\n' "$engine" "$on" "$off" "$(python3 -c "print($on/$off*100-100)")" "$rss_on" "$rss_off" \
+    "$(python3 -c "import sys; print(' '.join('%.3f' % float(x) if x != '/' else x for x in sys.argv[1:]))" $rounds)"
 done

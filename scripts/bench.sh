@@ -8,3 +8,5 @@ echo "--- secret parsing, hashing and principal lookup"
 go test -run '^$' -bench Authenticate -benchmem -count=1 .
 echo "--- device accesses: a 100,000 batch; single creations and verifications with 32 clients"
 go test -run '^$' -bench . -benchtime=1x -count=1 ./batch
+echo "--- usage counting: counting a verdict from every core at once"
+go test -run '^$' -bench Counter -benchmem -count=1 -cpu 1,2 ./usage

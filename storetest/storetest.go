@@ -80,6 +80,12 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"WebhookClaimRace", testWebhookClaimRace},
 		{"NoteUsageExceeded", testNoteUsageExceeded},
 		{"NoteExpiring", testNoteExpiring},
+		{"UsageBuckets", testUsageBuckets},
+		{"UsageFlushOnce", testUsageFlushOnce},
+		{"UsageAddRace", testUsageAddRace},
+		{"UsageTop", testUsageTop},
+		{"UsageRetention", testUsageRetention},
+		{"ExpiringCredentials", testExpiringCredentials},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,8 @@ func TestBadFlags(t *testing.T) {
 		{"serve webhook allow host", []string{"serve"}, map[string]string{"KEYHAVEN_WEBHOOK_ALLOW": "hooks.example.com,not a host"}, "webhook-allow"},
 		{"serve webhook retry schedule", []string{"serve", "--webhook-retry-schedule", "5s,soon"}, nil, "webhook-retry-schedule"},
 		{"serve webhook retry schedule zero", []string{"serve"}, map[string]string{"KEYHAVEN_WEBHOOK_RETRY_SCHEDULE": "0s"}, "webhook-retry-schedule"},
+		{"serve usage counting not a boolean", []string{"serve", "--usage-counting=maybe"}, nil, "usage-counting"},
+		{"serve usage counting from the environment", []string{"serve"}, map[string]string{"KEYHAVEN_USAGE_COUNTING": "sometimes"}, "usage-counting"},
 		{"migrate unknown database", []string{"migrate", "--db", "mysql://db/keyhaven"}, nil, "db"},
 		{"tenant create output", []string{"tenant", "create", "beta", "--admin-email", "a@beta.test", "--output", "yaml"}, nil, "output"},
 		{"tenant create database", []string{"tenant", "create", "beta", "--admin-email", "a@beta.test", "--db", "beta.db"}, nil, "db"},

@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	failureBurst := intFlag(fs, "failure-burst", 30, 1, 1_000_000, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
 	webhookAllow := fs.String("webhook-allow", "", "comma-separated CIDRs, addresses and host names (*.example.com for the names under example.com) webhooks may send to; any destination when empty. Names not listed must resolve into the CIDRs, checked on every connection")
 	webhookRetries := fs.String("webhook-retry-schedule", formatSchedule(keyhaven.DefaultRetrySchedule), "comma-separated waits before each retry of a failed webhook delivery; given up after the last")
+	usageCounting := fs.Bool("usage-counting", true, "count every verification and API use per key for usage analytics (GET /api/TENANT/usage, the console's charts); false, a benchmark and emergency switch, counts nothing while off")
 	if _, err := parseFlags(fs, args, getenv); err != nil {
 		return helpOK(err)
 	}
@@ -89,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
 		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst, PublicURL: public,
 		TrustedProxies: proxies, WebhookDestinations: destinations, WebhookRetrySchedule: schedule,
+		NoUsageCounting: !*usageCounting,
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.

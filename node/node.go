@@ -142,7 +142,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		n.Runner.Poll = cfg.BatchPoll
 	}
 	svc.BatchSubmitted = n.Runner.Wake
-	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, routes(svc, cfg))
+	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, nil, routes(svc, cfg))
 	return n
 }
 

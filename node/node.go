@@ -20,6 +20,7 @@ import (
 	"keyhaven.dev/keyhaven/console"
 	"keyhaven.dev/keyhaven/graphql"
 	"keyhaven.dev/keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/metrics"
 	"keyhaven.dev/keyhaven/postgres"
 	"keyhaven.dev/keyhaven/ratelimit"
 	"keyhaven.dev/keyhaven/secret"
@@ -67,6 +68,8 @@ type Config struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For and X-Forwarded-Proto are
 	// believed.
 	TrustedProxies []netip.Prefix
+	// MetricsAllow are the networks, besides loopback, whose clients may read /metrics.
+	MetricsAllow []netip.Prefix
 }
 
 // Node is one keyhaven node.
@@ -75,6 +78,7 @@ type Node struct {
 	Cache   *verify.Cache
 	Usage   *verify.Usage
 	Runner  *batch.Runner
+	Metrics *metrics.Metrics
 	Handler http.Handler
 
 	cfg      Config
@@ -142,13 +146,24 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		n.Runner.Poll = cfg.BatchPoll
 	}
 	svc.BatchSubmitted = n.Runner.Wake
-	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, nil, routes(svc, cfg))
+	n.Metrics = metrics.New(metrics.Sources{
+		CacheStats:   n.Cache.Stats,
+		CacheSize:    n.Cache.Len,
+		BatchCreated: n.Runner.Created,
+		BatchQueue:   store.UnfinishedBatchTasks,
+		DBPools:      store.PoolStats,
+	}, cfg.Log, apiCatchAll)
+	svc.Judged = n.Metrics.Judged
+	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, n.Metrics.Observe, routes(svc, cfg, n.Metrics))
 	return n
 }
 
+// apiCatchAll is the REST API's pattern of the paths it has no endpoint at.
+const apiCatchAll = "/api/"
+
 // routes sends each request to its transport: the REST API (with verify and the health
-// checks), GraphQL and the console. Transports know nothing of each other.
-func routes(svc *keyhaven.Service, cfg Config) http.Handler {
+// checks), GraphQL and the console, and /metrics to m. Transports know nothing of each other.
+func routes(svc *keyhaven.Service, cfg Config, m *metrics.Metrics) http.Handler {
 	rest := api.New(svc).Handler()
 	mux := http.NewServeMux()
 	mux.Handle("/api/", rest)
@@ -158,7 +173,10 @@ func routes(svc *keyhaven.Service, cfg Config) http.Handler {
 	mux.Handle("/readyz", rest)
 	mux.Handle("/.well-known/oauth-authorization-server/", rest)
 	mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, cfg.Log))
-	mux.Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
+	site := console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL})
+	mux.Handle("/", site)
+	// A client that may not read the metrics gets what any path that does not exist gets.
+	mux.Handle("GET /metrics", m.Handler(cfg.MetricsAllow, site))
 	return mux
 }
 

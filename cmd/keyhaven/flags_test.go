@@ -48,6 +48,8 @@ func TestBadFlags(t *testing.T) {
 		{"serve postgres URL", []string{"serve", "--db", "postgres://host:port/db"}, nil, "db"},
 		{"serve bootstrap email", []string{"serve", "--bootstrap-email", "nobody"}, nil, "bootstrap-email"},
 		{"serve trusted proxies", []string{"serve", "--trusted-proxies", "300.1.1.1/8"}, nil, "trusted-proxies"},
+		{"serve metrics allow", []string{"serve", "--metrics-allow", "10.0.0.0/8,10.1.2.3/33"}, nil, "metrics-allow"},
+		{"serve metrics allow from the environment", []string{"serve"}, map[string]string{"KEYHAVEN_METRICS_ALLOW": "prometheus.internal"}, "metrics-allow"},
 		{"serve secret key", []string{"serve", "--secret-key", "c2hvcnQ="}, nil, "secret-key"},
 		{"migrate unknown database", []string{"migrate", "--db", "mysql://db/keyhaven"}, nil, "db"},
 		{"tenant create output", []string{"tenant", "create", "beta", "--admin-email", "a@beta.test", "--output", "yaml"}, nil, "output"},

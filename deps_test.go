@@ -20,7 +20,7 @@ var (
 	storage  = []string{"keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres"}
 	shared   = []string{"keyhaven.dev/keyhaven/internal/httpx"}
 	assembly = join(domain, storage, shared, []string{"keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/graphql/model",
-		"keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/node"})
+		"keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/metrics", "keyhaven.dev/keyhaven/node"})
 )
 
 var layers = map[string]layer{
@@ -46,6 +46,8 @@ var layers = map[string]layer{
 		"the webhook sender talks to the service only: the store is reached through it"},
 	"keyhaven.dev/keyhaven/usage": {domain,
 		"the usage counter hangs off the service's verdict hook and adds its counts through the domain's UsageStore"},
+	"keyhaven.dev/keyhaven/metrics": {domain,
+		"metrics are told of requests and verdicts, and read what other packages count through functions given at wiring: they import none of them"},
 	"keyhaven.dev/keyhaven/internal/httpx": {domain,
 		"what the HTTP transports share sits under all of them, so that none imports another"},
 	"keyhaven.dev/keyhaven/api": {join(domain, shared),
@@ -91,9 +93,13 @@ var forbidden = []struct {
 		"only the stores speak SQL (database/sql/driver's interfaces, which libraries share, are no database)"},
 	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/view", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres", "keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/webhook",
 		"keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/node", "keyhaven.dev/keyhaven/cmd/keyhaven",
-		"keyhaven.dev/keyhaven/sdk"},
+		"keyhaven.dev/keyhaven/sdk", "keyhaven.dev/keyhaven/metrics"},
 		[]string{"testing"},
 		"test support stays out of the binary (and out of the services that import the SDK)"},
+	{[]string{"keyhaven.dev/keyhaven", "keyhaven.dev/keyhaven/secret", "keyhaven.dev/keyhaven/ratelimit", "keyhaven.dev/keyhaven/sqlstore", "keyhaven.dev/keyhaven/sqlite", "keyhaven.dev/keyhaven/postgres",
+		"keyhaven.dev/keyhaven/verify", "keyhaven.dev/keyhaven/batch", "keyhaven.dev/keyhaven/webhook", "keyhaven.dev/keyhaven/usage", "keyhaven.dev/keyhaven/view", "keyhaven.dev/keyhaven/internal/httpx", "keyhaven.dev/keyhaven/api", "keyhaven.dev/keyhaven/graphql", "keyhaven.dev/keyhaven/console", "keyhaven.dev/keyhaven/sdk"},
+		[]string{"github.com/prometheus"},
+		"metrics are one package's business: the others count with plain atomics and hooks it reads, so that no rule or hot path depends on a metrics library"},
 	{[]string{"keyhaven.dev/keyhaven/sdk"},
 		[]string{"database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"the SDK is an HTTP client: a service importing it takes in none of keyhaven's server libraries"},

@@ -208,6 +208,9 @@ type Store interface {
 	// PurgeBatchPasswords deletes the sealed passwords of tasks finished before cutoff and
 	// returns how many tasks it purged.
 	PurgeBatchPasswords(ctx context.Context, cutoff, now time.Time) (int, error)
+	// UnfinishedBatchTasks returns how many batch tasks, of every tenant, have not ended
+	// (ACKNOWLEDGED or IN_PROGRESS): the batch runners' queue.
+	UnfinishedBatchTasks(ctx context.Context) (int, error)
 
 	// PutIdempotencyKey stores r unless the same tenant, credential and key are stored
 	// already. It returns the stored record and whether it was r.

@@ -29,6 +29,10 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// The request this handler was given names its route, as a router would, whether or
+		// not the route gets to answer: what observes requests (metrics by route) reads it,
+		// while the route runs with a copy.
+		_, r.Pattern = s.mux.Handler(r)
 		reqID := httpx.RequestID(r.Context())
 		if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			writeProblem(w, domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"})), reqID)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"keyhaven.dev/keyhaven"
@@ -44,7 +45,8 @@ type Runner struct {
 	// generated ones next to nothing, so chunks of chosen passwords hold fewer items.
 	ChunkWork time.Duration
 
-	wake chan struct{}
+	wake    chan struct{}
+	created atomic.Uint64 // accesses this runner's chunks created
 
 	mu   sync.Mutex          // one turn at a time
 	held *keyhaven.BatchTurn // the last turn, whose task's lease the runner holds, if any
@@ -63,6 +65,10 @@ func New(svc *keyhaven.Service, log *slog.Logger) *Runner {
 		wake:      make(chan struct{}, 1),
 	}
 }
+
+// Created returns how many accesses the chunks this runner stored have created since it
+// was made.
+func (r *Runner) Created() uint64 { return r.created.Load() }
 
 // Wake tells the runner that a task is waiting.
 func (r *Runner) Wake() {
@@ -131,7 +137,9 @@ func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 	r.held = turn
 	if !t.State.Final() {
 		log.DebugContext(ctx, "batch task turn", "processed", t.Processed, "requested", t.Requested)
+		before := t.Created
 		err := r.Svc.RunBatchTurn(ctx, turn, keyhaven.BatchBudget{Items: r.ChunkSize, Work: r.ChunkWork})
+		r.created.Add(uint64(t.Created - before))
 		if err != nil {
 			return true, fmt.Errorf("batch %s: %w", t.ID, err)
 		}

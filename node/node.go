@@ -20,6 +20,7 @@ import (
 	"keyhaven.dev/keyhaven/console"
 	"keyhaven.dev/keyhaven/graphql"
 	"keyhaven.dev/keyhaven/internal/httpx"
+	"keyhaven.dev/keyhaven/metrics"
 	"keyhaven.dev/keyhaven/postgres"
 	"keyhaven.dev/keyhaven/ratelimit"
 	"keyhaven.dev/keyhaven/secret"
@@ -83,6 +84,8 @@ type Config struct {
 	// WebhookPoll is how often the webhook sender looks for messages it was not told about
 	// (a second when zero).
 	WebhookPoll time.Duration
+	// MetricsAllow are the networks, besides loopback, whose clients may read /metrics.
+	MetricsAllow []netip.Prefix
 }
 
 // Node is one keyhaven node.
@@ -94,6 +97,7 @@ type Node struct {
 	Runner  *batch.Runner
 	// Webhooks sends the outbox's messages; its Deliveries count what its attempts came to.
 	Webhooks *webhook.Sender
+	Metrics  *metrics.Metrics
 	Handler  http.Handler
 
 	cfg      Config
@@ -148,7 +152,6 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	svc.Used = n.Usage.Used
 	if !cfg.NoUsageCounting {
 		n.Counter = usage.New(store, cfg.Clock, cfg.Log)
-		svc.Judged = n.Counter.Judged
 	}
 	if cfg.PostgresDSN != "" {
 		// Nodes sharing a database lease their keys' rate limits from it: together they
@@ -176,13 +179,34 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	}
 	// A message queued on this node goes at once; others' are found by polling.
 	store.Queued = n.Webhooks.Wake
-	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, routes(svc, cfg))
+	n.Metrics = metrics.New(metrics.Sources{
+		CacheStats:        n.Cache.Stats,
+		CacheSize:         n.Cache.Len,
+		BatchCreated:      n.Runner.Created,
+		BatchQueue:        store.UnfinishedBatchTasks,
+		WebhookDeliveries: n.Webhooks.Deliveries,
+		WebhookPending:    svc.CountPendingWebhookDeliveries,
+		DBPools:           store.PoolStats,
+	}, cfg.Log, apiCatchAll)
+	svc.Judged = n.Metrics.Judged
+	if n.Counter != nil {
+		// Every verdict is both counted for usage analytics and observed by the metrics.
+		count, observe := n.Counter.Judged, n.Metrics.Judged
+		svc.Judged = func(u *keyhaven.Use, v *keyhaven.Verdict) {
+			observe(u, v)
+			count(u, v)
+		}
+	}
+	n.Handler = httpx.Wrap(cfg.Log, cfg.TrustedProxies, n.Metrics.Observe, routes(svc, cfg, n.Metrics))
 	return n
 }
 
+// apiCatchAll is the REST API's pattern of the paths it has no endpoint at.
+const apiCatchAll = "/api/"
+
 // routes sends each request to its transport: the REST API (with verify and the health
-// checks), GraphQL and the console. Transports know nothing of each other.
-func routes(svc *keyhaven.Service, cfg Config) http.Handler {
+// checks), GraphQL and the console, and /metrics to m. Transports know nothing of each other.
+func routes(svc *keyhaven.Service, cfg Config, m *metrics.Metrics) http.Handler {
 	rest := api.New(svc).Handler()
 	mux := http.NewServeMux()
 	mux.Handle("/api/", rest)
@@ -192,7 +216,10 @@ func routes(svc *keyhaven.Service, cfg Config) http.Handler {
 	mux.Handle("/readyz", rest)
 	mux.Handle("/.well-known/oauth-authorization-server/", rest)
 	mux.Handle("/api/{tenant}/graphql", graphql.NewHandler(svc, cfg.Log))
-	mux.Handle("/", console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL}))
+	site := console.New(svc, cfg.Log, console.Options{PublicURL: cfg.PublicURL})
+	mux.Handle("/", site)
+	// A client that may not read the metrics gets what any path that does not exist gets.
+	mux.Handle("GET /metrics", m.Handler(cfg.MetricsAllow, site))
 	return mux
 }
 

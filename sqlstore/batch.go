@@ -69,6 +69,13 @@ func (db *DB) BatchAccesses(ctx context.Context, tenantID, taskID string, page k
 
 const unfinished = `state IN ('ACKNOWLEDGED', 'IN_PROGRESS')`
 
+// UnfinishedBatchTasks implements keyhaven.Store. The index on state serves it.
+func (db *DB) UnfinishedBatchTasks(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM batch_tasks WHERE `+unfinished).Scan(&n)
+	return n, db.wrap(err, "")
+}
+
 // nextTurn is the turn number a task takes when it is claimed or makes progress: higher than
 // every other task's.
 const nextTurn = `(SELECT COALESCE(MAX(n.turn), 0) + 1 FROM batch_tasks n)`

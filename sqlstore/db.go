@@ -313,5 +313,14 @@ func limit(p keyhaven.Page) int {
 // SQL returns the pool that writes, for what a dialect adds (PostgreSQL notifications).
 func (db *DB) SQL() *sql.DB { return db.w }
 
+// PoolStats returns the statistics of the store's connection pools by their use: "write" and
+// "read" on SQLite, one "read_write" pool on PostgreSQL.
+func (db *DB) PoolStats() map[string]sql.DBStats {
+	if db.r == db.w {
+		return map[string]sql.DBStats{"read_write": db.w.Stats()}
+	}
+	return map[string]sql.DBStats{"write": db.w.Stats(), "read": db.r.Stats()}
+}
+
 // Rebind returns query, written with ? placeholders, in the dialect's form.
 func (db *DB) Rebind(query string) string { return db.q(query) }

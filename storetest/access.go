@@ -432,6 +432,61 @@ func testBatchPurge(t *testing.T, s keyhaven.Store) {
 	}
 }
 
+// testBatchQueue counts the unfinished tasks of every tenant: acknowledged and in progress,
+// not those that ended, whichever way.
+func testBatchQueue(t *testing.T, s keyhaven.Store) {
+	want := func(n int) {
+		t.Helper()
+		if got, err := s.UnfinishedBatchTasks(ctx); err != nil || got != n {
+			t.Fatalf("UnfinishedBatchTasks = %d, %v; want %d", got, err, n)
+		}
+	}
+	want(0)
+	f, g := newTenant(t, s), newTenant(t, s)
+	cf, cg := newContract(t, s, f), newContract(t, s, g)
+	done, rejected, waiting := newTask(f, cf, 1), newTask(f, cf, 1), newTask(g, cg, 1)
+	refused := newTask(g, cg, 1)
+	refused.State, refused.Reason, refused.FinishedAt = keyhaven.BatchRejected, "contract suspended", base
+	for _, task := range []*keyhaven.BatchTask{done, rejected, waiting, refused} {
+		if err := s.CreateBatchTask(ctx, task, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(3)
+	claim := func(id string) *keyhaven.BatchTask {
+		t.Helper()
+		// Tasks take turns: another's claim is let go, and that task goes to the back.
+		for range 8 {
+			got, err := s.ClaimBatchTask(ctx, "r-"+id, base, base.Add(time.Hour))
+			if err != nil {
+				t.Fatalf("claim %s: %v", id, err)
+			}
+			if got.ID == id {
+				return got
+			}
+			if err := s.ReleaseBatchTask(ctx, got.ID, "r-"+id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Fatalf("task %s never had its turn", id)
+		return nil
+	}
+	claim(done.ID)
+	want(3) // in progress is unfinished
+	ch := &keyhaven.BatchChunk{TaskID: done.ID, TenantID: f.tenant.ID, Owner: "r-" + done.ID, Processed: 1, Done: true,
+		LeaseUntil: base.Add(time.Hour), Now: base, Accesses: []*keyhaven.Access{newAccess(f, cf, "queued-0", done.ID, 0)}}
+	if _, err := s.SaveBatchChunk(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	want(2)
+	r := claim(rejected.ID)
+	r.State, r.Reason, r.FinishedAt = keyhaven.BatchRejected, "contract suspended", base
+	if err := s.FinishBatchTask(ctx, r, "r-"+rejected.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	want(1)
+}
+
 // testBatchAccessPages pages through a task's accesses: ordered by index whatever their ids,
 // skipping the index of an item that failed, each page after the index of the previous
 // page's last access, and only the tenant's task.

@@ -178,3 +178,6 @@ func (c *Cache) ResolveCredential(ctx context.Context, hash string) (*keyhaven.R
 
 // Stats returns how many resolutions the cache answered and how many went to the store.
 func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
+
+// Len returns how many resolutions the cache holds, stale ones not yet dropped included.
+func (c *Cache) Len() int { return c.lru.Len() }

@@ -179,6 +179,9 @@ func testEndToEnd(t *testing.T, db string) {
 	if status, _ := request(t, "GET", url+"/readyz", "", ""); status != 200 {
 		t.Fatalf("readyz: %d", status)
 	}
+	if status, body := request(t, "GET", url+"/metrics", "", ""); status != 200 || !strings.Contains(body, "keyhaven_http_requests_total{") {
+		t.Fatalf("metrics from loopback: %d %.300s", status, body)
+	}
 	status, body := request(t, "POST", url+"/api/default/login", "", fmt.Sprintf(`{"email":"admin@keyhaven.local","password":%q}`, password))
 	if status != 200 || !strings.Contains(body, `"token":"khs_`) {
 		t.Fatalf("login with the printed password: %d %s", status, body)

@@ -48,6 +48,8 @@ func TestBadFlags(t *testing.T) {
 		{"serve postgres URL", []string{"serve", "--db", "postgres://host:port/db"}, nil, "db"},
 		{"serve bootstrap email", []string{"serve", "--bootstrap-email", "nobody"}, nil, "bootstrap-email"},
 		{"serve trusted proxies", []string{"serve", "--trusted-proxies", "300.1.1.1/8"}, nil, "trusted-proxies"},
+		{"serve metrics allow", []string{"serve", "--metrics-allow", "10.0.0.0/8,10.1.2.3/33"}, nil, "metrics-allow"},
+		{"serve metrics allow from the environment", []string{"serve"}, map[string]string{"KEYHAVEN_METRICS_ALLOW": "prometheus.internal"}, "metrics-allow"},
 		{"serve secret key", []string{"serve", "--secret-key", "c2hvcnQ="}, nil, "secret-key"},
 		{"serve webhook allow list", []string{"serve", "--webhook-allow", "10.0.0.0/33"}, nil, "webhook-allow"},
 		{"serve webhook allow host", []string{"serve"}, map[string]string{"KEYHAVEN_WEBHOOK_ALLOW": "hooks.example.com,not a host"}, "webhook-allow"},

@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	debugAddr := addrFlag(fs, "debug-addr", "", true, "address for the Go profiler (net/http/pprof); off when empty. Keep it on loopback")
 	memoryLimit := intFlag(fs, "memory-limit-mb", 200, 0, 1<<30, "soft memory limit in MiB: the garbage collector works harder as the heap nears it (0: none; GOMEMLIMIT wins)")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	metricsAllow := fs.String("metrics-allow", "", "comma-separated CIDRs whose clients, besides loopback ones, may read /metrics (the client address as --trusted-proxies resolves it)")
 	publicURL := fs.String("public-url", "", "URL at which browsers and OAuth clients reach keyhaven, such as https://keyhaven.example.com; tenant T's token issuer is it + /api/T (default http:// + the listen address); when https, console cookies are always Secure")
 	failuresPerMinute := intFlag(fs, "failures-per-minute", 60, 1, 1_000_000, "failed sign-ins allowed per email, and per client network for unknown emails, and failed device verifications per username, each minute after the burst")
 	failureBurst := intFlag(fs, "failure-burst", 30, 1, 1_000_000, "failures allowed at once per email, client network (unknown emails) or device username before the limit applies")
@@ -59,6 +60,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	proxies, err := parsePrefixes(*trustedProxies)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	metricsNets, err := parsePrefixes(*metricsAllow)
+	if err != nil {
+		return fmt.Errorf("--metrics-allow: %w", err)
 	}
 	public, err := parsePublicURL(*publicURL)
 	if err != nil {
@@ -90,7 +95,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		GCInterval: *gcInterval, CacheSize: *cacheSize, HashSlots: keyhaven.HashSlots(*memoryLimit, secret.OWASP.Memory),
 		FailuresPerMinute: *failuresPerMinute, FailureBurst: *failureBurst, PublicURL: public,
 		TrustedProxies: proxies, WebhookDestinations: destinations, WebhookRetrySchedule: schedule,
-		NoUsageCounting: !*usageCounting,
+		NoUsageCounting: !*usageCounting, MetricsAllow: metricsNets,
 	}
 	if strings.HasPrefix(*db, "sqlite:") {
 		// One node serves a SQLite database: leases left by an earlier process are dead.

@@ -140,11 +140,18 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// Observer is told of every request once it is answered: the request as the handlers saw
+// it (its Pattern is the route pattern of the innermost http.ServeMux that routed it, empty
+// when none matched), the status sent and how long answering took. It runs on every request's
+// path and must not block.
+type Observer func(r *http.Request, status int, elapsed time.Duration)
+
 // Wrap gives every request an id, a logger, its client address for the audit log and the
 // judging of credential uses (behind trusted proxies, from X-Forwarded-For), protective
 // headers, one access log line (never a header value or a body) and a recovery that turns a
-// panic into a logged 500 instead of a dropped connection.
-func Wrap(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
+// panic into a logged 500 instead of a dropped connection. When observe is set, it is told of
+// every answered request.
+func Wrap(log *slog.Logger, trusted []netip.Prefix, observe Observer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -163,6 +170,9 @@ func Wrap(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Hand
 		h.Set("Cache-Control", "no-store")
 		h.Set("Referrer-Policy", "no-referrer")
 		rec := &statusRecorder{ResponseWriter: w}
+		// The routers below record the pattern they matched in the request they are handed:
+		// this one, read back once it is answered.
+		inner := r.WithContext(ctx)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -172,6 +182,13 @@ func Wrap(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Hand
 				if rec.status == 0 {
 					writeInternal(rec, id)
 				}
+			}
+			if observe != nil {
+				status := rec.status
+				if status == 0 {
+					status = http.StatusOK // what net/http sends for a handler that wrote nothing
+				}
+				observe(inner, status, time.Since(start))
 			}
 			// The verification hot path logs at debug level: a line per call would cost more
 			// than the call.
@@ -184,7 +201,7 @@ func Wrap(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Hand
 					"bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client", host)
 			}
 		}()
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		next.ServeHTTP(rec, inner)
 	})
 }
 

@@ -1,13 +1,19 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"mime"
 	"net/http"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/yaml"
+
+	"keyhaven.dev/keyhaven/internal/httpx"
 )
 
 // The OpenAPI document is what generated clients are built from, so it says exactly what is
@@ -96,4 +102,81 @@ func (s *Server) checkMediaType(ctx huma.Context, next func(huma.Context)) {
 	}
 	slices.Sort(types)
 	huma.WriteErr(s.api, ctx, http.StatusUnsupportedMediaType, "send the body as "+strings.Join(types, " or "))
+}
+
+// serveDocument serves the document at /api/openapi.json, in YAML at /api/openapi.yaml, and
+// in OpenAPI 3.0 form (for tools that read no 3.1) at /api/openapi-3.0.json and .yaml; each
+// is made once, when first asked for, every route being registered by then.
+func (s *Server) serveDocument() {
+	json31 := sync.OnceValues(func() ([]byte, error) { return json.Marshal(s.api.OpenAPI()) })
+	json30 := sync.OnceValues(func() ([]byte, error) {
+		b, err := s.api.OpenAPI().Downgrade()
+		if err != nil {
+			return nil, err
+		}
+		return withoutRefSiblings(b)
+	})
+	toYAML := func(form func() ([]byte, error)) func() ([]byte, error) {
+		return sync.OnceValues(func() ([]byte, error) {
+			b, err := form()
+			if err != nil {
+				return nil, err
+			}
+			var out bytes.Buffer
+			err = yaml.Convert(&out, bytes.NewReader(b))
+			return out.Bytes(), err
+		})
+	}
+	for path, form := range map[string]func() ([]byte, error){
+		"/api/openapi.json": json31, "/api/openapi.yaml": toYAML(json31),
+		"/api/openapi-3.0.json": json30, "/api/openapi-3.0.yaml": toYAML(json30),
+	} {
+		contentType := "application/openapi+json"
+		if strings.HasSuffix(path, ".yaml") {
+			contentType = "application/openapi+yaml"
+		}
+		s.mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			b, err := form()
+			if err != nil {
+				httpx.Logger(r.Context()).ErrorContext(r.Context(), "OpenAPI document", "err", err)
+				writeProblem(w, newProblem(http.StatusServiceUnavailable, "the OpenAPI document cannot be made"), httpx.RequestID(r.Context()))
+				return
+			}
+			w.Header().Set("Content-Type", contentType)
+			w.Write(b)
+		})
+	}
+}
+
+// withoutRefSiblings drops what stands beside a $ref in an OpenAPI 3.0 document (such as a
+// field's description next to its type's reference): 3.0 ignores it, and linters flag it.
+func withoutRefSiblings(doc []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, err
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				clear(v)
+				v["$ref"] = ref
+				return
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), err
 }

@@ -52,6 +52,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.documentVerify()
 	s.registerOAuth()
 	s.finishDocument()
+	s.serveDocument()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), httpx.RequestID(r.Context()))
 	})
@@ -102,7 +103,6 @@ func config() huma.Config {
 				},
 			},
 		},
-		OpenAPIPath:                  "/api/openapi",
 		Formats:                      map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat},
 		DefaultFormat:                "application/json",
 		RejectUnknownQueryParameters: true,

@@ -53,6 +53,7 @@ func New(svc *keyhaven.Service) *Server {
 	s.registerOAuth()
 	s.finishDocument()
 	s.serveDocument()
+	s.serveDocs()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), httpx.RequestID(r.Context()))
 	})

@@ -74,6 +74,8 @@ var layers = map[string]layer{
 		"fuzz targets run whole nodes, built the way the binary builds them"},
 	"keyhaven.dev/keyhaven/internal/cmd/benchtool": {join(domain, storage, []string{"keyhaven.dev/keyhaven/sdk"}),
 		"the benchmark tool prepares databases through the service and the stores, and measures the SDK"},
+	"keyhaven.dev/keyhaven/api/clients": {nil,
+		"the clients checks are tests of the OpenAPI document alone: they run nodes and generated clients, and hold no code"},
 	"keyhaven.dev/keyhaven/sdk": {nil,
 		"the SDK is imported by downstream services' modules: it talks to keyhaven over HTTP only and imports none of it"},
 }

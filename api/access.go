@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"mime"
 	"net/http"
 	"time"
 
@@ -44,11 +43,11 @@ type AccessPath struct {
 
 type updateAccessInput struct {
 	AccessPath
-	ContentType string `header:"Content-Type" doc:"Must be application/merge-patch+json"`
-	Body        struct {
+	// The contract takes the change as a JSON merge patch only: another media type is 415.
+	Body struct {
 		Password *string                `json:"password,omitempty" maxLength:"256"`
 		Status   *keyhaven.AccessStatus `json:"status,omitempty" enum:"ACTIVE,SUSPENDED,TERMINATED" doc:"TERMINATED is final"`
-	}
+	} `contentType:"application/merge-patch+json"`
 }
 
 type listAccessesInput struct {
@@ -132,9 +131,6 @@ func (s *Server) registerAccesses() {
 		Description: "A JSON merge patch (Content-Type: application/merge-patch+json) naming password and/or status, " +
 			"nothing else. Another content type is 415; {}, nulls and other fields are 400. TERMINATED is final.",
 	}, true), func(ctx context.Context, in *updateAccessInput) (*struct{ Body Access }, error) {
-		if mt, _, _ := mime.ParseMediaType(in.ContentType); mt != "application/merge-patch+json" {
-			return nil, huma.Error415UnsupportedMediaType("send the change as application/merge-patch+json")
-		}
 		p := principal(ctx)
 		a, err := s.svc.UpdateAccess(ctx, p, in.ID, keyhaven.AccessUpdate{Password: in.Body.Password, Status: in.Body.Status})
 		if err != nil {

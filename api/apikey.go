@@ -36,8 +36,7 @@ type createAPIKeyInput struct {
 
 type updateAPIKeyInput struct {
 	APIKeyPath
-	ContentType string `header:"Content-Type"`
-	Body        struct {
+	Body struct {
 		Name        Nullable[string]       `json:"name,omitzero" nullable:"false" maxLength:"64" doc:"A new name"`
 		Permissions Nullable[[]Permission] `json:"permissions,omitzero" nullable:"false" maxItems:"64" doc:"Replaces the permissions, within the caller's own"`
 		Active      Nullable[bool]         `json:"active,omitzero" nullable:"false"`
@@ -138,9 +137,6 @@ func (s *Server) registerAPIKeys() {
 			"Needs KEY_MANAGEMENT and every permission of the key; new permissions within the caller's own and its owner's. " +
 			"A key cannot change itself (403 own_key). 409 duplicate when another key has the new name.",
 	}, true), func(ctx context.Context, in *updateAPIKeyInput) (*apiKeyOutput, error) {
-		if err := checkMergePatch(in.ContentType); err != nil {
-			return nil, err
-		}
 		b := &in.Body
 		for _, f := range []struct {
 			name string

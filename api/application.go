@@ -71,8 +71,7 @@ type createAccessKeyInput struct {
 
 type updateAccessKeyInput struct {
 	KeyPath
-	ContentType string `header:"Content-Type"`
-	Body        struct {
+	Body struct {
 		Name        *string `json:"name,omitempty" maxLength:"100"`
 		Description *string `json:"description,omitempty" maxLength:"1000"`
 		PolicyPatch
@@ -141,6 +140,7 @@ func (s *Server) registerApplications() {
 		}
 		return &applicationOutput{toApplication(app)}, nil
 	})
+	s.documentMergePatch("/api/{tenant}/applications/{appId}")
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "revokeApplication", Method: http.MethodPost, Path: "/api/{tenant}/applications/{appId}/revoke", Tags: tags,
 		Summary:     "Revoke an application and all its access keys",
@@ -210,9 +210,6 @@ func (s *Server) registerApplications() {
 			"and description as they are. Scopes never change: naming them is invalid input. A key cannot change itself (403 own_key).",
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, true), func(ctx context.Context, in *updateAccessKeyInput) (*accessKeyOutput, error) {
-		if err := checkMergePatch(in.ContentType); err != nil {
-			return nil, err
-		}
 		c, err := s.svc.UpdateAccessKey(ctx, principal(ctx), in.AppID, in.KeyID, keyhaven.AccessKeyUpdate{
 			Name: in.Body.Name, Description: in.Body.Description, Policy: in.Body.PolicyPatch.update()})
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
 	"unicode/utf8"
@@ -24,8 +23,8 @@ import (
 // 64 KiB.
 const MaxBatchBody = keyhaven.MaxBatch*1024 + 64<<10
 
-// BatchRequest is the body of a batch request, as the OpenAPI document describes it.
-type BatchRequest struct {
+// CreateAccessBatchInput is the body of a batch request, as the OpenAPI document describes it.
+type CreateAccessBatchInput struct {
 	ContractID       string        `json:"contractId" maxLength:"64"`
 	NumberOfAccesses *int          `json:"numberOfAccesses,omitempty" doc:"1 to 100000 accesses, all generated; or give accesses"`
 	Accesses         *[]AccessItem `json:"accesses,omitempty" maxItems:"100000" doc:"1 to 100000 accesses to create; or give numberOfAccesses"`
@@ -36,17 +35,11 @@ type BatchRequest struct {
 // to validate. Every field is validated by the domain.
 type batchInput struct {
 	TenantPath
-	ContentType string `header:"Content-Type"`
-	batch       keyhaven.BatchInput
+	batch keyhaven.BatchInput
 }
 
 // Resolve implements huma.Resolver: it reads and decodes the body.
 func (in *batchInput) Resolve(ctx huma.Context) []error {
-	if in.ContentType != "" {
-		if mt, _, _ := mime.ParseMediaType(in.ContentType); mt != "application/json" {
-			return []error{newProblem(http.StatusUnsupportedMediaType, "send the batch as application/json")}
-		}
-	}
 	body := ctx.BodyReader()
 	if body == nil {
 		return []error{domainProblem(keyhaven.Invalid(keyhaven.FieldError{Field: "body", Message: "is required"}))}
@@ -213,7 +206,7 @@ func (s *Server) registerBatches() {
 	// it, so its schema is added to the document only once the operation is registered.
 	s.api.OpenAPI().Paths["/api/{tenant}/access/batch"].Post.RequestBody = &huma.RequestBody{Required: true,
 		Content: map[string]*huma.MediaType{"application/json": {
-			Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(BatchRequest{}), true, "BatchRequest")}}}
+			Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(CreateAccessBatchInput{}), true, "CreateAccessBatchInput")}}}
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
 		Summary: "Get a batch task with a page of its accesses", Errors: []int{http.StatusNotFound},

@@ -58,7 +58,7 @@ func FuzzBatchBody(f *testing.F) {
 		if !utf8.Valid(body) || !json.Valid(body) {
 			t.Fatalf("decodeBatch accepted %q, which is not UTF-8 JSON", body)
 		}
-		var ref BatchRequest
+		var ref CreateAccessBatchInput
 		if err := json.Unmarshal(body, &ref); err != nil {
 			t.Fatalf("decodeBatch accepted %q, which encoding/json refuses: %v", body, err)
 		}

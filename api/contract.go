@@ -199,4 +199,5 @@ func (s *Server) registerContracts() {
 		}
 		return &struct{ Body Contract }{toContract(c)}, nil
 	})
+	s.documentMergePatch("/api/{tenant}/contracts/{id}")
 }

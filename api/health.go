@@ -9,10 +9,13 @@ import (
 	"keyhaven.dev/keyhaven/internal/httpx"
 )
 
+// HealthStatus is the answer of the health checks.
+type HealthStatus struct {
+	Status string `json:"status" example:"ok"`
+}
+
 type statusBody struct {
-	Body struct {
-		Status string `json:"status" example:"ok"`
-	}
+	Body HealthStatus
 }
 
 func (s *Server) registerHealth() {

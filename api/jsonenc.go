@@ -6,9 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// appendVerifyResponse encodes v as encoding/json would, without reflection: the verify hot
+// appendVerdict encodes v as encoding/json would, without reflection: the verify hot
 // path answers every call with one.
-func appendVerifyResponse(b []byte, v *VerifyResponse) []byte {
+func appendVerdict(b []byte, v *Verdict) []byte {
 	b = append(b, `{"valid":`...)
 	if v.Valid {
 		b = append(b, "true"...)

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-func TestAppendVerifyResponse(t *testing.T) {
+func TestAppendVerdict(t *testing.T) {
 	exp := time.Date(2031, 12, 31, 11, 59, 0, 123000000, time.UTC)
-	for _, v := range []VerifyResponse{
+	for _, v := range []Verdict{
 		{Code: "NOT_FOUND", Permissions: []Permission{}},
 		{Valid: true, Code: "VALID", Tenant: "acme", Kind: "api_key", ID: "key_1", Name: "POWER_USER", Owner: "usr_1",
 			Permissions: []Permission{"READ", "WRITE"}, ExpiresAt: &exp},
@@ -19,7 +19,7 @@ func TestAppendVerifyResponse(t *testing.T) {
 		{Code: "REVOKED", Name: "a \"quoted\" <name> & \\ tab\t nl\n ctl\x01 é ✓ \u2028 bad\xff end", Permissions: []Permission{}},
 	} {
 		want, _ := json.Marshal(v)
-		if got := appendVerifyResponse(nil, &v); string(got) != string(want)+"\n" {
+		if got := appendVerdict(nil, &v); string(got) != string(want)+"\n" {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}

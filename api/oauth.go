@@ -21,8 +21,8 @@ import (
 // access tokens. Its endpoints speak OAuth's own wire format (form-encoded requests, RFC 6749
 // §5.2 errors), so they are plain handlers; the domain decides, these only map.
 
-// TokenResponse is a successful token response (RFC 6749 §5.1).
-type TokenResponse struct {
+// IssuedToken is a successful token response (RFC 6749 §5.1).
+type IssuedToken struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type" enum:"Bearer"`
 	ExpiresIn   int64  `json:"expires_in" doc:"Seconds the token lives"`
@@ -51,8 +51,8 @@ type TokenBody struct {
 	ClientSecret  string `json:"client_secret,omitempty"`
 }
 
-// IntrospectionResponse is an introspection answer (RFC 7662 §2.2): only active when false.
-type IntrospectionResponse struct {
+// Introspection is an introspection answer (RFC 7662 §2.2): only active when false.
+type Introspection struct {
 	Active    bool            `json:"active"`
 	Scope     string          `json:"scope,omitempty"`
 	ClientID  string          `json:"client_id,omitempty"`
@@ -103,6 +103,11 @@ type JWKSet struct {
 const maxOAuthBody = 16 << 10
 
 var clientAuthMethods = []string{"client_secret_basic", "client_secret_post"}
+
+// clientAuth is the security of the endpoints that authenticate an OAuth client: HTTP Basic
+// (client_secret_basic), or the id and secret in the form (client_secret_post), which
+// OpenAPI cannot name as a scheme and so is the requirement that asks for nothing.
+var clientAuth = []map[string][]string{{"clientBasic": {}}, {}}
 
 func (s *Server) registerOAuth() {
 	s.mux.HandleFunc("POST /api/{tenant}/oauth2/token", s.oauthToken)
@@ -226,7 +231,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, r, err)
 		return
 	}
-	writeOAuthJSON(w, TokenResponse{AccessToken: tok.AccessToken, TokenType: "Bearer", ExpiresIn: tok.ExpiresIn, Scope: tok.Scope}, "no-store")
+	writeOAuthJSON(w, IssuedToken{AccessToken: tok.AccessToken, TokenType: "Bearer", ExpiresIn: tok.ExpiresIn, Scope: tok.Scope}, "no-store")
 }
 
 // oauthIntrospect is POST /api/{tenant}/oauth2/introspect (RFC 7662): the caller presents a
@@ -252,9 +257,9 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, r, err)
 		return
 	}
-	out := IntrospectionResponse{Active: in.Active}
+	out := Introspection{Active: in.Active}
 	if c := in.Claims; in.Active {
-		out = IntrospectionResponse{Active: true, Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject, Audience: c.Audience,
+		out = Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject, Audience: c.Audience,
 			Issuer: c.Issuer, Expiry: c.Expiry, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ID: c.ID, TokenType: "Bearer",
 			Tenant: c.Tenant, Kind: string(c.Kind), Owner: c.Owner, Meta: c.Meta}
 	}
@@ -331,24 +336,25 @@ func (s *Server) documentOAuth() {
 	}
 
 	token := errs(400, 401, 429, 503)
-	token["200"] = jsonOf("The access token", schema(TokenResponse{}, "TokenResponse"))
+	token["200"] = jsonOf("The access token", schema(IssuedToken{}, "IssuedToken"))
 	oapi.AddOperation(&huma.Operation{
-		OperationID: "oauth-token", Method: http.MethodPost, Path: "/api/{tenant}/oauth2/token", Tags: []string{"oauth"},
+		OperationID: "oauthToken", Method: http.MethodPost, Path: "/api/{tenant}/oauth2/token", Tags: []string{"oauth"},
 		Summary: "Get an access token (client credentials)",
 		Description: "RFC 6749 §4.4. Client authentication client_secret_basic (id and secret URL-encoded) or client_secret_post: " +
 			"client_id is an API key's or access key's id (the id verify answers) or a device access's username, client_secret its key or password. " +
 			"The client's IP allowlist, rate limit and credits (one per token) apply. Errors: invalid_client (401) for unknown, wrong or " +
 			"not-in-force credentials; unauthorized_client (400) when the IP allowlist refuses the client's address or its credits are used up, " +
 			"(429 with Retry-After) past its rate limit; invalid_scope, invalid_request, unsupported_grant_type (400).",
+		Security:   clientAuth,
 		Parameters: []*huma.Param{tenant}, RequestBody: form(TokenForm{}, "TokenForm"), Responses: token,
 	})
 	intro := errs(400, 503)
-	intro["200"] = jsonOf("Whether the token is active, and its claims when it is", schema(IntrospectionResponse{}, "IntrospectionResponse"))
+	intro["200"] = jsonOf("Whether the token is active, and its claims when it is", schema(Introspection{}, "Introspection"))
 	for _, st := range []int{401, 403, 429} {
 		intro[strconv.Itoa(st)] = problemOf(st)
 	}
 	oapi.AddOperation(&huma.Operation{
-		OperationID: "oauth-introspect", Method: http.MethodPost, Path: "/api/{tenant}/oauth2/introspect", Tags: []string{"oauth"},
+		OperationID: "oauthIntrospect", Method: http.MethodPost, Path: "/api/{tenant}/oauth2/introspect", Tags: []string{"oauth"},
 		Summary: "Introspect an access token",
 		Description: "RFC 7662. The caller presents any valid bearer of the tenant. active is false at once when the token, or the credential " +
 			"behind it, is revoked, disabled, expired or deleted, or its owner is: the state is read from the database on each call.",
@@ -358,21 +364,24 @@ func (s *Server) documentOAuth() {
 	revoke := errs(400, 401, 429, 503)
 	revoke["200"] = &huma.Response{Description: "Revoked, or nothing to revoke"}
 	oapi.AddOperation(&huma.Operation{
-		OperationID: "oauth-revoke", Method: http.MethodPost, Path: "/api/{tenant}/oauth2/revoke", Tags: []string{"oauth"},
+		OperationID: "oauthRevoke", Method: http.MethodPost, Path: "/api/{tenant}/oauth2/revoke", Tags: []string{"oauth"},
 		Summary:     "Revoke an access token",
 		Description: "RFC 7009, with client authentication as the token endpoint. Revokes a token issued to the client until it expires; 200 for unknown tokens too.",
+		Security:    clientAuth,
 		Parameters:  []*huma.Param{tenant}, RequestBody: form(TokenBody{}, "TokenBody"), Responses: revoke,
 	})
 	oapi.AddOperation(&huma.Operation{
-		OperationID: "oauth-jwks", Method: http.MethodGet, Path: "/api/{tenant}/oauth2/jwks.json", Tags: []string{"oauth"},
+		OperationID: "oauthJwks", Method: http.MethodGet, Path: "/api/{tenant}/oauth2/jwks.json", Tags: []string{"oauth"},
 		Summary:     "The tenant's JWK Set",
 		Description: "The public keys that verify the tenant's access tokens: the active key and retired keys whose tokens may not have expired yet.",
+		Security:    publicAuth,
 		Parameters:  []*huma.Param{tenant},
 		Responses:   map[string]*huma.Response{"200": jsonOf("The JWK Set", schema(JWKSet{}, "JWKSet")), "404": problemOf(404), "503": problemOf(503)},
 	})
 	oapi.AddOperation(&huma.Operation{
-		OperationID: "oauth-metadata", Method: http.MethodGet, Path: "/.well-known/oauth-authorization-server/api/{tenant}", Tags: []string{"oauth"},
+		OperationID: "oauthMetadata", Method: http.MethodGet, Path: "/.well-known/oauth-authorization-server/api/{tenant}", Tags: []string{"oauth"},
 		Summary:    "The tenant's authorization server metadata (RFC 8414)",
+		Security:   publicAuth,
 		Parameters: []*huma.Param{tenant},
 		Responses:  map[string]*huma.Response{"200": jsonOf("The metadata", schema(AuthorizationServerMetadata{}, "AuthorizationServerMetadata")), "404": problemOf(404), "503": problemOf(503)},
 	})

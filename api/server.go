@@ -40,7 +40,7 @@ const maxBody = 64 << 10
 func New(svc *keyhaven.Service) *Server {
 	s := &Server{svc: svc, mux: http.NewServeMux()}
 	s.api = humago.New(s.mux, config())
-	s.api.UseMiddleware(s.authenticate)
+	s.api.UseMiddleware(s.authenticate, s.checkMediaType)
 	s.registerHealth()
 	s.registerAuth()
 	s.registerUsers()
@@ -55,6 +55,9 @@ func New(svc *keyhaven.Service) *Server {
 	s.mux.HandleFunc("POST /api/verify", s.verify)
 	s.documentVerify()
 	s.registerOAuth()
+	s.finishDocument()
+	s.serveDocument()
+	s.serveDocs()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, "no such endpoint"), httpx.RequestID(r.Context()))
 	})
@@ -85,7 +88,7 @@ func (s *Server) Handler() http.Handler { return s.idempotent(s.mux) }
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 func config() huma.Config {
-	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	registry := huma.NewMapRegistry("#/components/schemas/", schemaName)
 	// The views' plain types take the schemas the API describes them with.
 	registry.RegisterTypeAlias(reflect.TypeFor[view.Permission](), reflect.TypeFor[Permission]())
 	registry.RegisterTypeAlias(reflect.TypeFor[view.Meta](), reflect.TypeFor[metaSchema]())
@@ -93,18 +96,21 @@ func config() huma.Config {
 		OpenAPI: &huma.OpenAPI{
 			OpenAPI: "3.1.0",
 			Info: &huma.Info{
-				Title:       "keyhaven",
-				Version:     Version,
-				Description: "A self-hosted, multi-tenant credential authority.",
+				Title:   "keyhaven",
+				Version: Version,
+				Description: "A self-hosted, multi-tenant credential authority. Request bodies are JSON (a body sent without " +
+					"Content-Type is read as application/json); errors are application/problem+json (RFC 9457) with a stable code.",
 			},
+			// The document is served by the server it describes: paths are relative to it.
+			Servers: []*huma.Server{{URL: "/", Description: "The keyhaven server that serves this document"}},
 			Components: &huma.Components{
 				Schemas: registry,
 				SecuritySchemes: map[string]*huma.SecurityScheme{
-					"bearer": {Type: "http", Scheme: "bearer", Description: "An API key, access key or session token"},
+					"bearer":      {Type: "http", Scheme: "bearer", Description: "An API key, access key or session token"},
+					"clientBasic": {Type: "http", Scheme: "basic", Description: "An OAuth client's id and secret (client_secret_basic), each URL-encoded"},
 				},
 			},
 		},
-		OpenAPIPath:                  "/api/openapi",
 		Formats:                      map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat},
 		DefaultFormat:                "application/json",
 		RejectUnknownQueryParameters: true,
@@ -137,6 +143,7 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 	}
 	// Every operation may find the database unreachable.
 	errs := []int{http.StatusBadRequest, http.StatusServiceUnavailable}
+	o.Security = publicAuth
 	if authenticated {
 		o.Security = bearerAuth
 		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
@@ -159,7 +166,7 @@ func op(o huma.Operation, authenticated bool) huma.Operation {
 // nothing: a bearer secret has 128+ random bits, so a good one is never refused because of
 // bad ones from the same address.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
-	if len(ctx.Operation().Security) == 0 {
+	if !needsBearer(ctx.Operation()) {
 		next(ctx)
 		return
 	}

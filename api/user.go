@@ -107,6 +107,7 @@ func (s *Server) registerUsers() {
 		}
 		return &userOutput{Body: toUser(u)}, nil
 	})
+	s.documentMergePatch("/api/{tenant}/users/{id}")
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "deleteUser", Method: http.MethodDelete, Path: "/api/{tenant}/users/{id}", Tags: tags,
 		Summary: "Delete a user", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},

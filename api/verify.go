@@ -18,16 +18,16 @@ import (
 	"keyhaven.dev/keyhaven/secret"
 )
 
-// VerifyRequest asks whether a secret is good.
-type VerifyRequest struct {
+// VerifyInput asks whether a secret is good.
+type VerifyInput struct {
 	Key         string       `json:"key" maxLength:"8192" doc:"The secret or access token to verify"`
 	Permissions []Permission `json:"permissions,omitempty" maxItems:"64" doc:"Permissions the credential must hold; missing any gives INSUFFICIENT_PERMISSIONS"`
 	IP          string       `json:"ip,omitempty" maxLength:"64" doc:"The address of the client that presented the key to the downstream service; a key with an IP allowlist is IP_NOT_ALLOWED without it"`
 	Cost        *int64       `json:"cost,omitempty" minimum:"0" maximum:"1000" doc:"What this use takes from the key's rate limit and credits; default 1"`
 }
 
-// VerifyResponse says whether a secret is good, who it is and what it may do.
-type VerifyResponse struct {
+// Verdict says whether a secret is good, who it is and what it may do.
+type Verdict struct {
 	Valid       bool         `json:"valid"`
 	Code        string       `json:"code" enum:"VALID,NOT_FOUND,EXPIRED,REVOKED,DISABLED,INSUFFICIENT_PERMISSIONS,RATE_LIMITED,USAGE_EXCEEDED,IP_NOT_ALLOWED"`
 	Tenant      string       `json:"tenant,omitempty" doc:"The credential's tenant"`
@@ -70,7 +70,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var req VerifyRequest
+	var req VerifyInput
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxVerifyBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&req)
@@ -129,7 +129,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusServiceUnavailable, "try again"), reqID)
 		return
 	}
-	out := VerifyResponse{Permissions: []Permission{}, Code: string(v.Code), Valid: v.Valid()}
+	out := Verdict{Permissions: []Permission{}, Code: string(v.Code), Valid: v.Valid()}
 	if v.Credential != nil {
 		c := v.Credential
 		out.Tenant, out.Kind, out.ID, out.Name, out.Owner = v.Tenant.Name, string(c.Kind), c.ID, c.Name, c.OwnerID
@@ -161,9 +161,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 
 var verifyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-func writeJSON(w http.ResponseWriter, v *VerifyResponse) {
+func writeJSON(w http.ResponseWriter, v *Verdict) {
 	buf := verifyBufs.Get().(*[]byte)
-	*buf = appendVerifyResponse((*buf)[:0], v)
+	*buf = appendVerdict((*buf)[:0], v)
 	w.Header()["Content-Type"] = jsonContentType
 	w.Write(*buf)
 	verifyBufs.Put(buf)
@@ -187,9 +187,9 @@ func (s *Server) documentVerify() {
 			"A malformed or checksum-broken secret is NOT_FOUND without a database read. An Authorization bearer is optional: " +
 			"with one, only secrets of its tenant are found. Wrong secrets limit nothing: a good one is VALID whatever else its client address sent.",
 		Security:    []map[string][]string{{}, {"bearer": {}}},
-		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(VerifyRequest{}), true, "VerifyRequest")}}},
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(VerifyInput{}), true, "VerifyInput")}}},
 		Responses: map[string]*huma.Response{
-			"200": {Description: "The verdict", Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(VerifyResponse{}), true, "VerifyResponse")}}},
+			"200": {Description: "The verdict", Content: map[string]*huma.MediaType{"application/json": {Schema: reg.Schema(reflect.TypeOf(Verdict{}), true, "Verdict")}}},
 			"400": errResp(400), "401": errResp(401), "413": errResp(413), "415": errResp(415), "503": errResp(503),
 		},
 	})

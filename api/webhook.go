@@ -54,8 +54,7 @@ type createWebhookInput struct {
 
 type updateWebhookInput struct {
 	WebhookPath
-	ContentType string `header:"Content-Type"`
-	Body        struct {
+	Body struct {
 		URL         Nullable[string]      `json:"url,omitzero" nullable:"false" maxLength:"2048"`
 		Events      Nullable[[]EventType] `json:"events,omitzero" nullable:"false" maxItems:"64" doc:"Replaces the event types"`
 		Description Nullable[string]      `json:"description,omitzero" maxLength:"1000" doc:"null clears it"`
@@ -134,9 +133,6 @@ func (s *Server) registerWebhooks() {
 			"stays as it is; null clears description and is invalid for url, events and enabled. A disabled webhook is sent nothing; " +
 			"what it has queued waits until it is enabled again.",
 	}, true), func(ctx context.Context, in *updateWebhookInput) (*webhookOutput, error) {
-		if err := checkMergePatch(in.ContentType); err != nil {
-			return nil, err
-		}
 		b := &in.Body
 		for _, f := range []struct {
 			name string

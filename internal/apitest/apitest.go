@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,18 +123,22 @@ func (r *Response) Decode(t testing.TB, v any) {
 func (e *Env) Do(method, path, token string, body any, headers ...string) *Response {
 	e.T.Helper()
 	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			e.T.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		raw = j
+	}
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, e.URL+path, rd)
 	if err != nil {
@@ -157,7 +160,7 @@ func (e *Env) Do(method, path, token string, body any, headers ...string) *Respo
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	out := &Response{Status: res.StatusCode, Header: res.Header, Body: b}
-	e.spec.check(e.T, req, nil, out)
+	e.spec.check(e.T, req, raw, out)
 	return out
 }
 

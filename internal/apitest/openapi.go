@@ -43,9 +43,11 @@ func newValidator(t testing.TB, baseURL string) *validator {
 	return &validator{router: router}
 }
 
-// check validates one response. Requests to paths the document does not describe (the
-// catch-all 404) are skipped; every described operation's responses, errors included, must
-// match their schema.
+// check holds one exchange against the document. Requests to paths the document does not
+// describe (the catch-all 404) are skipped. Every described operation's responses, errors
+// included, must match their schema; and the server must agree with the document on the
+// request: it may not take (2xx) a request the document says is invalid, nor refuse as an
+// unsupported media type (415) a body the document says it takes.
 func (v *validator) check(t testing.TB, req *http.Request, body []byte, res *Response) {
 	t.Helper()
 	u, _ := url.Parse(req.URL.String())
@@ -57,6 +59,16 @@ func (v *validator) check(t testing.TB, req *http.Request, body []byte, res *Res
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	switch {
+	case reqErr != nil && res.Status < 300:
+		t.Errorf("%s %s: the server took (%d) a request the OpenAPI document says is invalid: %v", req.Method, req.URL.Path, res.Status, reqErr)
+	case reqErr == nil && res.Status == http.StatusUnsupportedMediaType:
+		t.Errorf("%s %s: the server refused (415) a body of type %q, which the OpenAPI document says it takes", req.Method, req.URL.Path, req.Header.Get("Content-Type"))
+	}
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: res.Status, Header: res.Header,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true},

@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"BatchHolding", testBatchHolding},
 		{"BatchPurge", testBatchPurge},
 		{"BatchAccessPages", testBatchAccessPages},
+		{"BatchTaskPages", testBatchTaskPages},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"AccessChangeRace", testAccessChangeRace},
 		{"ContractChangeRace", testContractChangeRace},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"keyhaven.dev/keyhaven/internal/client"
 )
 
 func newCompletionCmd(p *program) *cobra.Command {
@@ -11,7 +13,8 @@ func newCompletionCmd(p *program) *cobra.Command {
 		Use:       "completion bash|zsh|fish|powershell",
 		Short:     "Print the shell completion script",
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
-		Long: `Print the script that completes keyhaven's commands and flags, for a shell:
+		Long: `Print the script that completes keyhaven's commands, flags and, from the server logged in to, names
+and ids, for a shell:
 
   bash:        source <(keyhaven completion bash)
                or keyhaven completion bash > /etc/bash_completion.d/keyhaven
@@ -35,5 +38,28 @@ func newCompletionCmd(p *program) *cobra.Command {
 			}
 			return fmt.Errorf("no completion for the shell %q: give bash, zsh, fish or powershell", args[0])
 		},
+	}
+}
+
+// completeFrom completes a command's first argument with what fetch reads from the server
+// ("value" or "value\tdescription"), calling as the command would. Completion never fails
+// loudly: without a server or a login it offers nothing.
+func completeFrom(r *remote, fetch func(c *client.Client, cmd *cobra.Command) ([]string, error)) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if bindEnv(cmd.Flags(), r.p.getenv) != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := r.client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		values, err := fetch(c, cmd)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return values, cobra.ShellCompDirectiveNoFileComp
 	}
 }

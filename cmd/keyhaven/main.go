@@ -1,5 +1,6 @@
 // Command keyhaven is the keyhaven credential authority: one binary that serves the API and
-// console, migrates the database and administers tenants.
+// console, migrates the database, administers tenants, and manages a tenant's credentials over
+// the REST API from the command line.
 package main
 
 import (
@@ -49,7 +50,9 @@ type program struct {
 const rootLong = `keyhaven: a self-hosted, multi-tenant credential authority.
 
 Run the server with "keyhaven serve". Administer the database beside it with migrate, tenant,
-user reset-password and backup.`
+user reset-password and backup. Manage a tenant's credentials over the REST API with
+"keyhaven login", then apikey, app, accesskey, user, contract, offering, access, batch and
+webhook.`
 
 // newRoot builds the command tree.
 func newRoot(p *program) *cobra.Command {
@@ -78,9 +81,18 @@ func newRoot(p *program) *cobra.Command {
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { p.help(cmd) })
 	root.SetUsageFunc(func(cmd *cobra.Command) error { p.help(cmd); return nil })
 	root.SetFlagErrorFunc(flagError)
-	root.AddGroup(&cobra.Group{ID: "server", Title: "Running and administering the server:"})
-	for _, c := range []*cobra.Command{newServeCmd(p), newMigrateCmd(p), newTenantCmd(p), newUserCmd(p), newBackupCmd(p)} {
+	root.AddGroup(
+		&cobra.Group{ID: "server", Title: "Running and administering the server:"},
+		&cobra.Group{ID: "remote", Title: "Managing a tenant over the REST API:"},
+	)
+	for _, c := range []*cobra.Command{newServeCmd(p), newMigrateCmd(p), newTenantCmd(p), newBackupCmd(p)} {
 		c.GroupID = "server"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{newLoginCmd(p), newLogoutCmd(p), newAPIKeyCmd(p), newApplicationCmd(p),
+		newAccessKeyCmd(p), newUserCmd(p), newContractCmd(p), newOfferingCmd(p), newAccessCmd(p), newBatchCmd(p),
+		newWebhookCmd(p)} {
+		c.GroupID = "remote"
 		root.AddCommand(c)
 	}
 	root.AddCommand(newVersionCmd(p), newCompletionCmd(p))

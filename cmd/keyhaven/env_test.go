@@ -76,11 +76,15 @@ func find(t *testing.T, path []string, args ...string) *cobra.Command {
 // TestEveryFlagHasItsVariable walks the whole command tree: every flag of every command (but
 // cobra's --help and --version) has its KEYHAVEN_* variable, named in the command's help, and
 // a value in the variable sets the flag as the same value on the command line does, while the
-// command line wins over the variable.
+// command line wins over the variable. No command hides the root's binding from its own.
 func TestEveryFlagHasItsVariable(t *testing.T) {
 	root := newRoot(&program{getenv: noEnv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard})
 	flags := 0
 	walk(root, func(path []string, cmd *cobra.Command) {
+		if cmd.HasParent() && (cmd.PersistentPreRun != nil || cmd.PersistentPreRunE != nil) {
+			// cobra runs the nearest one only: the root's, which binds the environment, would not run.
+			t.Errorf("keyhaven %s has a persistent pre-run of its own", strings.Join(path, " "))
+		}
 		var help strings.Builder
 		if err := execute(context.Background(), append(append([]string(nil), path...), "--help"), noEnv, strings.NewReader(""), io.Discard, &help); err != nil {
 			t.Fatalf("keyhaven %s --help: %v", strings.Join(path, " "), err)

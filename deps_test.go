@@ -60,8 +60,10 @@ var layers = map[string]layer{
 		"a transport maps the domain's answers; it imports no other transport and reaches the store only through the service"},
 	"keyhaven.dev/keyhaven/node": {assembly,
 		"node is the one place that wires the service, its store, the transports and the background loops"},
-	"keyhaven.dev/keyhaven/cmd/keyhaven": {assembly,
+	"keyhaven.dev/keyhaven/cmd/keyhaven": {join(assembly, []string{"keyhaven.dev/keyhaven/internal/client"}),
 		"the binary runs nodes and commands; it carries none of the test support"},
+	"keyhaven.dev/keyhaven/internal/client": {nil,
+		"the command line's REST client sees the API over HTTP only, as any other client does, and imports none of keyhaven"},
 	"keyhaven.dev/keyhaven/storetest": {domain,
 		"the conformance suite tests any Store through the domain's interface, whatever implements it"},
 	"keyhaven.dev/keyhaven/internal/eventually": {nil,
@@ -105,6 +107,9 @@ var forbidden = []struct {
 	{[]string{"keyhaven.dev/keyhaven/sdk"},
 		[]string{"database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
 		"the SDK is an HTTP client: a service importing it takes in none of keyhaven's server libraries"},
+	{[]string{"keyhaven.dev/keyhaven/internal/client"},
+		[]string{"database/sql", "github.com/danielgtaylor/huma", "github.com/99designs/gqlgen", "github.com/jackc/pgx", "modernc.org/sqlite"},
+		"the command line's REST client knows the API by its JSON alone, not by the server's libraries"},
 }
 
 func join(lists ...[]string) []string { return slices.Concat(lists...) }

@@ -177,6 +177,9 @@ type Store interface {
 	CreateBatchTask(ctx context.Context, t *BatchTask, e *AuditEvent) error
 	// BatchTask returns a task of the tenant, or ENOTFOUND.
 	BatchTask(ctx context.Context, tenantID, id string) (*BatchTask, error)
+	// BatchTasks returns one page of the tenant's tasks, newest first: up to page.Limit of
+	// them whose id is below page.After (from the newest when it is empty).
+	BatchTasks(ctx context.Context, tenantID string, page Page) ([]*BatchTask, error)
 	// BatchErrors returns a task's item errors ordered by index.
 	BatchErrors(ctx context.Context, taskID string) ([]BatchError, error)
 	// BatchAccesses returns one page of the accesses a task of the tenant created, ordered by

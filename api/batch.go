@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -208,6 +209,21 @@ func (s *Server) registerBatches() {
 		Content: map[string]*huma.MediaType{"application/json": {
 			Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(CreateAccessBatchInput{}), true, "CreateAccessBatchInput")}}}
 	huma.Register(s.api, op(huma.Operation{
+		OperationID: "listAccessBatches", Method: http.MethodGet, Path: "/api/{tenant}/access/batch", Tags: tags,
+		Summary:     "List batch tasks, newest first",
+		Description: "Needs ACCESS_MANAGEMENT. Each task with its progress, without its accesses and errors (get the task for those).",
+	}, true), func(ctx context.Context, in *listBatchesInput) (*listOutput[BatchTaskSummary], error) {
+		pg, err := s.page(in.PageParams)
+		if err != nil {
+			return nil, err
+		}
+		tasks, err := s.svc.ListBatchTasks(ctx, principal(ctx), pg)
+		if err != nil {
+			return nil, err
+		}
+		return newList(s, tasks, pg, toBatchTaskSummary, func(t *keyhaven.BatchTask) string { return t.ID }), nil
+	})
+	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
 		Summary: "Get a batch task with a page of its accesses", Errors: []int{http.StatusNotFound},
 		Description: "Needs ACCESS_MANAGEMENT. When DONE, accesses holds the created accesses with their passwords until the retention window ends, " +
@@ -249,6 +265,32 @@ type BatchTask struct {
 	Accesses   []Access              `json:"accesses" doc:"When DONE: one page of the created accesses in the order of the batch's items, with their passwords until the retention window ends"`
 	Errors     []keyhaven.BatchError `json:"errors" doc:"Every item that failed, on every page"`
 	NextCursor string                `json:"nextCursor,omitempty" doc:"The cursor of the next page of accesses, when there may be one"`
+}
+
+// BatchTaskSummary is a batch task in a list: its progress, without its accesses and errors.
+type BatchTaskSummary struct {
+	ID         string     `json:"id"`
+	State      string     `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
+	Reason     string     `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
+	ContractID string     `json:"contractId"`
+	CreatedBy  string     `json:"createdBy" doc:"The user who submitted the task"`
+	Requested  int        `json:"requested"`
+	Processed  int        `json:"processed"`
+	Created    int        `json:"created"`
+	Failed     int        `json:"failed"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+func toBatchTaskSummary(t *keyhaven.BatchTask) BatchTaskSummary {
+	return BatchTaskSummary{ID: t.ID, State: string(t.State), Reason: t.Reason, ContractID: t.ContractID, CreatedBy: t.CreatedBy,
+		Requested: t.Requested, Processed: t.Processed, Created: t.Created, Failed: t.Failed, CreatedAt: t.CreatedAt,
+		FinishedAt: timePtr(t.FinishedAt)}
+}
+
+type listBatchesInput struct {
+	TenantPath
+	PageParams
 }
 
 // BatchPath names a batch task.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -95,5 +96,73 @@ func TestFullSizeBatchIsAccepted(t *testing.T) {
 		if strings.Contains(fmt.Sprint(out), "twelve-chars") {
 			t.Errorf("%s: the answer echoes a password: %v", c.name, out)
 		}
+	}
+}
+
+// TestListBatches: the tenant's batch tasks are listed newest first, page by page, with their
+// progress and never another tenant's; listing needs ACCESS_MANAGEMENT.
+func TestListBatches(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) {
+			e := apitest.New(t, open)
+			contracts(t, e)
+			var ids []string // oldest first
+			for _, n := range []int{1, 2, 3} {
+				ids = append(ids, submitBatch(t, e, map[string]any{"contractId": "contract-001", "numberOfAccesses": n}))
+			}
+			rejected := submitBatch(t, e, map[string]any{"contractId": "contract-ended", "numberOfAccesses": 1})
+			ids = append(ids, rejected)
+			waitBatch(t, e, ids[2])
+
+			type summary struct {
+				ID, State, Reason, ContractID, CreatedBy string
+				Requested                                int
+			}
+			var got []summary
+			cursor := ""
+			for pages := 0; ; pages++ {
+				var page struct {
+					Items      []summary
+					NextCursor string
+				}
+				mustStatus(t, e.Do("GET", "/api/acme/access/batch?limit=3&cursor="+cursor, e.Acme.APIKey, nil), 200).Decode(t, &page)
+				if len(page.Items) > 3 || pages > 2 {
+					t.Fatalf("page %d holds %d tasks", pages, len(page.Items))
+				}
+				got = append(got, page.Items...)
+				if page.NextCursor == "" {
+					break
+				}
+				cursor = page.NextCursor
+			}
+			if len(got) != 4 {
+				t.Fatalf("listed %+v, want the 4 tasks", got)
+			}
+			for i, s := range got {
+				if want := ids[len(ids)-1-i]; s.ID != want {
+					t.Fatalf("task %d is %s, want %s (newest first)", i, s.ID, want)
+				}
+			}
+			if s := got[0]; s.State != "REJECTED" || s.Reason == "" || s.ContractID != "contract-ended" || s.CreatedBy == "" {
+				t.Fatalf("the rejected task listed as %+v", s)
+			}
+			if s := got[1]; s.Requested != 3 || s.ContractID != "contract-001" {
+				t.Fatalf("the third task listed as %+v", s)
+			}
+
+			other, err := e.Svc.CreateTenant(context.Background(), "other", "admin@other.test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, reader := e.CreateUser("reader@acme.test", keyhaven.READ)
+			for _, s := range []apitest.Scenario{
+				{Name: "another tenant sees none of them", URL: "/api/other/access/batch", Token: other.APIKey,
+					ExpectedStatus: 200, ExpectedContent: []string{`"items":[]`}},
+				{Name: "without ACCESS_MANAGEMENT", URL: "/api/acme/access/batch", Token: reader, ExpectedStatus: 403, ExpectedCode: "missing_permission"},
+				{Name: "a cursor the API did not issue", URL: "/api/acme/access/batch?cursor=" + ids[0], Token: e.Acme.APIKey, ExpectedStatus: 400},
+			} {
+				s.Run(t, e)
+			}
+		})
 	}
 }

@@ -44,6 +44,17 @@ func (db *DB) BatchTask(ctx context.Context, tenantID, id string) (*keyhaven.Bat
 	return t, nil
 }
 
+// BatchTasks implements keyhaven.Store. Ids begin with their creation time, so the newest
+// task has the highest; the primary key serves the order, the tenant filters it.
+func (db *DB) BatchTasks(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.BatchTask, error) {
+	if page.After == "" {
+		return list(ctx, db, scanBatchTask, `SELECT `+batchColumns+` FROM batch_tasks
+			WHERE tenant_id = ? ORDER BY id DESC LIMIT ?`, tenantID, limit(page))
+	}
+	return list(ctx, db, scanBatchTask, `SELECT `+batchColumns+` FROM batch_tasks
+		WHERE tenant_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, tenantID, page.After, limit(page))
+}
+
 // BatchErrors implements keyhaven.Store.
 func (db *DB) BatchErrors(ctx context.Context, taskID string) ([]keyhaven.BatchError, error) {
 	return list(ctx, db, func(row scanner) (keyhaven.BatchError, error) {

@@ -565,6 +565,60 @@ func testBatchAccessPages(t *testing.T, s keyhaven.Store) {
 	}
 }
 
+// testBatchTaskPages lists a tenant's tasks newest first, each page after the id of the
+// previous page's last task, and never another tenant's.
+func testBatchTaskPages(t *testing.T, s keyhaven.Store) {
+	f, g := newTenant(t, s), newTenant(t, s)
+	c, gc := newContract(t, s, f), newContract(t, s, g)
+	var ids []string // oldest first
+	for i := range 5 {
+		task := newTask(f, c, i+1)
+		if err := s.CreateBatchTask(ctx, task, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, task.ID)
+		if err := s.CreateBatchTask(ctx, newTask(g, gc, 1), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tenant string
+		page   keyhaven.Page
+		want   []string
+	}{
+		{"newest first", f.tenant.ID, keyhaven.Page{Limit: 2}, []string{ids[4], ids[3]}},
+		{"after a task", f.tenant.ID, keyhaven.Page{Limit: 2, After: ids[3]}, []string{ids[2], ids[1]}},
+		{"last page", f.tenant.ID, keyhaven.Page{Limit: 2, After: ids[1]}, []string{ids[0]}},
+		{"past the end", f.tenant.ID, keyhaven.Page{Limit: 2, After: ids[0]}, nil},
+		{"no limit is the default", f.tenant.ID, keyhaven.Page{}, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{"another tenant's task as the cursor", g.tenant.ID, keyhaven.Page{Limit: 10, After: ids[0]}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.BatchTasks(ctx, tc.tenant, tc.page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []string
+			for _, task := range got {
+				if task.TenantID != tc.tenant {
+					t.Fatalf("task %s of tenant %s listed for %s", task.ID, task.TenantID, tc.tenant)
+				}
+				gotIDs = append(gotIDs, task.ID)
+			}
+			if fmt.Sprint(gotIDs) != fmt.Sprint(tc.want) {
+				t.Fatalf("tasks %v, want %v", gotIDs, tc.want)
+			}
+		})
+	}
+	if got, err := s.BatchTasks(ctx, g.tenant.ID, keyhaven.Page{}); err != nil || len(got) != 5 {
+		t.Fatalf("the other tenant's tasks: %d, %v; want its 5", len(got), err)
+	}
+	if got, _ := s.BatchTasks(ctx, f.tenant.ID, keyhaven.Page{Limit: 1}); len(got) != 1 || got[0].Requested != 5 || got[0].ContractID != c.ID {
+		t.Fatalf("the newest task read back as %+v", got)
+	}
+}
+
 func testIdempotencyKeys(t *testing.T, s keyhaven.Store) {
 	f := newTenant(t, s)
 	rec := func() *keyhaven.IdempotencyRecord {

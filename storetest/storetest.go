@@ -53,6 +53,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"BatchPurge", testBatchPurge},
 		{"BatchAccessPages", testBatchAccessPages},
 		{"BatchQueue", testBatchQueue},
+		{"BatchTaskPages", testBatchTaskPages},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"AccessChangeRace", testAccessChangeRace},
 		{"ContractChangeRace", testContractChangeRace},

@@ -8,28 +8,32 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"keyhaven.dev/keyhaven"
 	"keyhaven.dev/keyhaven/secret"
 	"keyhaven.dev/keyhaven/sqlite"
 )
 
-const backupSynopsis = "backup --db sqlite:PATH OUT"
-
-// runBackup writes a consistent copy of a live SQLite database to OUT and its secret key to
+// newBackupCmd writes a consistent copy of a live SQLite database to OUT and its secret key to
 // OUT.key: the copy's sealed data opens only with that key.
-func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("backup", backupSynopsis, stderr)
-	db := dbFlag(fs)
-	secretKey := fs.String("secret-key", "", "the server's --secret-key, when it is given one: saved as OUT.key instead of DBFILE.key")
-	pos, err := parseFlags(fs, args, getenv)
-	if err != nil {
-		return helpOK(err)
+func newBackupCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "backup --db sqlite:PATH OUT", Short: "Copy a live SQLite database to OUT and its secret key to OUT.key",
 	}
-	if len(pos) != 1 {
-		return errors.New("backup needs exactly one OUT, the new file to write the copy to")
+	db := dbFlag(cmd.Flags())
+	secretKey := cmd.Flags().String("secret-key", "", "the server's --secret-key, when it is given one: saved as OUT.key instead of DBFILE.key")
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return errors.New("backup needs exactly one OUT, the new file to write the copy to")
+		}
+		return backup(cmd.Context(), *db, *secretKey, pos[0], p.stdout)
 	}
-	out := pos[0]
-	path, ok := strings.CutPrefix(*db, "sqlite:")
+	return cmd
+}
+
+func backup(ctx context.Context, db, secretKey, out string, stdout io.Writer) error {
+	path, ok := strings.CutPrefix(db, "sqlite:")
 	if !ok {
 		return errors.New("keyhaven backup copies SQLite databases only. Back up PostgreSQL with pg_dump " +
 			"(for example pg_dump --format=custom --file keyhaven.dump \"$KEYHAVEN_DB\") and keep the --secret-key value " +
@@ -41,7 +45,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no database to back up: %w", err)
 	}
-	key := *secretKey
+	key := secretKey
 	if key == "" {
 		b, err := os.ReadFile(keyFile(path))
 		if errors.Is(err, os.ErrNotExist) {

@@ -27,7 +27,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir) // the program the CLI tests built
+	}
+	os.Exit(code)
 }
 
 // proc is a running keyhaven process.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
-// Flag values that refuse what they cannot mean, when they are set: a bad value on the command
-// line or in the environment fails the command, naming the flag, before it does anything.
+// Flag values (pflag.Value) that refuse what they cannot mean, when they are set: a bad value
+// on the command line or in the environment fails the command, naming the flag, before it does
+// anything. Type names the kind of value in the help.
 
 // intValue is a whole number within [min, max].
 type intValue struct {
@@ -21,12 +23,14 @@ type intValue struct {
 	min, max int
 }
 
-func intFlag(fs *flag.FlagSet, name string, def, min, max int, usage string) *int {
+func intFlag(fs *pflag.FlagSet, name string, def, min, max int, usage string) *int {
 	p := new(int)
 	*p = def
 	fs.Var(&intValue{p, min, max}, name, usage)
 	return p
 }
+
+func (v *intValue) Type() string { return "int" }
 
 func (v *intValue) String() string {
 	if v.p == nil {
@@ -53,11 +57,13 @@ func (v *intValue) Set(s string) error {
 // then leaves what it sets unchanged. The range is for the domain to judge.
 type optionalIntValue struct{ p **int }
 
-func optionalIntFlag(fs *flag.FlagSet, name, usage string) **int {
+func optionalIntFlag(fs *pflag.FlagSet, name, usage string) **int {
 	p := new(*int)
 	fs.Var(&optionalIntValue{p}, name, usage)
 	return p
 }
+
+func (v *optionalIntValue) Type() string { return "int" }
 
 func (v *optionalIntValue) String() string {
 	if v.p == nil || *v.p == nil {
@@ -79,12 +85,14 @@ func (v *optionalIntValue) Set(s string) error {
 // durationValue is a positive duration.
 type durationValue struct{ p *time.Duration }
 
-func durationFlag(fs *flag.FlagSet, name string, def time.Duration, usage string) *time.Duration {
+func durationFlag(fs *pflag.FlagSet, name string, def time.Duration, usage string) *time.Duration {
 	p := new(time.Duration)
 	*p = def
 	fs.Var(&durationValue{p}, name, usage)
 	return p
 }
+
+func (v *durationValue) Type() string { return "duration" }
 
 func (v *durationValue) String() string {
 	if v.p == nil {
@@ -111,16 +119,18 @@ type choiceValue struct {
 	choices []string
 }
 
-func choiceFlag(fs *flag.FlagSet, name string, choices []string, usage string) *string {
+func choiceFlag(fs *pflag.FlagSet, name string, choices []string, usage string) *string {
 	p := new(string)
 	*p = choices[0]
 	fs.Var(&choiceValue{p, choices}, name, usage)
 	return p
 }
 
-func outputFlag(fs *flag.FlagSet) *string {
+func outputFlag(fs *pflag.FlagSet) *string {
 	return choiceFlag(fs, "output", []string{"text", "json"}, "output format: text or json")
 }
+
+func (v *choiceValue) Type() string { return strings.Join(v.choices, "|") }
 
 func (v *choiceValue) String() string {
 	if v.p == nil {
@@ -143,12 +153,14 @@ type addrValue struct {
 	optional bool
 }
 
-func addrFlag(fs *flag.FlagSet, name, def string, optional bool, usage string) *string {
+func addrFlag(fs *pflag.FlagSet, name, def string, optional bool, usage string) *string {
 	p := new(string)
 	*p = def
 	fs.Var(&addrValue{p, optional}, name, usage)
 	return p
 }
+
+func (v *addrValue) Type() string { return "host:port" }
 
 func (v *addrValue) String() string {
 	if v.p == nil {
@@ -174,11 +186,13 @@ func (v *addrValue) Set(s string) error {
 }
 
 // validator is a flag value judged once the flags are parsed rather than when set, so that the
-// flag package does not repeat a value that may hold a password in its error.
+// flag parser does not repeat a value that may hold a password in its error.
 type validator interface{ validate() error }
 
 // dbValue names a database: sqlite:PATH or a postgres:// URL.
 type dbValue struct{ p *string }
+
+func (v *dbValue) Type() string { return "dsn" }
 
 func (v *dbValue) String() string {
 	if v.p == nil {

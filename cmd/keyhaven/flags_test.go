@@ -101,7 +101,7 @@ func TestBadFlags(t *testing.T) {
 		}
 	})
 	t.Run("the program exits non-zero", func(t *testing.T) {
-		mustFail(t, `invalid value "0" for flag -cache-size: must be at least 1`, "serve", "--cache-size", "0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "k.db"))
+		mustFail(t, `invalid value "0" for flag --cache-size: must be at least 1`, "serve", "--cache-size", "0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "k.db"))
 		mustFail(t, "--max-applications must be between 0 and 100000", "tenant", "limits", "acme", "--max-applications", "-5", "--db", existing)
 	})
 }

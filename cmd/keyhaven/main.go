@@ -1,17 +1,19 @@
 // Command keyhaven is the keyhaven credential authority: one binary that serves the API and
-// console, migrates the database and administers tenants.
+// console, migrates the database, administers tenants, and manages a tenant's credentials over
+// the REST API from the command line.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,122 +22,116 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := execute(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "keyhaven:", err)
 		os.Exit(1)
 	}
 }
 
-const usage = `keyhaven: a self-hosted, multi-tenant credential authority.
-
-Usage:
-  keyhaven serve [flags]                          run the API and console
-  keyhaven migrate [flags]                        apply database migrations and exit
-  keyhaven tenant create NAME --admin-email EMAIL [--output json]
-                                                  create a tenant, its admin and a bootstrap key
-  keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N]
-                [--access-token-lifetime SECONDS] show or change a tenant's limits
-  keyhaven tenant rotate-signing-key NAME [--alg ES256|EdDSA] [--output json]
-                                                  sign the tenant's access tokens with a new key
-  keyhaven user reset-password TENANT EMAIL [--output json]
-                                                  give a user a new generated password and end
-                                                  its sessions
-  keyhaven backup --db sqlite:PATH OUT            copy a live SQLite database to OUT and its
-                                                  secret key to OUT.key
-  keyhaven version                                print the version
-
-Every flag can also be set with an environment variable: --db is KEYHAVEN_DB, --admin-email
-is KEYHAVEN_ADMIN_EMAIL, and so on. Run "keyhaven COMMAND --help" for a command's flags.
-`
-
-// run is the whole program, callable from tests.
+// run is the whole program with nothing on its standard input, callable from tests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
-	}
-	switch args[0] {
-	case "serve":
-		return runServe(ctx, args[1:], getenv, stdout, stderr)
-	case "migrate":
-		return runMigrate(ctx, args[1:], getenv, stderr)
-	case "tenant":
-		return runTenant(ctx, args[1:], getenv, stdout, stderr)
-	case "user":
-		return runUser(ctx, args[1:], getenv, stdout, stderr)
-	case "backup":
-		return runBackup(ctx, args[1:], getenv, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "keyhaven", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return execute(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
 }
 
-// envName is the environment variable of a flag: --admin-email is KEYHAVEN_ADMIN_EMAIL.
-func envName(flagName string) string {
-	return "KEYHAVEN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// execute runs the program with args, its environment and its standard streams.
+func execute(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root := newRoot(&program{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }
 
-// newFlags returns a flag set whose usage names each flag's environment variable.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyhaven %s\n\nFlags:\n", synopsis)
-		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(stderr, "  --%s (env %s, default %q)\n      %s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
-		})
-	}
-	return fs
+// program is what every command reads and writes: the environment and the standard streams.
+type program struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
 }
 
-// parseFlags parses args, allowing flags before and after positional arguments, then fills
-// every flag not given on the command line from its environment variable. It returns the
-// positional arguments.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+const rootLong = `keyhaven: a self-hosted, multi-tenant credential authority.
+
+Run the server with "keyhaven serve". Administer the database beside it with migrate, tenant,
+user reset-password and backup. Manage a tenant's credentials over the REST API with
+"keyhaven login", then apikey, app, accesskey, user, contract, offering, access, batch and
+webhook.`
+
+// newRoot builds the command tree.
+func newRoot(p *program) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "keyhaven",
+		Short:         "A self-hosted, multi-tenant credential authority",
+		Long:          rootLong,
+		Version:       version,
+		SilenceErrors: true, // main prints the error once
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.help(cmd)
+			return errors.New("no command given")
+		},
+		// Every flag of every command is bound to its environment variable here, once
+		// the command line is parsed.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return bindEnv(cmd.Flags(), p.getenv)
+		},
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" && !set[f.Name] && err == nil {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("invalid value in %s for flag --%s: %w", envName(f.Name), f.Name, serr)
+	root.SetIn(p.stdin)
+	root.SetOut(p.stdout)
+	root.SetErr(p.stderr)
+	root.SetVersionTemplate("keyhaven {{.Version}}\n")
+	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { p.help(cmd) })
+	root.SetUsageFunc(func(cmd *cobra.Command) error { p.help(cmd); return nil })
+	root.SetFlagErrorFunc(flagError)
+	root.AddGroup(
+		&cobra.Group{ID: "server", Title: "Running and administering the server:"},
+		&cobra.Group{ID: "remote", Title: "Managing a tenant over the REST API:"},
+	)
+	for _, c := range []*cobra.Command{newServeCmd(p), newMigrateCmd(p), newTenantCmd(p), newBackupCmd(p)} {
+		c.GroupID = "server"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{newLoginCmd(p), newLogoutCmd(p), newAPIKeyCmd(p), newApplicationCmd(p),
+		newAccessKeyCmd(p), newUserCmd(p), newContractCmd(p), newOfferingCmd(p), newAccessCmd(p), newBatchCmd(p),
+		newWebhookCmd(p)} {
+		c.GroupID = "remote"
+		root.AddCommand(c)
+	}
+	root.AddCommand(newVersionCmd(p), newCompletionCmd(p))
+	return root
+}
+
+func newVersionCmd(p *program) *cobra.Command {
+	return &cobra.Command{
+		Use: "version", Short: "Print the version", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintln(p.stdout, "keyhaven", version)
+			return err
+		},
+	}
+}
+
+// group returns a command that only holds subcommands: run alone, it shows its help and fails.
+func group(p *program, use, short string, subcommands ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.help(cmd)
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
 			}
-		}
-	})
-	if err != nil {
-		return nil, err
+			return fmt.Errorf("%s needs a subcommand: %s", cmd.Name(), orList(names))
+		},
 	}
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := f.Value.(validator); ok && err == nil {
-			if verr := v.validate(); verr != nil {
-				err = fmt.Errorf("--%s %w", f.Name, verr)
-			}
-		}
-	})
-	return positional, err
+	cmd.AddCommand(subcommands...)
+	return cmd
 }
 
-// helpOK turns a --help request into a clean exit.
-func helpOK(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
 	}
-	return err
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }

@@ -1,19 +1,22 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := newFlags("migrate", "migrate [flags]", stderr)
-	db := dbFlag(fs)
-	if _, err := parseFlags(fs, args, getenv); err != nil {
-		return helpOK(err)
-	}
-	store, err := openStore(ctx, *db)
+func newMigrateCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{Use: "migrate", Short: "Apply database migrations and exit", Args: cobra.NoArgs}
+	db := dbFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return migrate(cmd, *db, p.stderr) }
+	return cmd
+}
+
+func migrate(cmd *cobra.Command, db string, stderr io.Writer) error {
+	store, err := openStore(cmd.Context(), db)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"keyhaven.dev/keyhaven"
 	"keyhaven.dev/keyhaven/postgres"
@@ -17,7 +18,7 @@ import (
 
 const defaultDB = "sqlite:keyhaven.db"
 
-func dbFlag(fs *flag.FlagSet) *string {
+func dbFlag(fs *pflag.FlagSet) *string {
 	p := new(string)
 	*p = defaultDB
 	fs.Var(&dbValue{p}, "db", "database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB")

@@ -8,45 +8,47 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"keyhaven.dev/keyhaven"
 )
 
-func runTenant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "limits" {
-		return runTenantLimits(ctx, args[1:], getenv, stdout, stderr)
+func newTenantCmd(p *program) *cobra.Command {
+	return group(p, "tenant", "Create tenants, change their limits and rotate their signing keys",
+		newTenantCreateCmd(p), newTenantLimitsCmd(p), newTenantRotateSigningKeyCmd(p))
+}
+
+func newTenantCreateCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "create NAME --admin-email EMAIL", Short: "Create a tenant, its admin and a bootstrap key",
+		Long: "Create a tenant, its first admin user (every permission) and an API key named bootstrap holding every\n" +
+			"permission, and print the admin's password and the key once. Works while a server runs on the database.",
 	}
-	if len(args) > 0 && args[0] == "rotate-signing-key" {
-		return runTenantRotateSigningKey(ctx, args[1:], getenv, stdout, stderr)
-	}
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "Usage: keyhaven tenant create NAME --admin-email EMAIL [--output json]\n       keyhaven tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N] [--access-token-lifetime SECONDS]\n       keyhaven tenant rotate-signing-key NAME [--alg ES256|EdDSA]")
-		return errors.New("tenant needs a subcommand: create, limits or rotate-signing-key")
-	}
-	fs := newFlags("tenant create", "tenant create NAME --admin-email EMAIL [--output json]", stderr)
+	fs := cmd.Flags()
 	db := dbFlag(fs)
 	email := fs.String("admin-email", "", "email of the tenant's first admin user")
 	output := outputFlag(fs)
-	pos, err := parseFlags(fs, args[1:], getenv)
-	if err != nil {
-		return helpOK(err)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return errors.New("tenant create needs exactly one NAME")
+		}
+		ctx, stdout := cmd.Context(), p.stdout
+		svc, store, err := openService(ctx, *db, p.stderr)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		created, err := svc.CreateTenant(ctx, pos[0], *email)
+		if err != nil {
+			return errors.New(keyhaven.ErrorMessage(err))
+		}
+		if *output == "json" {
+			return json.NewEncoder(stdout).Encode(created)
+		}
+		printCredentials(stdout, created)
+		return nil
 	}
-	if len(pos) != 1 {
-		return errors.New("tenant create needs exactly one NAME")
-	}
-	svc, store, err := openService(ctx, *db, stderr)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	created, err := svc.CreateTenant(ctx, pos[0], *email)
-	if err != nil {
-		return errors.New(keyhaven.ErrorMessage(err))
-	}
-	if *output == "json" {
-		return json.NewEncoder(stdout).Encode(created)
-	}
-	printCredentials(stdout, created)
-	return nil
+	return cmd
 }
 
 // printCredentials shows a new tenant's secrets, the only time they are ever shown.
@@ -58,15 +60,15 @@ func printCredentials(w io.Writer, c *keyhaven.TenantCreated) {
 `, c.Name, c.AdminEmail, c.AdminPassword, c.APIKey)
 }
 
-// runTenantLimits shows or changes a tenant's limits.
-func runTenantLimits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("tenant limits", "tenant limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N] [--access-token-lifetime SECONDS]", stderr)
+// newTenantLimitsCmd shows or changes a tenant's limits.
+func newTenantLimitsCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "limits NAME [--max-applications N] [--max-access-keys N] [--max-api-keys N] [--access-token-lifetime SECONDS]",
+		Short: "Show or change a tenant's limits",
+	}
+	fs := cmd.Flags()
 	db := dbFlag(fs)
-	limits := []struct {
-		flag, field string
-		value       **int
-		set         func(*keyhaven.Limits, int)
-	}{
+	limits := []tenantLimit{
 		{"max-applications", "maxApplications", optionalIntFlag(fs, "max-applications", "active applications allowed (unchanged when omitted)"),
 			func(l *keyhaven.Limits, n int) { l.Applications = n }},
 		{"max-access-keys", "maxAccessKeysPerApplication", optionalIntFlag(fs, "max-access-keys", "active access keys allowed per application (unchanged when omitted)"),
@@ -76,19 +78,29 @@ func runTenantLimits(ctx context.Context, args []string, getenv func(string) str
 		{"access-token-lifetime", "accessTokenLifetime", optionalIntFlag(fs, "access-token-lifetime", "seconds the tenant's access tokens live, at most 3600 (unchanged when omitted)"),
 			func(l *keyhaven.Limits, n int) { l.TokenLifetime = n }},
 	}
-	pos, err := parseFlags(fs, args, getenv)
-	if err != nil {
-		return helpOK(err)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return errors.New("tenant limits needs exactly one NAME")
+		}
+		return tenantLimits(cmd.Context(), *db, pos[0], limits, p.stdout, p.stderr)
 	}
-	if len(pos) != 1 {
-		return errors.New("tenant limits needs exactly one NAME")
-	}
-	svc, store, err := openService(ctx, *db, stderr)
+	return cmd
+}
+
+// tenantLimit is a limit's flag, the field the service names it by, and where it goes.
+type tenantLimit struct {
+	flag, field string
+	value       **int
+	set         func(*keyhaven.Limits, int)
+}
+
+func tenantLimits(ctx context.Context, db, name string, limits []tenantLimit, stdout, stderr io.Writer) error {
+	svc, store, err := openService(ctx, db, stderr)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	t, err := store.TenantByName(ctx, pos[0])
+	t, err := store.TenantByName(ctx, name)
 	if err != nil {
 		return errors.New(keyhaven.ErrorMessage(err))
 	}
@@ -106,13 +118,13 @@ func runTenantLimits(ctx context.Context, args []string, getenv func(string) str
 			if errors.As(err, &ke) && len(ke.Fields) > 0 {
 				var msgs []string
 				for _, fe := range ke.Fields {
-					name := fe.Field
+					field := fe.Field
 					for _, f := range limits {
 						if f.field == fe.Field {
-							name = "--" + f.flag
+							field = "--" + f.flag
 						}
 					}
-					msgs = append(msgs, name+" "+fe.Message)
+					msgs = append(msgs, field+" "+fe.Message)
 				}
 				return errors.New(strings.Join(msgs, "; "))
 			}
@@ -122,37 +134,43 @@ func runTenantLimits(ctx context.Context, args []string, getenv func(string) str
 	return json.NewEncoder(stdout).Encode(l)
 }
 
-// runTenantRotateSigningKey makes a new key the tenant's access token signing key; the old
+// newTenantRotateSigningKeyCmd makes a new key the tenant's access token signing key; the old
 // one verifies the tokens it signed until they expire. It works while servers run on the
 // database: they sign with the new key within keyhaven.KeySetMaxAge.
-func runTenantRotateSigningKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("tenant rotate-signing-key", "tenant rotate-signing-key NAME [--alg ES256|EdDSA] [--output json]", stderr)
+func newTenantRotateSigningKeyCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "rotate-signing-key NAME [--alg ES256|EdDSA]", Short: "Sign the tenant's access tokens with a new key",
+	}
+	fs := cmd.Flags()
 	db := dbFlag(fs)
 	secretKey := fs.String("secret-key", "", "base64 32-byte key the servers seal with (the same as serve's); kept in DBFILE.key on SQLite when empty")
 	alg := choiceFlag(fs, "alg", []string{keyhaven.AlgES256, keyhaven.AlgEdDSA}, "signing algorithm of the new key: ES256 or EdDSA")
 	output := outputFlag(fs)
-	pos, err := parseFlags(fs, args, getenv)
-	if err != nil {
-		return helpOK(err)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return errors.New("tenant rotate-signing-key needs exactly one NAME")
+		}
+		return rotateSigningKey(cmd.Context(), *db, *secretKey, pos[0], *alg, *output, p.stdout, p.stderr)
 	}
-	if len(pos) != 1 {
-		return errors.New("tenant rotate-signing-key needs exactly one NAME")
-	}
-	svc, store, err := openService(ctx, *db, stderr)
+	return cmd
+}
+
+func rotateSigningKey(ctx context.Context, db, secretKey, name, alg, output string, stdout, stderr io.Writer) error {
+	svc, store, err := openService(ctx, db, stderr)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if svc.Sealer, err = loadSealer(ctx, store, *secretKey, *db); err != nil {
+	if svc.Sealer, err = loadSealer(ctx, store, secretKey, db); err != nil {
 		return err
 	}
-	k, err := svc.RotateSigningKey(ctx, pos[0], *alg)
+	k, err := svc.RotateSigningKey(ctx, name, alg)
 	if err != nil {
 		return errors.New(keyhaven.ErrorMessage(err))
 	}
-	if *output == "json" {
-		return json.NewEncoder(stdout).Encode(map[string]any{"tenant": pos[0], "kid": k.ID, "alg": k.Alg, "createdAt": k.CreatedAt})
+	if output == "json" {
+		return json.NewEncoder(stdout).Encode(map[string]any{"tenant": name, "kid": k.ID, "alg": k.Alg, "createdAt": k.CreatedAt})
 	}
-	fmt.Fprintf(stdout, "Tenant %q signs access tokens with the new key %s (%s).\n", pos[0], k.ID, k.Alg)
+	fmt.Fprintf(stdout, "Tenant %q signs access tokens with the new key %s (%s).\n", name, k.ID, k.Alg)
 	return nil
 }

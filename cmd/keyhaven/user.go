@@ -5,43 +5,242 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"keyhaven.dev/keyhaven"
+	"keyhaven.dev/keyhaven/internal/client"
 )
 
-const resetPasswordSynopsis = "user reset-password TENANT EMAIL [--output json]"
+func newUserCmd(p *program) *cobra.Command {
+	cmd := group(p, "user", "List, create, change and delete users; reset a password on the database",
+		newUserListCmd(p), newUserGetCmd(p), newUserCreateCmd(p), newUserUpdateCmd(p), newUserDeleteCmd(p),
+		newResetPasswordCmd(p))
+	cmd.Aliases = []string{"users"}
+	return cmd
+}
 
-func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "reset-password" {
-		fmt.Fprintln(stderr, "Usage: keyhaven "+resetPasswordSynopsis)
-		return errors.New("user needs a subcommand: reset-password")
+func newResetPasswordCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "reset-password TENANT EMAIL", Short: "Give a user a new generated password, on the database",
+		Long: "Give a user a new generated password, print it once and end every session of the user. It works on the\n" +
+			"database (--db), beside a running server: for a user, the tenant's last admin included, who lost their password.",
 	}
-	fs := newFlags("user reset-password", resetPasswordSynopsis, stderr)
+	fs := cmd.Flags()
 	db := dbFlag(fs)
 	output := outputFlag(fs)
-	pos, err := parseFlags(fs, args[1:], getenv)
-	if err != nil {
-		return helpOK(err)
-	}
-	if len(pos) != 2 {
-		return errors.New("user reset-password needs a TENANT and an EMAIL")
-	}
-	svc, store, err := openService(ctx, *db, stderr)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	r, err := svc.ResetPassword(ctx, pos[0], pos[1])
-	if err != nil {
-		return errors.New(keyhaven.ErrorMessage(err))
-	}
-	if *output == "json" {
-		return json.NewEncoder(stdout).Encode(r)
-	}
-	fmt.Fprintf(stdout, `The password of %s in tenant %q is reset and every session of the user has ended.
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		if len(pos) != 2 {
+			return errors.New("user reset-password needs a TENANT and an EMAIL")
+		}
+		ctx, stdout := cmd.Context(), p.stdout
+		svc, store, err := openService(ctx, *db, p.stderr)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		r, err := svc.ResetPassword(ctx, pos[0], pos[1])
+		if err != nil {
+			return errors.New(keyhaven.ErrorMessage(err))
+		}
+		if *output == "json" {
+			return json.NewEncoder(stdout).Encode(r)
+		}
+		fmt.Fprintf(stdout, `The password of %s in tenant %q is reset and every session of the user has ended.
 The new password is shown only now: pass it on safely.
   new password:  %s
 `, r.Email, r.Tenant, r.Password)
-	return nil
+		return nil
+	}
+	return cmd
+}
+
+var userColumns = []column{{"ID", "id"}, {"EMAIL", "email"}, {"PERMISSIONS", "permissions"}, {"CREATED", "createdAt"}}
+
+func newUserListCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List the tenant's users", Args: cobra.NoArgs}
+	r := addRemote(p, cmd)
+	limit := limitFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runList(r, *limit, userColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.User], error) {
+			return c.Users(cmd.Context(), cursor, n)
+		})
+	}
+	return cmd
+}
+
+// userID returns the id of the user arg names, by id or by email.
+func userID(ctx context.Context, c *client.Client, arg string) (string, error) {
+	if !strings.Contains(arg, "@") {
+		return arg, nil
+	}
+	all, err := client.All(0, func(cursor string, limit int) (*client.Page[client.User], error) {
+		return c.Users(ctx, cursor, limit)
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, u := range all.Items {
+		if strings.EqualFold(u.Email, arg) {
+			return u.ID, nil
+		}
+	}
+	return "", fmt.Errorf("tenant %q has no user %q", c.Tenant, arg)
+}
+
+func newUserGetCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{Use: "get ID|EMAIL", Short: "Show a user"}
+	r := addRemote(p, cmd)
+	cmd.ValidArgsFunction = completeUsers(r)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := needOne(cmd, args, "ID or EMAIL"); err != nil {
+			return err
+		}
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		id, err := userID(cmd.Context(), c, args[0])
+		if err != nil {
+			return err
+		}
+		_, raw, err := c.User(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		return r.show(raw)
+	}
+	return cmd
+}
+
+func newUserCreateCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "create EMAIL --permissions PERMISSION,... [--password-stdin]", Short: "Create a user; a generated password is shown once",
+		Example: "  keyhaven user create ops@example.com --permissions READ,KEY_MANAGEMENT\n" +
+			"  printf '%s\\n' \"$PASSWORD\" | keyhaven user create ops@example.com --permissions READ --password-stdin",
+	}
+	r := addRemote(p, cmd)
+	fs := cmd.Flags()
+	perms := permissionsFlag(cmd, "permissions", "the user's permissions, comma-separated (repeatable); at most your own")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input (asked for without echo on a terminal); generated when not given")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := needOne(cmd, args, "EMAIL"); err != nil {
+			return err
+		}
+		in := client.UserInput{Email: args[0], Permissions: *perms}
+		if *fromStdin {
+			pw, err := p.secretLine(p.lines(), "Password: ", "password")
+			if err != nil {
+				return err
+			}
+			in.Password = &pw
+		}
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		u, raw, err := c.CreateUser(cmd.Context(), in)
+		if err != nil {
+			return err
+		}
+		return r.withSecret(raw, "password", "The generated password", "Created user %s (%s).", u.Email, u.ID)
+	}
+	return cmd
+}
+
+func newUserUpdateCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update ID|EMAIL [--permissions P,...] [--password-stdin [--current-password]]",
+		Short: "Change a user's permissions or password",
+		Long: "Change a user's permissions or password. A new password ends every other session of the user. To change\n" +
+			"your own password (with a session of your own), give --current-password too: the current password is read\n" +
+			"first, then the new one.",
+	}
+	r := addRemote(p, cmd)
+	cmd.ValidArgsFunction = completeUsers(r)
+	fs := cmd.Flags()
+	perms := permissionsFlag(cmd, "permissions", "replaces the user's permissions, comma-separated; within your own")
+	fromStdin := fs.Bool("password-stdin", false, "read a new password from standard input (asked for without echo on a terminal)")
+	current := fs.Bool("current-password", false, "with --password-stdin, for your own password: read the current password before the new one")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := needOne(cmd, args, "ID or EMAIL"); err != nil {
+			return err
+		}
+		patch := client.Patch{}
+		if fs.Changed("permissions") {
+			patch["permissions"] = *perms
+		}
+		if *current && !*fromStdin {
+			return errors.New("--current-password goes with --password-stdin")
+		}
+		if *fromStdin {
+			lines := p.lines()
+			if *current {
+				pw, err := p.secretLine(lines, "Current password: ", "current password")
+				if err != nil {
+					return err
+				}
+				patch["currentPassword"] = pw
+			}
+			pw, err := p.secretLine(lines, "New password: ", "new password")
+			if err != nil {
+				return err
+			}
+			patch["password"] = pw
+		}
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		id, err := userID(cmd.Context(), c, args[0])
+		if err != nil {
+			return err
+		}
+		u, raw, err := c.UpdateUser(cmd.Context(), id, patch)
+		if err != nil {
+			return err
+		}
+		return r.done(raw, "Changed user %s (%s).", u.Email, u.ID)
+	}
+	return cmd
+}
+
+func newUserDeleteCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{Use: "delete ID|EMAIL", Short: "Delete a user: every credential and application it owns stops working"}
+	r := addRemote(p, cmd)
+	cmd.ValidArgsFunction = completeUsers(r)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := needOne(cmd, args, "ID or EMAIL"); err != nil {
+			return err
+		}
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		id, err := userID(cmd.Context(), c, args[0])
+		if err != nil {
+			return err
+		}
+		if err := c.DeleteUser(cmd.Context(), id); err != nil {
+			return err
+		}
+		return r.said("Deleted user %s: every credential and application it owned has stopped working.", args[0])
+	}
+	return cmd
+}
+
+// completeUsers completes user ids from the server, with their emails.
+func completeUsers(r *remote) cobra.CompletionFunc {
+	return completeFrom(r, func(c *client.Client, cmd *cobra.Command) ([]string, error) {
+		page, err := c.Users(cmd.Context(), "", client.MaxPage)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, u := range page.Items {
+			out = append(out, u.ID+"\t"+u.Email)
+		}
+		return out, nil
+	})
 }

@@ -209,6 +209,16 @@ func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string
 	return s.store.BatchTask(ctx, p.TenantID, id)
 }
 
+// ListBatchTasks lists one page of the batch tasks of p's tenant with their progress, newest
+// first: page.After is the id of the previous page's last task. It needs ACCESS_MANAGEMENT.
+// Returns EFORBIDDEN without it.
+func (s *Service) ListBatchTasks(ctx context.Context, p *Principal, page Page) ([]*BatchTask, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.store.ListBatchTasks(ctx, p.TenantID, page)
+}
+
 // BatchChunk is one chunk of a task's work, stored atomically with the task's progress.
 type BatchChunk struct {
 	TaskID   string

@@ -44,6 +44,16 @@ func (db *DB) BatchTask(ctx context.Context, tenantID, id string) (*keyhaven.Bat
 	return t, nil
 }
 
+// ListBatchTasks implements keyhaven.Store. The index (tenant_id, id) serves each page.
+func (db *DB) ListBatchTasks(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.BatchTask, error) {
+	query, args := `SELECT `+batchColumns+` FROM batch_tasks WHERE tenant_id = ?`, []any{tenantID}
+	if page.After != "" {
+		query += ` AND id < ?`
+		args = append(args, page.After)
+	}
+	return list(ctx, db, scanBatchTask, query+` ORDER BY id DESC LIMIT ?`, append(args, limit(page))...)
+}
+
 // BatchErrors implements keyhaven.Store.
 func (db *DB) BatchErrors(ctx context.Context, taskID string) ([]keyhaven.BatchError, error) {
 	return list(ctx, db, func(row scanner) (keyhaven.BatchError, error) {

@@ -72,6 +72,9 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"SigningKeyRotationRace", testSigningKeyRotationRace},
 		{"RevokedTokens", testRevokedTokens},
 		{"CredentialByID", testCredentialByID},
+		{"ListPages", testListPages},
+		{"BatchTaskPages", testBatchTaskPages},
+		{"UserEmails", testUserEmails},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"keyhaven.dev/keyhaven"
@@ -24,16 +25,41 @@ import (
 	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
-// screenshots is where the tests write pictures of the console's pages for reviewers.
+// screenshots is where the tests write pictures of the console's pages for reviewers:
+// $KEYHAVEN_SCREENSHOTS, when set (`make screenshots` sets it to testdata/screenshots, where
+// the repository keeps them), or "" when the tests take none. A run of the tests leaves the
+// kept pictures as they are: each would differ by its ids and times.
 func screenshots(t *testing.T) string {
 	dir := os.Getenv("KEYHAVEN_SCREENSHOTS")
 	if dir == "" {
-		dir = filepath.Join("..", "testdata", "screenshots")
+		return ""
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// shot writes a screenshot of the page as name.png in screenshots' directory, if any: the
+// window's width, and the page's height up to three windows (a long list need not fill the
+// repository with pictures of more rows).
+func shot(t *testing.T, ctx context.Context, name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		dir := screenshots(t)
+		if dir == "" {
+			return nil
+		}
+		var size struct{ Width, Height, Page float64 }
+		if err := chromedp.Evaluate(`({Width: window.innerWidth, Height: window.innerHeight, Page: document.documentElement.scrollHeight})`, &size).Do(ctx); err != nil {
+			return err
+		}
+		buf, err := page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).WithCaptureBeyondViewport(true).
+			WithClip(&page.Viewport{Width: size.Width, Height: min(size.Page, 3*size.Height), Scale: 1}).Do(ctx)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+	})
 }
 
 // browser starts headless Chromium (Debian's package) with extra options and returns a

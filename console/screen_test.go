@@ -3,11 +3,8 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -83,27 +80,10 @@ func checkLayout(t *testing.T, ctx context.Context, s screen, page string) {
 	}
 }
 
-// checkPage checks the layout of the page ctx shows on s and keeps its screenshot as
-// testdata/screenshots/<page>-<width>.png.
+// checkPage checks the layout of the page ctx shows on s and writes its screenshot as
+// <page>-<width>.png (see screenshots): a new page of the console checks itself with it.
 func checkPage(t *testing.T, ctx context.Context, s screen, page string) {
 	t.Helper()
 	checkLayout(t, ctx, s, page)
-	run(t, ctx, pageShot(t, s, fmt.Sprintf("%s-%d", page, s.width)))
-}
-
-// pageShot writes a screenshot of the page as tall as the page, up to three screens, as
-// name.png: long lists need not fill the repository with pictures of more rows.
-func pageShot(t *testing.T, s screen, name string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		var height float64
-		if err := chromedp.Evaluate(`document.documentElement.scrollHeight`, &height).Do(ctx); err != nil {
-			return err
-		}
-		buf, err := page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).WithCaptureBeyondViewport(true).
-			WithClip(&page.Viewport{Width: float64(s.width), Height: min(height, float64(3*s.height)), Scale: 1}).Do(ctx)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(screenshots(t), name+".png"), buf, 0o644)
-	})
+	run(t, ctx, shot(t, ctx, fmt.Sprintf("%s-%d", page, s.width)))
 }

@@ -1,4 +1,4 @@
-.PHONY: run test fuzz lint bench build
+.PHONY: run test fuzz lint bench build screenshots
 
 # Run keyhaven on the embedded SQLite default.
 run:
@@ -14,6 +14,11 @@ fuzz:
 
 build:
 	go build -o bin/keyhaven ./cmd/keyhaven
+
+# The screenshots of every console page at 1280 and 390 px wide that the repository keeps
+# (headless Chromium), taken again.
+screenshots:
+	KEYHAVEN_SCREENSHOTS=$(CURDIR)/testdata/screenshots go test -count=1 -run TestEveryPageOnPhoneAndDesktop ./console/
 
 lint:
 	./scripts/check-file-sizes.sh

@@ -78,8 +78,9 @@ func TestAccessStatusTransitions(t *testing.T) {
 	}
 }
 
-// TestAccessNeedsAccessManagement: creating, reading, listing and changing accesses needs
-// ACCESS_MANAGEMENT; CONTRACT_MANAGEMENT is not enough.
+// TestAccessNeedsAccessManagement: creating, reading, listing and changing accesses, and
+// listing batch tasks (newest first), needs ACCESS_MANAGEMENT; CONTRACT_MANAGEMENT is not
+// enough.
 func TestAccessNeedsAccessManagement(t *testing.T) {
 	t.Parallel()
 	actions := []struct {
@@ -101,6 +102,14 @@ func TestAccessNeedsAccessManagement(t *testing.T) {
 		{"suspend", func(f *fixture, p *keyhaven.Principal, a *keyhaven.Access) error {
 			_, err := f.svc.UpdateAccess(f.ctx, p, a.ID, keyhaven.AccessUpdate{Status: ptr(keyhaven.AccessSuspended)})
 			return err
+		}},
+		{"list batch tasks", func(f *fixture, p *keyhaven.Principal, a *keyhaven.Access) error {
+			task, err := f.svc.SubmitBatch(f.ctx, f.admin, keyhaven.BatchInput{ContractID: a.ContractID, NumberOfAccesses: ptr(1)})
+			if err != nil {
+				return err
+			}
+			tasks, err := f.svc.ListBatchTasks(f.ctx, p, keyhaven.Page{Limit: 1})
+			return listed(tasks, err, task.ID, func(t *keyhaven.BatchTask) string { return t.ID })
 		}},
 	}
 	tests := []struct {

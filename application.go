@@ -131,6 +131,22 @@ func (k keyAction) reaches(p *Principal, app *Application) bool {
 	return p.Permissions.Has(k.any) || p.Permissions.Has(k.own) && app.CreatedBy == p.UserID
 }
 
+// AccessKeyRights are what a principal may do with the access keys of one application.
+type AccessKeyRights struct{ View, Create, Edit, Revoke bool }
+
+// AccessKeyRightsOn returns what p may do with the keys of app, as the service judges each
+// action: an _ANY permission reaches every application, an _OWN one those p's owner user
+// created. Editing includes rotating. A key's changes to itself are refused whatever this
+// says (a key cannot change itself).
+func (p *Principal) AccessKeyRightsOn(app *Application) AccessKeyRights {
+	return AccessKeyRights{
+		View:   viewKeys.reaches(p, app),
+		Create: createKeys.reaches(p, app),
+		Edit:   editKeys.reaches(p, app),
+		Revoke: revokeKeys.reaches(p, app),
+	}
+}
+
 var (
 	errNoApplication = Errorf(ENOTFOUND, "application not found")
 	errNoAccessKey   = Errorf(ENOTFOUND, "access key not found")

@@ -13,25 +13,27 @@ import (
 var keyActions = []struct {
 	name     string
 	any, own keyhaven.Permission
-	do       func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error
+	// right is what AccessKeyRightsOn says of the action.
+	right func(keyhaven.AccessKeyRights) bool
+	do    func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error
 }{
-	{"view", keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
+	{"view", keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN, func(r keyhaven.AccessKeyRights) bool { return r.View }, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
 		_, err := f.svc.AccessKey(f.ctx, p, app.ID, key.ID)
 		return err
 	}},
-	{"list", keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
+	{"list", keyhaven.VIEW_ACCESS_KEYS_ANY, keyhaven.VIEW_ACCESS_KEYS_OWN, func(r keyhaven.AccessKeyRights) bool { return r.View }, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
 		keys, err := f.svc.ListAccessKeys(f.ctx, p, app.ID, keyhaven.Page{Limit: 1000})
 		return listed(keys, err, key.ID, func(c *keyhaven.Credential) string { return c.ID })
 	}},
-	{"create", keyhaven.CREATE_ACCESS_KEYS_ANY, keyhaven.CREATE_ACCESS_KEYS_OWN, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, _ *keyhaven.Credential) error {
+	{"create", keyhaven.CREATE_ACCESS_KEYS_ANY, keyhaven.CREATE_ACCESS_KEYS_OWN, func(r keyhaven.AccessKeyRights) bool { return r.Create }, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, _ *keyhaven.Credential) error {
 		_, _, err := f.svc.CreateAccessKey(f.ctx, p, app.ID, keyhaven.AccessKeyInput{Name: "new", Scopes: names(keyhaven.READ)})
 		return err
 	}},
-	{"edit", keyhaven.EDIT_ACCESS_KEYS_ANY, keyhaven.EDIT_ACCESS_KEYS_OWN, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
+	{"edit", keyhaven.EDIT_ACCESS_KEYS_ANY, keyhaven.EDIT_ACCESS_KEYS_OWN, func(r keyhaven.AccessKeyRights) bool { return r.Edit }, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
 		_, err := f.svc.UpdateAccessKey(f.ctx, p, app.ID, key.ID, keyhaven.AccessKeyUpdate{Name: ptr("renamed")})
 		return err
 	}},
-	{"revoke", keyhaven.REVOKE_ACCESS_KEYS_ANY, keyhaven.REVOKE_ACCESS_KEYS_OWN, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
+	{"revoke", keyhaven.REVOKE_ACCESS_KEYS_ANY, keyhaven.REVOKE_ACCESS_KEYS_OWN, func(r keyhaven.AccessKeyRights) bool { return r.Revoke }, func(f *fixture, p *keyhaven.Principal, app *keyhaven.Application, key *keyhaven.Credential) error {
 		_, err := f.svc.RevokeAccessKey(f.ctx, p, app.ID, key.ID)
 		return err
 	}},
@@ -40,7 +42,8 @@ var keyActions = []struct {
 // TestAccessKeyPermissionsReachAnyOrOwn: each access key action needs its _ANY permission,
 // which reaches every application, or its _OWN one, which reaches the applications the
 // caller's user created. Another user's application is not found by an _OWN caller that may
-// not see it, and forbidden to one that may (VIEW_APPLICATIONS).
+// not see it, and forbidden to one that may (VIEW_APPLICATIONS). Principal.AccessKeyRightsOn,
+// which pages read to offer an action, says what the service allows.
 func TestAccessKeyPermissionsReachAnyOrOwn(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -89,6 +92,10 @@ func TestAccessKeyPermissionsReachAnyOrOwn(t *testing.T) {
 				}
 				app := f.application(owner)
 				key, _ := f.accessKey(app, owner, time.Time{})
+				// What the principal is told it may do is what the service lets it do.
+				if got, want := action.right(p.AccessKeyRightsOn(app)), tc.want == okay; got != want {
+					t.Errorf("AccessKeyRightsOn says %s the keys of the %s application holding %v: %v, want %v", action.name, tc.app, p.Permissions.Strings(), got, want)
+				}
 				if got := outcome(action.do(f, p, app, key)); got != tc.want {
 					t.Errorf("%s the keys of the %s application holding %v: got %s, want %s", action.name, tc.app, p.Permissions.Strings(), got, tc.want)
 				}

@@ -132,3 +132,22 @@ func (s *Service) ListAudit(ctx context.Context, p *Principal, f AuditFilter) ([
 	}
 	return s.store.ListAudit(ctx, p.TenantID, f)
 }
+
+// AuditActors returns the email of the user each event's actor acted for, by user id, read
+// in one query for all of them; a deleted user keeps its email here. It needs AUDIT_READ.
+//
+// Returns EFORBIDDEN (missing_permission) unless p holds AUDIT_READ.
+func (s *Service) AuditActors(ctx context.Context, p *Principal, events []*AuditEvent) (map[string]string, error) {
+	if err := p.Require(AUDIT_READ); err != nil {
+		return nil, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.ActorUserID != "" && !seen[e.ActorUserID] {
+			seen[e.ActorUserID] = true
+			ids = append(ids, e.ActorUserID)
+		}
+	}
+	return s.store.UserEmails(ctx, p.TenantID, ids)
+}

@@ -200,16 +200,6 @@ func (s *Service) PurgeBatchPasswords(ctx context.Context) (int, error) {
 // Now is the service's clock reading, as stores keep it.
 func (s *Service) Now() time.Time { return s.now() }
 
-// ListBatchTasks returns one page of the tenant's batch tasks, newest first, without their
-// accesses or errors: page.After is the id of the previous page's last task. It needs
-// ACCESS_MANAGEMENT. Returns EFORBIDDEN without it.
-func (s *Service) ListBatchTasks(ctx context.Context, p *Principal, page Page) ([]*BatchTask, error) {
-	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
-		return nil, err
-	}
-	return s.store.BatchTasks(ctx, p.TenantID, page)
-}
-
 // BatchTaskProgress returns a task without its accesses, for following its progress. It needs
 // ACCESS_MANAGEMENT. Returns EFORBIDDEN without it, ENOTFOUND if the tenant has no such task.
 func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string) (*BatchTask, error) {
@@ -220,6 +210,16 @@ func (s *Service) BatchTaskProgress(ctx context.Context, p *Principal, id string
 		return nil, Errorf(ENOTFOUND, "batch task not found") // no task has such an id: never looked up
 	}
 	return s.store.BatchTask(ctx, p.TenantID, id)
+}
+
+// ListBatchTasks lists one page of the batch tasks of p's tenant with their progress, newest
+// first: page.After is the id of the previous page's last task. It needs ACCESS_MANAGEMENT.
+// Returns EFORBIDDEN without it.
+func (s *Service) ListBatchTasks(ctx context.Context, p *Principal, page Page) ([]*BatchTask, error) {
+	if err := p.Require(ACCESS_MANAGEMENT); err != nil {
+		return nil, err
+	}
+	return s.store.ListBatchTasks(ctx, p.TenantID, page)
 }
 
 // BatchChunk is one chunk of a task's work, stored atomically with the task's progress.

@@ -63,6 +63,10 @@ type Store interface {
 	// applications it created (with all their keys) and the access keys it owns, and deletes
 	// its sessions and API keys. Returns ENOTFOUND if there is no live user with that id.
 	DeleteUser(ctx context.Context, tenantID, id string, check func(*User) error, at time.Time, e *AuditEvent) error
+	// UserEmails returns the emails of the tenant's users with the given ids, by id, deleted
+	// users included (a record of what they did outlives them); an id of no user of the
+	// tenant is absent. It reads them in one query.
+	UserEmails(ctx context.Context, tenantID string, ids []string) (map[string]string, error)
 	// CountOwnedCredentials returns how many credentials a user owns that could still work.
 	CountOwnedCredentials(ctx context.Context, tenantID, userID string, now time.Time) (int, error)
 
@@ -177,9 +181,9 @@ type Store interface {
 	CreateBatchTask(ctx context.Context, t *BatchTask, e *AuditEvent) error
 	// BatchTask returns a task of the tenant, or ENOTFOUND.
 	BatchTask(ctx context.Context, tenantID, id string) (*BatchTask, error)
-	// BatchTasks returns one page of the tenant's tasks, newest first: up to page.Limit of
-	// them whose id is below page.After (from the newest when it is empty).
-	BatchTasks(ctx context.Context, tenantID string, page Page) ([]*BatchTask, error)
+	// ListBatchTasks returns one page of the tenant's tasks, newest first (by id, descending):
+	// up to page.Limit of them whose id is below page.After (empty for the first page).
+	ListBatchTasks(ctx context.Context, tenantID string, page Page) ([]*BatchTask, error)
 	// BatchErrors returns a task's item errors ordered by index.
 	BatchErrors(ctx context.Context, taskID string) ([]BatchError, error)
 	// BatchAccesses returns one page of the accesses a task of the tenant created, ordered by

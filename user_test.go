@@ -272,3 +272,22 @@ func TestPasswordChangeRules(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditActors names the users audit events acted for, deleted ones included, to a
+// principal that may read the audit log, and to no other.
+func TestAuditActors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	kept, gone := f.user(keyhaven.READ), f.user(keyhaven.READ)
+	if err := f.svc.DeleteUser(f.ctx, f.admin, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	events := []*keyhaven.AuditEvent{{ActorUserID: kept.ID}, {ActorUserID: gone.ID}, {ActorUserID: kept.ID}, {ActorKind: "system"}}
+	got, err := f.svc.AuditActors(f.ctx, f.as(keyhaven.AUDIT_READ), events)
+	if err != nil || len(got) != 2 || got[kept.ID] != kept.Email || got[gone.ID] != gone.Email {
+		t.Fatalf("AuditActors = %v, %v; want the emails of %s and %s", got, err, kept.Email, gone.Email)
+	}
+	if _, err := f.svc.AuditActors(f.ctx, f.as(keyhaven.READ, keyhaven.USER_MANAGEMENT), events); outcome(err) != missingPermission {
+		t.Fatalf("AuditActors without AUDIT_READ: %v, want %s", err, missingPermission)
+	}
+}

@@ -1,18 +1,38 @@
 package console
 
 import (
-	"keyhaven.dev/keyhaven"
 	"net/http"
+
+	"keyhaven.dev/keyhaven"
 )
 
-func (c *Console) audit(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	q := r.URL.Query()
-	f := keyhaven.AuditFilter{Action: q.Get("action"), Outcome: q.Get("outcome"), Page: keyhaven.Page{Limit: 200}}
-	items, err := c.svc.ListAudit(ctx(r), p, f)
+// auditRow is an audit event with the email of the user its actor acted for.
+type auditRow struct {
+	*keyhaven.AuditEvent
+	ActorEmail string
+}
+
+func (c *Console) audit(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
+	page, start, err := c.pageOf(r)
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
-	c.render(w, r, p, http.StatusOK, "audit", "Audit log", "audit", map[string]any{
-		"F": f, "Items": items, "Outcomes": []string{keyhaven.OutcomeSuccess, keyhaven.OutcomeDenied, keyhaven.OutcomeFailure}})
+	q := r.URL.Query()
+	f := keyhaven.AuditFilter{Action: q.Get("action"), Outcome: q.Get("outcome"), Page: page}
+	events, err := c.svc.ListAudit(ctx(r), p, f)
+	if err != nil {
+		return err
+	}
+	// The actors of the whole page are read at once, not one per row.
+	emails, err := c.svc.AuditActors(ctx(r), p, events)
+	if err != nil {
+		return err
+	}
+	rows := make([]auditRow, len(events))
+	for i, e := range events {
+		rows[i] = auditRow{e, emails[e.ActorUserID]}
+	}
+	return c.render(w, r, p, http.StatusOK, "audit", "Audit log", "audit", map[string]any{
+		"F": f, "Outcomes": []string{keyhaven.OutcomeSuccess, keyhaven.OutcomeDenied, keyhaven.OutcomeFailure},
+		"List": paged(c, r, start, rows, func(e auditRow) string { return e.ID })})
 }

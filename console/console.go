@@ -68,7 +68,15 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Console {
 			}
 			return t.UTC().Format(dateFormat)
 		},
-		"join":   strings.Join,
+		"join": strings.Join,
+		// dict makes the argument of a shared template from names and values.
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		},
 		"masked": keyhaven.MaskedKey,
 		"status": func(k *keyhaven.Credential) keyhaven.AccessKeyStatus { return keyhaven.AccessKeyStatusAt(k, svc.Now()) },
 		// credits are the credits a key has at the service's now, a due refill applied.
@@ -82,10 +90,10 @@ func New(svc *keyhaven.Service, log *slog.Logger, opts Options) *Console {
 	pages, _ := fs.Glob(templateFS, "templates/*.html")
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		if name == "layout" || name == "policy" {
+		if name == "layout" || name == "policy" || name == "parts" {
 			continue
 		}
-		c.pages[name] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/policy.html", p))
+		c.pages[name] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/policy.html", "templates/parts.html", p))
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -102,7 +110,7 @@ const maxFormBytes = 64 << 10
 // ServeHTTP serves the console with its protective headers. A POST that a browser says,
 // through Sec-Fetch-Site or Origin, comes from another origin is refused before anything
 // reads its body, which is limited to maxFormBytes; the form is read only after the session
-// is known (authed) or for signing in (form).
+// is known (authed) or for signing in (public).
 //
 // That check is the console's whole defence against cross-site request forgery, with the
 // SameSite=Strict session cookie: it needs no token and no cookie of its own, so it holds
@@ -116,7 +124,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	if r.Method == http.MethodPost {
 		if c.crossOrigin.Check(r) != nil {
-			c.refuseForm(w, r, nil)
+			c.refuseForm(w, r)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -126,41 +134,169 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // setCookie sets a console cookie: HttpOnly, SameSite=Strict, and Secure when the browser
 // reached keyhaven over TLS (or the public URL says it always does). Over plain HTTP a browser
-// would drop a Secure cookie, and signing in would never hold.
+// would drop a Secure cookie, and signing in would never hold. Its path is / unless ck has one.
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, ck *http.Cookie) {
-	ck.Path, ck.HttpOnly, ck.SameSite = "/", true, http.SameSiteStrictMode
+	if ck.Path == "" {
+		ck.Path = "/"
+	}
+	ck.HttpOnly, ck.SameSite = true, http.SameSiteStrictMode
 	ck.Secure = c.alwaysTLS || httpx.OverTLS(r.Context())
 	http.SetCookie(w, ck)
 }
 
-// readForm reads a posted form, within maxFormBytes. It renders the refusal and returns false
-// when it cannot.
-func (c *Console) readForm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) bool {
+// readForm reads a posted form, within maxFormBytes.
+func readForm(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			c.render(w, r, p, http.StatusRequestEntityTooLarge, "error", "Form too large", "",
-				fmt.Sprintf("The form is larger than the %d KiB a console form may be.", maxFormBytes>>10))
-			return false
+			return &HTTPError{Code: http.StatusRequestEntityTooLarge, Title: "Form too large",
+				Msg: fmt.Sprintf("The form is larger than the %d KiB a console form may be.", maxFormBytes>>10)}
 		}
-		c.render(w, r, p, http.StatusBadRequest, "error", "Bad form", "", "The form could not be read. Reload the page and try again.")
-		return false
+		return &HTTPError{Code: http.StatusBadRequest, Title: "Bad form", Msg: "The form could not be read. Reload the page and try again."}
 	}
-	return true
+	return nil
 }
 
 // refuseForm renders the refusal of a form that another site's page posted.
-func (c *Console) refuseForm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	c.render(w, r, p, http.StatusForbidden, "error", "Refused", "", "The form was not sent from this console's own pages, so it was not carried out. Open the console and try again there.")
+func (c *Console) refuseForm(w http.ResponseWriter, r *http.Request) {
+	c.serveError(w, r, nil, &HTTPError{Code: http.StatusForbidden, Title: "Refused",
+		Msg: "The form was not sent from this console's own pages, so it was not carried out. Open the console and try again there."})
 }
 
-// form wraps a form that needs no session (signing in): its POST is read first.
-func (c *Console) form(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && !c.readForm(w, r, nil) {
+// A handler serves one page to the signed-in principal p. It returns what went wrong
+// rather than writing it: authed hands the error to serveError, the one place that turns
+// errors into pages (tailscale's tsweb.ReturnHandler). A handler returns a domain error as
+// the service gave it, a refused form through refused, or an *HTTPError.
+type handler func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error
+
+// publicHandler serves a page that needs no session (signing in), as handler does.
+type publicHandler func(w http.ResponseWriter, r *http.Request) error
+
+// HTTPError is an error the error page shows with its status: Title and Msg are shown, Err
+// is logged and never shown (tailscale's tsweb.HTTPError).
+type HTTPError struct {
+	Code       int
+	Title, Msg string
+	Err        error
+}
+
+func (e *HTTPError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Code, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Code, e.Msg)
+}
+
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// formRefusal is a form the service refused: the form is shown again with what was typed
+// and the refusal, when the refusal is about the input.
+type formRefusal struct {
+	err              error
+	page, title, nav string
+	data             any
+}
+
+func (e *formRefusal) Error() string { return e.err.Error() }
+func (e *formRefusal) Unwrap() error { return e.err }
+
+// refused returns err as the refusal of the form page (with its title, navigation and the
+// data it was filled with): serveError shows the form again with the message when err is
+// about the input (invalid, conflicting, forbidden, rate limited), and the error page
+// otherwise. A nil err is nil.
+func refused(err error, page, title, nav string, data any) error {
+	if err == nil {
+		return nil
+	}
+	return &formRefusal{err: err, page: page, title: title, nav: nav, data: data}
+}
+
+// serveError writes the page of err, the error a handler returned: a refused form again
+// with its message, or the error page with the status the error's code maps to (once, in
+// httpx.Status). Errors of keyhaven's own (5xx) are logged; their detail is never shown.
+func (c *Console) serveError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error) {
+	var form *formRefusal
+	if errors.As(err, &form) {
+		switch keyhaven.ErrorCode(form.err) {
+		case keyhaven.EINVALID, keyhaven.ECONFLICT, keyhaven.EFORBIDDEN, keyhaven.EUNAUTHORIZED, keyhaven.ERATELIMITED:
+			status := httpx.Status(form.err)
+			for k, vs := range httpx.Headers(status, form.err) {
+				w.Header()[k] = vs
+			}
+			if status == http.StatusUnauthorized {
+				w.Header().Del("WWW-Authenticate") // a form, not a bearer challenge
+			}
+			c.writePage(w, r, p, status, form.page, form.title, form.nav, errorData{keyhaven.ErrorMessage(form.err), form.data})
 			return
 		}
-		h(w, r)
+		err = form.err
+	}
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		status := httpx.Status(err)
+		he = &HTTPError{Code: status, Title: http.StatusText(status), Msg: keyhaven.ErrorMessage(err), Err: err}
+		for k, vs := range httpx.Headers(status, err) {
+			if k != "WWW-Authenticate" {
+				w.Header()[k] = vs
+			}
+		}
+	}
+	if he.Code >= 500 {
+		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
+	}
+	title := he.Title
+	if title == "" {
+		title = http.StatusText(he.Code)
+	}
+	c.writePage(w, r, p, he.Code, "error", title, "", he.Msg)
+}
+
+// authed serves a page that needs a signed-in user. The session is checked before a POST's
+// form is read; whatever h returns goes to serveError.
+func (c *Console) authed(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		if err != nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		p, err := c.svc.Authenticate(r.Context(), keyhaven.Use{Secret: ck.Value, Kind: keyhaven.KindSession})
+		if err != nil && keyhaven.ErrorCode(err) != keyhaven.EUNAUTHORIZED {
+			// Not a verdict on the session (the database may be away): keep it.
+			c.serveError(w, r, nil, err)
+			return
+		}
+		if err != nil {
+			c.setCookie(w, r, &http.Cookie{Name: sessionCookie, MaxAge: -1})
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			err = readForm(r)
+		}
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			c.serveError(w, r, p, err)
+		}
+	}
+}
+
+// public serves a page that needs no session (signing in): a POST's form is read first, and
+// whatever h returns goes to serveError.
+func (c *Console) public(h publicHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		if r.Method == http.MethodPost {
+			err = readForm(r)
+		}
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			c.serveError(w, r, nil, err)
+		}
 	}
 }
 
@@ -174,7 +310,9 @@ type view struct {
 	Data   any
 }
 
-func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, status int, page, title, nav string, data any) {
+// render writes page with status, or returns the error that kept it from being written
+// (nothing is written then).
+func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, status int, page, title, nav string, data any) error {
 	v := view{Title: title, Nav: nav, P: p, Data: data}
 	switch d := data.(type) {
 	case errorData:
@@ -182,16 +320,28 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, p *keyhaven.Pri
 	case noticeData:
 		v.Notice, v.Data = d.msg, d.data
 	}
+	t, ok := c.pages[page]
+	if !ok {
+		return keyhaven.Internal(fmt.Errorf("no page %q", page))
+	}
 	var b strings.Builder
-	if err := c.pages[page].ExecuteTemplate(&b, "layout", v); err != nil {
-		c.log.ErrorContext(r.Context(), "render", "page", page, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
+		return keyhaven.Internal(fmt.Errorf("render %s: %w", page, err))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write([]byte(b.String()))
+	return nil
+}
+
+// writePage renders a page of serveError's; a page that cannot be rendered is answered in
+// plain text.
+func (c *Console) writePage(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, status int, page, title, nav string, data any) {
+	if err := c.render(w, r, p, status, page, title, nav, data); err != nil {
+		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
 }
 
 // errorData carries a form's data back with the error that refused it.
@@ -204,56 +354,6 @@ type errorData struct {
 type noticeData struct {
 	msg  string
 	data any
-}
-
-// fail renders the error page for err.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error) {
-	status := httpx.Status(err)
-	if status >= 500 {
-		c.log.ErrorContext(r.Context(), "console", "err", err)
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", keyhaven.RetryAfterUnavailable)
-	}
-	c.render(w, r, p, status, "error", http.StatusText(status), "", keyhaven.ErrorMessage(err))
-}
-
-// formError re-renders a form with the error that refused it, or the error page when the
-// error is not about the input.
-func (c *Console) formError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error, page, title, nav string, data any) {
-	switch keyhaven.ErrorCode(err) {
-	case keyhaven.EINVALID, keyhaven.ECONFLICT, keyhaven.EFORBIDDEN, keyhaven.EUNAUTHORIZED, keyhaven.ERATELIMITED:
-		c.render(w, r, p, httpx.Status(err), page, title, nav, errorData{keyhaven.ErrorMessage(err), data})
-	default:
-		c.fail(w, r, p, err)
-	}
-}
-
-// authed wraps a page that needs a signed-in user. The session is checked before a POST's
-// form is read.
-func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionCookie)
-		if err != nil {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
-		p, err := c.svc.Authenticate(r.Context(), keyhaven.Use{Secret: ck.Value, Kind: keyhaven.KindSession})
-		if err != nil && keyhaven.ErrorCode(err) != keyhaven.EUNAUTHORIZED {
-			// Not a verdict on the session (the database may be away): keep it.
-			c.fail(w, r, nil, err)
-			return
-		}
-		if err != nil {
-			c.setCookie(w, r, &http.Cookie{Name: sessionCookie, MaxAge: -1})
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
-		if r.Method == http.MethodPost && !c.readForm(w, r, p) {
-			return
-		}
-		h(w, r, p)
-	}
 }
 
 // ctx is shorthand for the request's context.
@@ -271,8 +371,8 @@ func labelFields(err error, labels map[string]string) error {
 
 type confirmData struct{ Question, Warning, Action, Confirm, Cancel string }
 
-func (c *Console) confirm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, title, nav string, d confirmData) {
-	c.render(w, r, p, http.StatusOK, "confirm", title, nav, d)
+func (c *Console) confirm(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, title, nav string, d confirmData) error {
+	return c.render(w, r, p, http.StatusOK, "confirm", title, nav, d)
 }
 
 type permOption struct {
@@ -308,22 +408,50 @@ func optionsChecked(p *keyhaven.Principal, checked []string) []permOption {
 	return out
 }
 
+// field is one field of a generic form: a text field (of Type), a select among Options, or
+// a text field the browser completes from Suggest (a searchable list, for choices too many
+// for a select).
 type field struct {
-	Name, Label, Type, Value string
-	Required                 bool
-	Options                  []string
+	Name, Label, Type, Value, Hint string
+	Required                       bool
+	Options                        []choice
+	Suggest                        []choice
 }
+
+// choice is one choice of a select or a searchable list.
+type choice struct{ Value, Label string }
 
 type formData struct {
 	Action, Submit, Cancel string
 	Fields                 []field
+	// Hidden are sent back as they are (what an edit form was filled with).
+	Hidden []hiddenField
 }
 
-// strs returns the values of a typed vocabulary as strings, for a form's options.
-func strs[T ~string](vs []T) []string {
-	out := make([]string, len(vs))
+// hiddenField is a form's field the user does not see.
+type hiddenField struct{ Name, Value string }
+
+// strs returns the values of a typed vocabulary as choices, for a form's options.
+func strs[T ~string](vs []T) []choice {
+	out := make([]choice, len(vs))
 	for i, v := range vs {
-		out[i] = string(v)
+		out[i] = choice{string(v), string(v)}
 	}
 	return out
+}
+
+// pickLimit is how many things a select offers; a field with more to choose from is a text
+// field that suggests the first pickLimit of them as the user types.
+const pickLimit = 200
+
+// pick makes f a choice among items: a select with a first empty choice asking for one when
+// items are all there are, or a searchable list when more is set.
+func pick(f field, items []choice, more bool) field {
+	if more {
+		f.Suggest = items
+		f.Hint = "type to search; the list suggests the first " + fmt.Sprint(pickLimit)
+		return f
+	}
+	f.Options = append([]choice{{"", "Choose…"}}, items...)
+	return f
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -338,19 +337,22 @@ type keyForm struct {
 	// access key's scopes and expiry).
 	New                          bool
 	Name, Description, ExpiresAt string
-	Active                       bool
+	// WasExpires is what an API key's edit form filled its expiry with: an edit changes the
+	// expiry only when the user did.
+	WasExpires string
+	Active     bool
 	// Options are an API key's permissions or an access key's scopes.
 	Options []permOption
 	Policy  policyFields
 	Errors  map[string]string
 }
 
-// keyFormError re-renders a key's form with the error that refused it, and each invalid
-// field's message beside the field. prefix is what the service puts before the names of the
+// keyFormError returns the refusal of a key's form: the form again with the error that
+// refused it, and each invalid field's message beside the field. prefix is what the service puts before the names of the
 // fields it reports.
-func (c *Console) keyFormError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error, prefix string, labels map[string]string, page, title, nav string, f keyForm) {
+func (c *Console) keyFormError(err error, prefix string, labels map[string]string, page, title, nav string, f keyForm) error {
 	f.Errors, err = fieldErrors(err, prefix, f.Policy.allowlist(), labels)
-	c.formError(w, r, p, err, page, title, nav, f)
+	return refused(err, page, title, nav, f)
 }
 
 // rotateForm asks for the grace period of a key's rotation.

@@ -1,16 +1,28 @@
 package console
 
-// routes registers the console's pages. Every POST goes through authed or form, which read
-// its form once ServeHTTP found it posted by the console's own pages.
+import (
+	"net/http"
+
+	"keyhaven.dev/keyhaven"
+)
+
+// routes registers the console's pages. Every page but signing in goes through authed, which
+// checks the session, reads a POST's form once ServeHTTP found it posted by the console's own
+// pages, and hands whatever the page's handler returns to serveError.
 func (c *Console) routes() {
 	m := c.mux
-	m.HandleFunc("GET /login", c.loginPage)
-	m.HandleFunc("POST /login", c.form(c.login))
+	m.HandleFunc("GET /login", c.public(c.loginPage))
+	m.HandleFunc("POST /login", c.public(c.login))
 	m.HandleFunc("POST /logout", c.authed(c.logout))
 	m.HandleFunc("GET /password", c.authed(c.passwordPage))
 	m.HandleFunc("POST /password", c.authed(c.changePassword))
 	m.HandleFunc("GET /{$}", c.authed(c.home))
 	m.HandleFunc("GET /dashboard", c.authed(c.dashboard))
+	m.HandleFunc("GET /created/{id}", c.authed(c.created))
+	// Any other path is the error page's Not Found.
+	m.HandleFunc("/", c.authed(func(http.ResponseWriter, *http.Request, *keyhaven.Principal) error {
+		return &HTTPError{Code: http.StatusNotFound, Msg: "There is no such page."}
+	}))
 
 	m.HandleFunc("GET /applications", c.authed(c.applications))
 	m.HandleFunc("GET /applications/new", c.authed(c.newApplication))
@@ -54,9 +66,16 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /contracts", c.authed(c.contracts))
 	m.HandleFunc("GET /contracts/new", c.authed(c.newContract))
 	m.HandleFunc("POST /contracts", c.authed(c.createContract))
+	m.HandleFunc("GET /contracts/{id}/edit", c.authed(c.editContract))
+	m.HandleFunc("POST /contracts/{id}/edit", c.authed(c.updateContract))
+	m.HandleFunc("GET /offerings", c.authed(c.offerings))
 	m.HandleFunc("GET /offerings/new", c.authed(c.newOffering))
 	m.HandleFunc("POST /offerings", c.authed(c.createOffering))
 	m.HandleFunc("GET /accesses", c.authed(c.accesses))
+	m.HandleFunc("GET /accesses/{id}", c.authed(c.access))
+	m.HandleFunc("GET /accesses/{id}/edit", c.authed(c.editAccess))
+	m.HandleFunc("POST /accesses/{id}/edit", c.authed(c.updateAccess))
+	m.HandleFunc("GET /batches", c.authed(c.batches))
 	m.HandleFunc("GET /batches/new", c.authed(c.newBatch))
 	m.HandleFunc("POST /batches", c.authed(c.createBatch))
 	m.HandleFunc("GET /batches/{id}", c.authed(c.batch))

@@ -240,17 +240,15 @@ const expiringWithin = 7 * 24 * time.Hour
 
 // dashboard shows the tenant's usage: uses by outcome over the period, the most used keys in
 // it and the keys expiring soon. It needs USAGE_READ.
-func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	per := periodOf(r)
 	top, err := c.svc.TopUsage(ctx(r), p, per.query("", c.svc.Now()), 10)
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
 	expiring, err := c.svc.ExpiringKeys(ctx(r), p, expiringWithin)
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
 	d := dashboardData{Usage: c.usagePanel(r, p, "", "the tenant's keys"), Period: per.Label,
 		CanSeeExpiring: p.Permissions.Has(keyhaven.KEY_MANAGEMENT) || p.Permissions.Has(keyhaven.VIEW_ACCESS_KEYS_OWN) || p.Permissions.Has(keyhaven.VIEW_ACCESS_KEYS_ANY)}
@@ -278,7 +276,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *keyhaven.
 		}
 		d.Expiring = append(d.Expiring, row)
 	}
-	c.render(w, r, p, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
+	return c.render(w, r, p, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
 }
 
 // until says how long until an expiry, roughly.
@@ -294,10 +292,16 @@ func until(d time.Duration) string {
 
 // home is where the console's root leads: the dashboard for those who may read usage, the
 // applications for everyone else.
-func (c *Console) home(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) home(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
+	http.Redirect(w, r, homePath(p), http.StatusSeeOther)
+	return nil
+}
+
+// homePath is the console's first page for p: the dashboard for those who may read usage,
+// the applications for everyone else.
+func homePath(p *keyhaven.Principal) string {
 	if p.Permissions.Has(keyhaven.USAGE_READ) {
-		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
-		return
+		return "/dashboard"
 	}
-	http.Redirect(w, r, "/applications", http.StatusSeeOther)
+	return "/applications"
 }

@@ -65,13 +65,9 @@ func usageData(t *testing.T, e *apitest.Env) string {
 func TestUsageCharts(t *testing.T) {
 	e := apitest.New(t, testdb.SQLite)
 	accessKey := usageData(t, e)
-	for _, screen := range []struct {
-		width, height int64
-		scale         float64
-	}{{1280, 900, 1}, {390, 844, 2}} {
-		ctx := browser(t)
-		run(t, ctx, chromedp.EmulateViewport(screen.width, screen.height, chromedp.EmulateScale(screen.scale)),
-			signIn(e, "admin@acme.test", e.Acme.AdminPassword))
+	for _, screen := range screens {
+		ctx := onScreen(t, screen)
+		run(t, ctx, signIn(e, "admin@acme.test", e.Acme.AdminPassword))
 		for _, page := range []struct{ path, shot string }{
 			{"/dashboard", "dashboard"},
 			{"/api-keys/billing_sync", "key-usage"},
@@ -118,7 +114,7 @@ func TestUsageCharts(t *testing.T) {
 				}
 			}
 			if page.shot != "" {
-				run(t, ctx, shot(t, ctx, fmt.Sprintf("%s-%d", page.shot, screen.width)))
+				checkPage(t, ctx, screen, page.shot)
 			}
 		}
 	}

@@ -46,8 +46,9 @@ func webhookFormFrom(r *http.Request, action, submit, cancel string) webhookForm
 		Description: r.PostForm.Get("description"), Enabled: r.PostForm.Get("enabled") == "true", Events: eventOptions(r.PostForm["events"])}
 }
 
-// webhookFormError re-renders a webhook form with the message of each invalid field.
-func (c *Console) webhookFormError(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal, err error, title string, f webhookForm) {
+// webhookFormError is the refusal that shows a webhook form again with the message of each
+// invalid field.
+func webhookFormError(err error, title string, f webhookForm) error {
 	fields := keyhaven.ErrorFields(err)
 	for i, fe := range fields {
 		if len(fe.Field) > len("events[") && fe.Field[:len("events[")] == "events[" {
@@ -58,45 +59,47 @@ func (c *Console) webhookFormError(w http.ResponseWriter, r *http.Request, p *ke
 		err = &keyhaven.Error{Code: keyhaven.EINVALID, Reason: keyhaven.ErrorReason(err), Message: keyhaven.ErrorMessage(err), Fields: fields}
 	}
 	f.Errors, err = fieldErrors(err, "", nil, webhookLabels)
-	c.formError(w, r, p, err, "webhook_form", title, "webhooks", f)
+	return refused(err, "webhook_form", title, "webhooks", f)
 }
 
-func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
-	hooks, err := c.svc.ListWebhooks(ctx(r), p, keyhaven.Page{Limit: keyhaven.MaxWebhooks})
+func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
+	page, start, err := c.pageOf(r)
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
-	c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks", hooks)
+	hooks, err := c.svc.ListWebhooks(ctx(r), p, page)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks",
+		paged(c, r, start, hooks, func(h *keyhaven.Webhook) string { return h.ID }))
 }
 
-func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	if err := p.Require(keyhaven.WEBHOOK_MANAGEMENT); err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
-	c.render(w, r, p, http.StatusOK, "webhook_form", "New webhook", "webhooks", webhookForm{Action: "/webhooks", Submit: "Create",
+	return c.render(w, r, p, http.StatusOK, "webhook_form", "New webhook", "webhooks", webhookForm{Action: "/webhooks", Submit: "Create",
 		Cancel: "/webhooks", Enabled: true, Events: eventOptions(nil)})
 }
 
-func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	f := webhookFormFrom(r, "/webhooks", "Create", "/webhooks")
 	hook, secret, err := c.svc.CreateWebhook(ctx(r), p, keyhaven.WebhookInput{URL: f.URL, Events: r.PostForm["events"],
 		Description: f.Description, Enabled: &f.Enabled})
 	if err != nil {
-		c.webhookFormError(w, r, p, err, "New webhook", f)
-		return
+		return webhookFormError(err, "New webhook", f)
 	}
-	c.render(w, r, p, http.StatusCreated, "created", "Webhook created", "webhooks", createdData{
+	return c.showOnce(w, r, p, createdData{Nav: "webhooks",
 		Heading: "Webhook created", Text: "Securely record this signing secret now: it is shown only once. Receivers check each event's webhook-signature with it.",
 		Rows: [][2]string{{"URL", hook.URL}}, SecretLabel: "Signing secret", Secret: secret, Close: webhookPath(hook.ID),
 		CloseLabel: "I have copied the signing secret - Close"})
 }
 
-// webhookPage is a webhook with its latest delivery attempts.
+// webhookPage is a webhook with a page of its delivery attempts, newest first.
 type webhookPage struct {
 	Hook       *keyhaven.Webhook
-	Deliveries []*keyhaven.WebhookAttempt
+	Deliveries list[*keyhaven.WebhookAttempt]
 	Notice     string
 }
 
@@ -108,80 +111,81 @@ var webhookNotices = map[string]string{
 
 // webhook shows a webhook and its latest delivery attempts, each with a button to send its
 // event again.
-func (c *Console) webhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) webhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	hook, err := c.svc.Webhook(ctx(r), p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
-	ds, err := c.svc.ListWebhookDeliveries(ctx(r), p, hook.ID, keyhaven.Page{Limit: 50})
+	page, start, err := c.pageOf(r)
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
-	c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks",
-		webhookPage{Hook: hook, Deliveries: ds, Notice: webhookNotices[r.URL.Query().Get("queued")]})
+	ds, err := c.svc.ListWebhookDeliveries(ctx(r), p, hook.ID, page)
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks", webhookPage{Hook: hook,
+		Deliveries: paged(c, r, start, ds, func(a *keyhaven.WebhookAttempt) string { return a.ID }),
+		Notice:     webhookNotices[r.URL.Query().Get("queued")]})
 }
 
-func (c *Console) editWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) editWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	hook, err := c.svc.Webhook(ctx(r), p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
 	events := make([]string, len(hook.Events))
 	for i, t := range hook.Events {
 		events[i] = string(t)
 	}
-	c.render(w, r, p, http.StatusOK, "webhook_form", "Edit webhook", "webhooks", webhookForm{Action: webhookPath(hook.ID) + "/edit",
+	return c.render(w, r, p, http.StatusOK, "webhook_form", "Edit webhook", "webhooks", webhookForm{Action: webhookPath(hook.ID) + "/edit",
 		Submit: "Save", Cancel: webhookPath(hook.ID), URL: hook.URL, Description: hook.Description, Enabled: hook.Enabled, Events: eventOptions(events)})
 }
 
-func (c *Console) updateWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) updateWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	id := r.PathValue("id")
 	f := webhookFormFrom(r, webhookPath(id)+"/edit", "Save", webhookPath(id))
 	events := r.PostForm["events"]
 	if _, err := c.svc.UpdateWebhook(ctx(r), p, id, keyhaven.WebhookUpdate{URL: &f.URL, Events: &events, Description: &f.Description,
 		Enabled: &f.Enabled}); err != nil {
-		c.webhookFormError(w, r, p, err, "Edit webhook", f)
-		return
+		return webhookFormError(err, "Edit webhook", f)
 	}
 	http.Redirect(w, r, webhookPath(id), http.StatusSeeOther)
+	return nil
 }
 
-func (c *Console) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	hook, err := c.svc.Webhook(ctx(r), p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
-	c.confirm(w, r, p, "Delete webhook", "webhooks", confirmData{Question: "Delete the webhook to " + hook.URL + "? " +
+	return c.confirm(w, r, p, "Delete webhook", "webhooks", confirmData{Question: "Delete the webhook to " + hook.URL + "? " +
 		"What is queued for it is dropped, with its deliveries; disabling it instead keeps its queue until it is enabled.",
 		Action: webhookPath(hook.ID) + "/delete", Confirm: "Delete webhook", Cancel: webhookPath(hook.ID)})
 }
 
-func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	if err := c.svc.DeleteWebhook(ctx(r), p, r.PathValue("id")); err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
+	return nil
 }
 
-func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	id := r.PathValue("id")
 	if _, err := c.svc.TestWebhook(ctx(r), p, id); err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, webhookPath(id)+"?queued=test", http.StatusSeeOther)
+	return nil
 }
 
-func (c *Console) resendWebhookDelivery(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) {
+func (c *Console) resendWebhookDelivery(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
 	id := r.PathValue("id")
 	if err := c.svc.ResendWebhookDelivery(ctx(r), p, id, r.PathValue("delivery")); err != nil {
-		c.fail(w, r, p, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, webhookPath(id)+"?queued=resend", http.StatusSeeOther)
+	return nil
 }

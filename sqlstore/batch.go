@@ -44,15 +44,14 @@ func (db *DB) BatchTask(ctx context.Context, tenantID, id string) (*keyhaven.Bat
 	return t, nil
 }
 
-// BatchTasks implements keyhaven.Store. Ids begin with their creation time, so the newest
-// task has the highest; the primary key serves the order, the tenant filters it.
-func (db *DB) BatchTasks(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.BatchTask, error) {
-	if page.After == "" {
-		return list(ctx, db, scanBatchTask, `SELECT `+batchColumns+` FROM batch_tasks
-			WHERE tenant_id = ? ORDER BY id DESC LIMIT ?`, tenantID, limit(page))
+// ListBatchTasks implements keyhaven.Store. The index (tenant_id, id) serves each page.
+func (db *DB) ListBatchTasks(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.BatchTask, error) {
+	query, args := `SELECT `+batchColumns+` FROM batch_tasks WHERE tenant_id = ?`, []any{tenantID}
+	if page.After != "" {
+		query += ` AND id < ?`
+		args = append(args, page.After)
 	}
-	return list(ctx, db, scanBatchTask, `SELECT `+batchColumns+` FROM batch_tasks
-		WHERE tenant_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, tenantID, page.After, limit(page))
+	return list(ctx, db, scanBatchTask, query+` ORDER BY id DESC LIMIT ?`, append(args, limit(page))...)
 }
 
 // BatchErrors implements keyhaven.Store.

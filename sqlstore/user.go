@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"keyhaven.dev/keyhaven"
@@ -59,6 +60,32 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*keyhave
 func (db *DB) ListUsers(ctx context.Context, tenantID string, page keyhaven.Page) ([]*keyhaven.User, error) {
 	return list(ctx, db, scanUser, `SELECT `+userColumns+` FROM users
 		WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`, tenantID, page.After, limit(page))
+}
+
+// UserEmails implements keyhaven.Store, with one query however many ids there are (the
+// callers ask for a page's worth).
+func (db *DB) UserEmails(ctx context.Context, tenantID string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, tenantID)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	type row struct{ id, email string }
+	rows, err := list(ctx, db, func(s scanner) (row, error) {
+		var r row
+		return r, s.Scan(&r.id, &r.email)
+	}, `SELECT id, email FROM users WHERE tenant_id = ? AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.id] = r.email
+	}
+	return out, nil
 }
 
 // liveUser reads a live user in tx and holds its row.

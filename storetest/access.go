@@ -565,9 +565,9 @@ func testBatchAccessPages(t *testing.T, s keyhaven.Store) {
 	}
 }
 
-// testBatchTaskPages lists a tenant's tasks newest first, each page after the id of the
-// previous page's last task, and never another tenant's.
-func testBatchTaskPages(t *testing.T, s keyhaven.Store) {
+// testBatchTaskCursors lists a tenant's tasks newest first, each page after the id of the
+// previous page's last task, and never another tenant's, whatever the cursor names.
+func testBatchTaskCursors(t *testing.T, s keyhaven.Store) {
 	f, g := newTenant(t, s), newTenant(t, s)
 	c, gc := newContract(t, s, f), newContract(t, s, g)
 	var ids []string // oldest first
@@ -595,7 +595,7 @@ func testBatchTaskPages(t *testing.T, s keyhaven.Store) {
 		{"another tenant's task as the cursor", g.tenant.ID, keyhaven.Page{Limit: 10, After: ids[0]}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.BatchTasks(ctx, tc.tenant, tc.page)
+			got, err := s.ListBatchTasks(ctx, tc.tenant, tc.page)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -611,10 +611,10 @@ func testBatchTaskPages(t *testing.T, s keyhaven.Store) {
 			}
 		})
 	}
-	if got, err := s.BatchTasks(ctx, g.tenant.ID, keyhaven.Page{}); err != nil || len(got) != 5 {
+	if got, err := s.ListBatchTasks(ctx, g.tenant.ID, keyhaven.Page{}); err != nil || len(got) != 5 {
 		t.Fatalf("the other tenant's tasks: %d, %v; want its 5", len(got), err)
 	}
-	if got, _ := s.BatchTasks(ctx, f.tenant.ID, keyhaven.Page{Limit: 1}); len(got) != 1 || got[0].Requested != 5 || got[0].ContractID != c.ID {
+	if got, _ := s.ListBatchTasks(ctx, f.tenant.ID, keyhaven.Page{Limit: 1}); len(got) != 1 || got[0].Requested != 5 || got[0].ContractID != c.ID {
 		t.Fatalf("the newest task read back as %+v", got)
 	}
 }

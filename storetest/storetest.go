@@ -53,7 +53,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"BatchPurge", testBatchPurge},
 		{"BatchAccessPages", testBatchAccessPages},
 		{"BatchQueue", testBatchQueue},
-		{"BatchTaskPages", testBatchTaskPages},
+		{"BatchTaskCursors", testBatchTaskCursors},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"AccessChangeRace", testAccessChangeRace},
 		{"ContractChangeRace", testContractChangeRace},
@@ -88,6 +88,9 @@ func RunTests(t *testing.T, newStore func(t testing.TB) keyhaven.Store) {
 		{"UsageTop", testUsageTop},
 		{"UsageRetention", testUsageRetention},
 		{"ExpiringCredentials", testExpiringCredentials},
+		{"ListPages", testListPages},
+		{"BatchTaskPages", testBatchTaskPages},
+		{"UserEmails", testUserEmails},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

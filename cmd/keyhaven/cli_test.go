@@ -5,15 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"keyhaven.dev/keyhaven/internal/eventually"
 	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
@@ -478,6 +485,71 @@ func TestCLI(t *testing.T) {
 		u.fail([]string{"exactly one of --count and --items"}, "batch", "create", "--contract", "contract-001")
 	})
 
+	t.Run("webhooks", func(t *testing.T) {
+		rcv := newReceiver(t)
+		created := u.json("webhook", "create", rcv.URL+"/hooks", "--events", "api_key.created,api_key.deleted", "--description", "billing sync")
+		id, secret := str(created["id"]), str(created["secret"])
+		if !strings.HasPrefix(id, "whk_") || !strings.HasPrefix(secret, "whsec_") || created["enabled"] != true ||
+			fmt.Sprint(created["events"]) != "[api_key.created api_key.deleted]" {
+			t.Fatalf("created %v", created)
+		}
+		if table := u.ok("", "webhook", "list"); !regexp.MustCompile(`(?m)^ID\s+URL\s+EVENTS\s+ENABLED`).MatchString(table) ||
+			!regexp.MustCompile(`(?m)^`+id+`\s+`+regexp.QuoteMeta(rcv.URL)+`/hooks\s+api_key.created,api_key.deleted\s+true\s+billing sync`).MatchString(table) {
+			t.Fatalf("the table:\n%s", table)
+		}
+		if got := u.json("webhook", "get", id); got["secret"] != nil || got["url"] != rcv.URL+"/hooks" {
+			t.Fatalf("get %v", got)
+		}
+		if got := u.json("webhook", "update", id, "--enabled=false", "--description", "paused"); got["enabled"] != false || got["description"] != "paused" ||
+			fmt.Sprint(got["events"]) != "[api_key.created api_key.deleted]" {
+			t.Fatalf("disabled %v", got)
+		}
+		u.fail([]string{"keyhaven: Conflict: ", "(webhook_disabled)"}, "webhook", "test", id)
+		if got := u.json("webhook", "update", id, "--enabled"); got["enabled"] != true {
+			t.Fatalf("enabled again %v", got)
+		}
+		testEvent := str(u.json("webhook", "test", id)["eventId"])
+		u.ok("", "apikey", "create", "hooked", "--permissions", "READ")
+
+		// Both events arrive, in order, signed with the secret shown once.
+		got := rcv.wait(t, 2)
+		if got[0].id != testEvent || got[0].typ != "webhook.test" || got[1].typ != "api_key.created" {
+			t.Fatalf("received %+v, want the test event %s then api_key.created", got, testEvent)
+		}
+		rcv.verify(t, secret)
+		var deliveries []map[string]any
+		eventually.Within(t, 20*time.Second, func() error {
+			deliveries = items(t, u.json("webhook", "deliveries", id))
+			if len(deliveries) != 2 || deliveries[0]["outcome"] != "delivered" || deliveries[1]["outcome"] != "delivered" {
+				return fmt.Errorf("deliveries %v", deliveries)
+			}
+			return nil
+		})
+		if deliveries[0]["eventId"] != got[1].id || deliveries[1]["eventId"] != testEvent {
+			t.Fatalf("deliveries %v, want the newest first", deliveries)
+		}
+		if table := u.ok("", "webhook", "deliveries", id); !regexp.MustCompile(`(?m)^ID\s+EVENT\s+TYPE\s+ATTEMPT\s+AT\s+OUTCOME\s+STATUS`).MatchString(table) ||
+			!regexp.MustCompile(`(?m)^\S+\s+`+testEvent+`\s+webhook.test\s+1\s+\S+\s+delivered\s+204`).MatchString(table) {
+			t.Fatalf("the deliveries table:\n%s", table)
+		}
+
+		// A resend goes again with the same webhook-id.
+		if out := u.ok("", "webhook", "resend", id, str(deliveries[1]["id"])); !strings.Contains(out, "Queued the event") {
+			t.Fatalf("resend said %q", out)
+		}
+		if again := rcv.wait(t, 3)[2]; again.id != testEvent {
+			t.Fatalf("the resend came as %+v, want webhook-id %s", again, testEvent)
+		}
+		rcv.verify(t, secret)
+		u.fail([]string{"needs the webhook's ID and a delivery's ID"}, "webhook", "resend", id)
+		u.fail([]string{"keyhaven: Bad Request: ", "url"}, "webhook", "update", id, "--webhook-url", "ftp://nowhere.example/")
+
+		if out := u.ok("", "webhook", "delete", id); !strings.Contains(out, "Deleted webhook "+id) {
+			t.Fatalf("delete said %q", out)
+		}
+		u.fail([]string{"keyhaven: Not Found: ", "(not_found)"}, "webhook", "get", id)
+	})
+
 	t.Run("the environment overrides the saved login", func(t *testing.T) {
 		other := newCLIUser(t, "KEYHAVEN_URL="+url, "KEYHAVEN_TOKEN="+key, "KEYHAVEN_TENANT=default", "KEYHAVEN_OUTPUT=json")
 		var v map[string]any
@@ -599,5 +671,67 @@ func TestConfigIsPrivate(t *testing.T) {
 	}
 	if got, err := loadConfig(); err != nil || got.Token != "khk_secret" {
 		t.Fatalf("after the refusals: %+v, %v", got, err)
+	}
+}
+
+// receiver is a webhook receiver: it answers 204 and keeps every request.
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	got  []received
+	wake chan struct{}
+}
+
+// received is one request a receiver got.
+type received struct {
+	id, typ string
+	header  http.Header
+	body    []byte
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{wake: make(chan struct{}, 1)}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		var event struct{ Type string }
+		json.Unmarshal(body, &event)
+		r.mu.Lock()
+		r.got = append(r.got, received{id: req.Header.Get("webhook-id"), typ: event.Type, header: req.Header.Clone(), body: body})
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// wait returns what the receiver got once it got at least n requests.
+func (r *receiver) wait(t *testing.T, n int) []received {
+	t.Helper()
+	var got []received
+	eventually.Within(t, 20*time.Second, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		got = slices.Clone(r.got)
+		if len(got) < n {
+			return fmt.Errorf("%d requests, want %d", len(got), n)
+		}
+		return nil
+	})
+	return got
+}
+
+// verify checks every request's signature with the Standard Webhooks library.
+func (r *receiver) verify(t *testing.T, secret string) {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.got {
+		if err := wh.Verify(g.body, g.header); err != nil {
+			t.Fatalf("the signature of %s: %v", g.id, err)
+		}
 	}
 }

@@ -1,34 +1,35 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	"keyhaven.dev/keyhaven"
 	"keyhaven.dev/keyhaven/internal/client"
 )
 
 func newWebhookCmd(p *program) *cobra.Command {
 	cmd := group(p, "webhook", "List, create, change, delete and test webhooks, and see their deliveries",
 		newWebhookListCmd(p), newWebhookGetCmd(p), newWebhookCreateCmd(p), newWebhookUpdateCmd(p),
-		newWebhookDeleteCmd(p), newWebhookTestCmd(p), newWebhookDeliveriesCmd(p))
+		newWebhookDeleteCmd(p), newWebhookTestCmd(p), newWebhookDeliveriesCmd(p), newWebhookResendCmd(p))
 	cmd.Aliases = []string{"webhooks"}
 	return cmd
 }
 
-// webhookEvents are the events a webhook may ask for.
-var webhookEvents = []string{
-	"api_key.created", "api_key.updated", "api_key.rotated", "api_key.deleted", "api_key.expiring",
-	"access_key.created", "access_key.updated", "access_key.rotated", "access_key.revoked", "access_key.expiring",
-	"application.created", "application.revoked", "user.deleted", "access.created", "access.updated",
-	"access_batch.completed", "credential.usage_exceeded", "webhook.test",
-}
+var webhookColumns = []column{{"ID", "id"}, {"URL", "url"}, {"EVENTS", "events"}, {"ENABLED", "enabled"}, {"DESCRIPTION", "description"}}
 
-var webhookColumns = []column{{"ID", "id"}, {"URL", "url"}, {"EVENTS", "events"}, {"DESCRIPTION", "description"}}
+var deliveryColumns = []column{{"ID", "id"}, {"EVENT", "eventId"}, {"TYPE", "type"}, {"ATTEMPT", "attempt"}, {"AT", "at"},
+	{"OUTCOME", "outcome"}, {"STATUS", "status"}, {"ERROR", "error"}}
 
-var deliveryColumns = []column{{"EVENT", "eventId"}, {"TYPE", "type"}, {"TIME", "time"}, {"STATUS", "status"}, {"ERROR", "error"}}
-
+// eventsFlag adds --events, completed with the event types a webhook may subscribe to.
 func eventsFlag(cmd *cobra.Command, usage string) *[]string {
 	events := cmd.Flags().StringSlice("events", nil, usage)
-	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(webhookEvents, cobra.ShellCompDirectiveNoFileComp))
+	names := make([]string, len(keyhaven.SubscribableEvents))
+	for i, t := range keyhaven.SubscribableEvents {
+		names[i] = string(t)
+	}
+	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
 	return events
 }
 
@@ -73,6 +74,7 @@ func newWebhookCreateCmd(p *program) *cobra.Command {
 	r := addRemote(p, cmd)
 	events := eventsFlag(cmd, "the events to send, comma-separated (repeatable)")
 	description := cmd.Flags().String("description", "", "what the webhook is for")
+	enabled := cmd.Flags().Bool("enabled", true, "send it events; --enabled=false creates it disabled")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := needOne(cmd, args, "URL"); err != nil {
 			return err
@@ -81,7 +83,7 @@ func newWebhookCreateCmd(p *program) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		h, raw, err := c.CreateWebhook(cmd.Context(), client.WebhookInput{URL: args[0], Events: *events, Description: *description})
+		h, raw, err := c.CreateWebhook(cmd.Context(), client.WebhookInput{URL: args[0], Events: *events, Description: *description, Enabled: enabled})
 		if err != nil {
 			return err
 		}
@@ -91,7 +93,7 @@ func newWebhookCreateCmd(p *program) *cobra.Command {
 }
 
 func newWebhookUpdateCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "update ID [--webhook-url URL] [--events EVENT,...] [--description TEXT]", Short: "Change a webhook"}
+	cmd := &cobra.Command{Use: "update ID [--webhook-url URL] [--events EVENT,...] [--description TEXT] [--enabled=BOOL]", Short: "Change a webhook"}
 	r := addRemote(p, cmd)
 	cmd.ValidArgsFunction = completeWebhooks(r)
 	fs := cmd.Flags()
@@ -99,6 +101,7 @@ func newWebhookUpdateCmd(p *program) *cobra.Command {
 	target := fs.String("webhook-url", "", "a new URL to send the events to")
 	events := eventsFlag(cmd, "replaces the events to send, comma-separated")
 	description := fs.String("description", "", "a new description")
+	enabled := fs.Bool("enabled", true, "--enabled=false stops sending it events (what is queued waits); --enabled sends them again")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := needOne(cmd, args, "ID"); err != nil {
 			return err
@@ -112,6 +115,9 @@ func newWebhookUpdateCmd(p *program) *cobra.Command {
 		}
 		if fs.Changed("description") {
 			patch["description"] = *description
+		}
+		if fs.Changed("enabled") {
+			patch["enabled"] = *enabled
 		}
 		c, err := r.client()
 		if err != nil {
@@ -182,6 +188,25 @@ func newWebhookDeliveriesCmd(p *program) *cobra.Command {
 		return runList(r, *limit, deliveryColumns, func(c *client.Client, cursor string, n int) (*client.Page[map[string]any], error) {
 			return c.Deliveries(cmd.Context(), args[0], cursor, n)
 		})
+	}
+	return cmd
+}
+
+func newWebhookResendCmd(p *program) *cobra.Command {
+	cmd := &cobra.Command{Use: "resend ID DELIVERY", Short: "Send a delivery's event to its webhook again, with the same webhook-id"}
+	r := addRemote(p, cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 2 {
+			return fmt.Errorf("%s needs the webhook's ID and a delivery's ID (see webhook deliveries)", cmd.CommandPath()[len("keyhaven "):])
+		}
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		if err := c.ResendDelivery(cmd.Context(), args[0], args[1]); err != nil {
+			return err
+		}
+		return r.said("Queued the event of delivery %s for webhook %s again.", args[1], args[0])
 	}
 	return cmd
 }

@@ -487,6 +487,7 @@ type Webhook struct {
 	URL         string   `json:"url"`
 	Events      []string `json:"events"`
 	Description string   `json:"description"`
+	Enabled     bool     `json:"enabled"`
 	Secret      string   `json:"secret"`
 }
 
@@ -495,6 +496,7 @@ type WebhookInput struct {
 	URL         string   `json:"url"`
 	Events      []string `json:"events"`
 	Description string   `json:"description,omitempty"`
+	Enabled     *bool    `json:"enabled,omitempty"`
 }
 
 // Webhooks returns a page of the tenant's webhooks.
@@ -512,7 +514,7 @@ func (c *Client) CreateWebhook(ctx context.Context, in WebhookInput) (*Webhook, 
 	return call[Webhook](ctx, c, http.MethodPost, c.tenantPath("webhooks"), in)
 }
 
-// UpdateWebhook changes a webhook by a merge patch of url, events and description.
+// UpdateWebhook changes a webhook by a merge patch of url, events, description and enabled.
 func (c *Client) UpdateWebhook(ctx context.Context, id string, p Patch) (*Webhook, json.RawMessage, error) {
 	return call[Webhook](ctx, c, http.MethodPatch, c.tenantPath("webhooks", id), p)
 }
@@ -532,4 +534,10 @@ func (c *Client) TestWebhook(ctx context.Context, id string) (json.RawMessage, e
 // status or error), each as sent.
 func (c *Client) Deliveries(ctx context.Context, id, cursor string, limit int) (*Page[map[string]any], error) {
 	return list[map[string]any](ctx, c, c.tenantPath("webhooks", id, "deliveries"), nil, cursor, limit)
+}
+
+// ResendDelivery queues the event of one of a webhook's delivery attempts for it again.
+func (c *Client) ResendDelivery(ctx context.Context, id, deliveryID string) error {
+	_, err := c.Do(ctx, http.MethodPost, c.tenantPath("webhooks", id, "deliveries", deliveryID, "resend"), nil, nil, nil)
+	return err
 }

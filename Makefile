@@ -18,7 +18,8 @@ build:
 # The screenshots of every console page at 1280 and 390 px wide that the repository keeps
 # (headless Chromium), taken again.
 screenshots:
-	KEYHAVEN_SCREENSHOTS=$(CURDIR)/testdata/screenshots go test -count=1 -run TestEveryPageOnPhoneAndDesktop ./console/
+	KEYHAVEN_SCREENSHOTS=$(CURDIR)/testdata/screenshots go test -count=1 -run 'TestEveryPageOnPhoneAndDesktop|TestUsageCharts|TestWebhooksFlow' ./console/
+	KEYHAVEN_SCREENSHOTS=$(CURDIR)/testdata/screenshots go test -count=1 -run TestDocsReadOnAPhone ./api/
 
 lint:
 	./scripts/check-file-sizes.sh

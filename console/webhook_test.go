@@ -67,7 +67,7 @@ func TestWebhooksFlow(t *testing.T) {
 		}
 		return nil
 	})
-	run(t, ctx, shot(t, ctx, "webhooks-1280"),
+	run(t, ctx, shot(t, ctx, "webhook-deliveries-1280"),
 		chromedp.Click(`//button[text()="Resend"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//div[@class="notice"]`, chromedp.BySearch))
 	eventually.Within(t, 20*time.Second, func() error {
@@ -103,7 +103,7 @@ func TestWebhooksFlow(t *testing.T) {
 			t.Errorf("%s is %.0f px wide on a 390 px screen", p, width)
 		}
 	}
-	run(t, phone, shot(t, phone, "webhooks-390"))
+	run(t, phone, shot(t, phone, "webhook-deliveries-390"))
 
 	// Disabled, it takes no test; deleted, it is gone.
 	run(t, ctx, chromedp.Navigate(e.URL+hookPath+"/edit"), chromedp.WaitVisible(`#url`, chromedp.ByQuery),

@@ -2,47 +2,86 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"keyhaven.dev/keyhaven/internal/testdb"
 )
 
-// TestUsageAddedOnShutdown: the counts a server holds in memory are added to the database when
-// it stops, well before its flush interval; a server started with --usage-counting=false
-// counts nothing.
-func TestUsageAddedOnShutdown(t *testing.T) {
-	db := "sqlite:" + testdb.SQLitePath(t)
-	verify := func(url, key string, times int) {
-		t.Helper()
-		for range times {
-			mustRequest(t, "POST", url+"/api/verify", "", `{"key":"`+key+`"}`, 200)
-		}
-	}
+// TestUsageAcrossNodes: two server processes on one PostgreSQL database verify one key at
+// once over HTTP, each counting in its own memory; once both have stopped (a clean stop
+// flushes what a node holds), a third reads usage counts that are exactly what both judged,
+// by outcome.
+func TestUsageAcrossNodes(t *testing.T) {
+	db := testdb.PostgresDSN(t)
 	a := start(t, "--db", db)
-	url := a.addr()
-	admin := field(a.output(), "bootstrap key")
-	created := mustRequest(t, "POST", url+"/api/default/api-keys", admin, `{"name":"probe","permissions":["READ"]}`, 201)
-	probe, id := jsonField(t, created, "key"), jsonField(t, created, "id")
-	verify(url, probe, 3)
-	a.stop()
+	urlA := a.addr()
+	key := field(a.output(), "bootstrap key")
+	b := start(t, "--db", db)
+	urlB := b.addr()
 
-	off := start(t, "--db", db, "--usage-counting=false")
-	verify(off.addr(), probe, 2)
-	off.stop()
-
-	c := start(t, "--db", db)
-	var u struct {
-		Series []struct{ Outcomes map[string]int64 }
+	status, body := request(t, "POST", urlA+"/api/default/api-keys", key, `{"name":"metered","permissions":["READ"]}`)
+	if status != 201 {
+		t.Fatalf("create key: %d %s", status, body)
 	}
-	body := mustRequest(t, "GET", c.addr()+"/api/default/usage?granularity=DAY&credentialId="+id, admin, "", 200)
-	if err := json.Unmarshal([]byte(body), &u); err != nil {
+	var metered struct{ ID, Key string }
+	if err := json.Unmarshal([]byte(body), &metered); err != nil {
 		t.Fatal(err)
 	}
-	var valid int64
-	for _, b := range u.Series {
-		valid += b.Outcomes["VALID"]
+
+	const workers, perWorker = 4, 50 // per node
+	var mu sync.Mutex
+	judged := map[string]int{}
+	var wg sync.WaitGroup
+	for _, url := range []string{urlA, urlB} {
+		for w := range workers {
+			wg.Go(func() {
+				for i := range perWorker {
+					req := fmt.Sprintf(`{"key":%q}`, metered.Key)
+					if (w+i)%4 == 0 { // a permission the key lacks
+						req = fmt.Sprintf(`{"key":%q,"permissions":["WRITE"]}`, metered.Key)
+					}
+					status, body := request(t, "POST", url+"/api/verify", "", req)
+					var v struct{ Code string }
+					if status != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Code == "" {
+						t.Errorf("verify: %d %s", status, body)
+						return
+					}
+					mu.Lock()
+					judged[v.Code]++
+					mu.Unlock()
+				}
+			})
+		}
 	}
-	if valid != 3 {
-		t.Errorf("VALID verifications counted: %d, want 3 (those of the server that counted, added when it stopped): %s", valid, body)
+	wg.Wait()
+	if judged["VALID"] == 0 || judged["INSUFFICIENT_PERMISSIONS"] == 0 || len(judged) != 2 {
+		t.Fatalf("judged %v, want VALID and INSUFFICIENT_PERMISSIONS", judged)
+	}
+	a.stop()
+	b.stop()
+
+	c := start(t, "--db", db)
+	urlC := c.addr()
+	var usage struct {
+		Series []struct {
+			Start    string
+			Outcomes map[string]int
+		}
+	}
+	getJSON(t, urlC+"/api/default/usage?granularity=MINUTE&credentialId="+metered.ID, key, &usage)
+	counted := map[string]int{}
+	for _, s := range usage.Series {
+		for o, n := range s.Outcomes {
+			counted[o] += n
+		}
+	}
+	if fmt.Sprint(counted) != fmt.Sprint(judged) {
+		t.Fatalf("counted %v, want exactly what was judged, %v", counted, judged)
+	}
+	if strings.Contains(a.output()+b.output(), "add usage counts") {
+		t.Fatalf("a node failed to add its counts:\n%s%s", a.output(), b.output())
 	}
 }

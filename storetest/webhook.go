@@ -96,6 +96,9 @@ func testWebhookCRUD(t *testing.T, s keyhaven.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got.URL != "http://10.0.0.1:8080/x" || got.Enabled || got.Description != "changed" {
+		t.Fatalf("UpdateWebhook returned %+v, want the change", got)
+	}
 	if got, _ = s.Webhook(ctx, f.tenant.ID, w.ID); got.URL != "http://10.0.0.1:8080/x" || got.Enabled || got.Description != "changed" ||
 		!slices.Equal(got.Events, []keyhaven.EventType{keyhaven.EventAccessCreated}) || !got.UpdatedAt.Equal(later) {
 		t.Fatalf("after the update: %+v", got)

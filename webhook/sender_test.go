@@ -291,9 +291,9 @@ func TestRetriesKeepIDAndBody(t *testing.T) {
 				e.Clock.Advance(5 * time.Second)
 			}
 		}
-		hits := rcv.wait(t, 4)
+		rcv.wait(t, 4)
 		e.Clock.Advance(5 * time.Second)
-		hits = rcv.wait(t, 5)
+		hits := rcv.wait(t, 5)
 		for i, h := range hits {
 			verifySigned(t, secret, h, false)
 			want := hits[0]

@@ -32,6 +32,8 @@ var restSeeds = map[string]string{
 	"createAccessBatch":     `{"contractId":"contract-001","accesses":[{"username":"dev-2"},{"password":"chosen-password-3","deviceName":"d"}]}`,
 	"verifyAccess":          `{"username":"dev-1","password":"chosen-password-1"}`,
 	"verify":                `{"key":"khk_0123456789abcdefghijklmnopqrstuvwxyzAB","permissions":["READ"]}`,
+	"createWebhook":         `{"url":"http://127.0.0.1:9/hooks","events":["api_key.created","access.updated"],"description":"sync","enabled":false}`,
+	"updateWebhook":         `{"url":"https://[::1]:9/h?x=1","events":["user.deleted"],"description":null,"enabled":true}`,
 }
 
 // checkAnswer fails on a server error and on an answer that says it is JSON but is not.

@@ -20,9 +20,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /dashboard", c.authed(c.dashboard))
 	m.HandleFunc("GET /created/{id}", c.authed(c.created))
 	// Any other path is the error page's Not Found.
-	m.HandleFunc("/", c.authed(func(http.ResponseWriter, *http.Request, *keyhaven.Principal) error {
-		return &HTTPError{Code: http.StatusNotFound, Msg: "There is no such page."}
-	}))
+	m.HandleFunc("/", c.notFound)
 
 	m.HandleFunc("GET /applications", c.authed(c.applications))
 	m.HandleFunc("GET /applications/new", c.authed(c.newApplication))
@@ -93,4 +91,17 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /webhooks/{id}/delete", c.authed(c.deleteWebhook))
 	m.HandleFunc("POST /webhooks/{id}/test", c.authed(c.testWebhook))
 	m.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/resend", c.authed(c.resendWebhookDelivery))
+}
+
+// notFound answers a path the console has no page at: 404 for everyone, with the navigation
+// for those signed in. Signed out, every such path gets the same page, whatever is behind it
+// (/metrics, to the clients it is not shown to, answers with this handler too).
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	var p *keyhaven.Principal
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if signedIn, err := c.svc.Authenticate(r.Context(), keyhaven.Use{Secret: ck.Value, Kind: keyhaven.KindSession}); err == nil {
+			p = signedIn
+		}
+	}
+	c.serveError(w, r, p, &HTTPError{Code: http.StatusNotFound, Msg: "There is no such page."})
 }

@@ -187,7 +187,7 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 		WebhookDeliveries: n.Webhooks.Deliveries,
 		WebhookPending:    svc.CountPendingWebhookDeliveries,
 		DBPools:           store.PoolStats,
-	}, cfg.Log, apiCatchAll)
+	}, cfg.Log, apiCatchAll, consoleCatchAll)
 	svc.Judged = n.Metrics.Judged
 	if n.Counter != nil {
 		// Every verdict is both counted for usage analytics and observed by the metrics.
@@ -201,8 +201,12 @@ func New(store *sqlstore.DB, cfg Config) *Node {
 	return n
 }
 
-// apiCatchAll is the REST API's pattern of the paths it has no endpoint at.
-const apiCatchAll = "/api/"
+// apiCatchAll and consoleCatchAll are the REST API's and the console's patterns of the paths
+// they have no endpoint at.
+const (
+	apiCatchAll     = "/api/"
+	consoleCatchAll = "/"
+)
 
 // routes sends each request to its transport: the REST API (with verify and the health
 // checks), GraphQL and the console, and /metrics to m. Transports know nothing of each other.

@@ -9,15 +9,15 @@
 # which every verification takes from in the database; then the token endpoint (client
 # credentials, client_secret_basic) and the SDK verifying one access token offline on one core,
 # against warm verify. Usage counting is weighed first: warm verify on the server and on a
-# second one started beside it with --usage-counting=false, taking turns ROUNDS times, each run
-# right after its own floor run; the median ratio to the floor of each, and the difference.
+# second one started beside it with --usage-counting=false, taking turns ROUNDS times after a
+# floor run of their own; the median ratio to the floor of each, and the difference.
 # Prints a table with the ratios and the server's peak RSS.
 #   KEYS (default 1000000), SAMPLE (100000), DURATION (10s), CONNECTIONS (64), THREADS (2),
 #   ROUNDS (3), PORTS (18090: the floor listens on it, the servers on the ports above it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000} SAMPLE=${SAMPLE:-100000} DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2}
-ROUNDS=${ROUNDS:-3} PORTS=${PORTS:-18090}
+ROUNDS=${ROUNDS:-7} PORTS=${PORTS:-18090}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 export KEYHAVEN_PG_DURABLE=1
 . scripts/postgres.sh
@@ -75,21 +75,25 @@ for engine in sqlite postgres; do
   valid "$base" "$credits" ""
   DURATION=2s load "$base" "" "$hot" >/dev/null # connections and code paths warm up
   DURATION=2s load "$base_off" "" "$hot" >/dev/null
-  # Usage counting on (the server) and off (the other) take turns at warm verify.
+  # Usage counting on (the server) and off (the other) take turns at warm verify: each round
+  # measures the floor, then both, in an order that alternates from round to round, so that
+  # both ratios of a round share its floor and neither always runs first.
   on_ratios=() off_ratios=()
   for round in $(seq 1 "$ROUNDS"); do
-    f=$(floor); w=$(load "$base" "" "$hot")
+    f=$(floor)
+    if [ $((round % 2)) = 1 ]; then w=$(load "$base" "" "$hot"); wo=$(load "$base_off" "" "$hot")
+    else wo=$(load "$base_off" "" "$hot"); w=$(load "$base" "" "$hot"); fi
     on_ratios+=("$(python3 -c "print($(field "$w" rps)/$(field "$f" rps))")")
-    [ "$round" = 1 ] && { floor_warm=$f; warm=$w; }
-    f=$(floor); w=$(load "$base_off" "" "$hot")
-    off_ratios+=("$(python3 -c "print($(field "$w" rps)/$(field "$f" rps))")")
-    [ "$round" = 1 ] && { floor_off=$f; warm_off=$w; }
+    off_ratios+=("$(python3 -c "print($(field "$wo" rps)/$(field "$f" rps))")")
+    [ "$round" = 1 ] && { floor_warm=$f; warm=$w; floor_off=$f; warm_off=$wo; }
   done
   rss_on=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   rss_off=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$off_pid/status")
   kill "$off_pid"; wait "$off_pid" 2>/dev/null || true
   usage_rows+=("$engine $rss_on $rss_off $(python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "${on_ratios[@]}") \
-$(python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "${off_ratios[@]}") ${on_ratios[*]} / ${off_ratios[*]}")
+$(python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "${off_ratios[@]}") \
+$(python3 -c "import statistics,sys; a=sys.argv[1:]; n=len(a)//2; print(statistics.median(float(x)/float(y) for x, y in zip(a[:n], a[n:])))" "${on_ratios[@]}" "${off_ratios[@]}") \
+${on_ratios[*]} / ${off_ratios[*]}")
   floor_policy=$(floor)
   policy=$(load "$base" "" "$allow_rate" 10.9.8.7)
   floor_credits=$(floor)
@@ -139,10 +143,12 @@ for row in "${offline_rows[@]}"; do
 done
 
 printf '\nusage counting on warm verify: median ratio to the floor over %s rounds, counting on and off (--usage-counting=false)\n' "$ROUNDS"
-printf '  difference: on / off - 1, negative when counting costs; peak RSS of each server after the rounds\n'
-printf '%-12s %8s %8s %11s %10s %11s   %s\n' engine on off difference rss_on_MB rss_off_MB "each round's ratios (on / off)"
+printf '  difference: on / off - 1, negative when counting costs; paired: the median of each round'"'"'s on / off - 1 (one floor, so\n'
+printf '  the floor'"'"'s noise cancels); peak RSS of each server after the rounds\n'
+printf '%-12s %8s %8s %11s %8s %10s %11s   %s\n' engine on off difference paired rss_on_MB rss_off_MB "each round's ratios (on / off)"
 for row in "${usage_rows[@]}"; do
-  read -r engine rss_on rss_off on off rounds <<<"$row"
-  printf '%-12s %8.3f %8.3f %10.1f%% %10s %11s   %s\n' "$engine" "$on" "$off" "$(python3 -c "print($on/$off*100-100)")" "$rss_on" "$rss_off" \
+  read -r engine rss_on rss_off on off paired rounds <<<"$row"
+  printf '%-12s %8.3f %8.3f %10.1f%% %7.1f%% %10s %11s   %s\n' "$engine" "$on" "$off" "$(python3 -c "print($on/$off*100-100)")" \
+    "$(python3 -c "print($paired*100-100)")" "$rss_on" "$rss_off" \
     "$(python3 -c "import sys; print(' '.join('%.3f' % float(x) if x != '/' else x for x in sys.argv[1:]))" $rounds)"
 done

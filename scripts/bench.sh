@@ -10,3 +10,5 @@ echo "--- device accesses: a 100,000 batch; single creations and verifications w
 go test -run '^$' -bench . -benchtime=1x -count=1 ./batch
 echo "--- usage counting: counting a verdict from every core at once"
 go test -run '^$' -bench Counter -benchmem -count=1 -cpu 1,2 ./usage
+echo "--- metrics: what a verification's request and verdict add to the Prometheus counters"
+go test -run '^$' -bench ObserveVerification -benchmem -count=1 -cpu 1,2 ./metrics

@@ -126,6 +126,10 @@ func signInAt(base, email, password string) chromedp.Tasks {
 		chromedp.SendKeys(`#email`, email, chromedp.ByQuery),
 		chromedp.SendKeys(`#password`, password, chromedp.ByQuery),
 		chromedp.Click(`//button[text()="Sign in"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//header//button[text()="Sign out"]`, chromedp.BySearch),
+		// Signing in lands on the dashboard or the applications, by permission; flows start at
+		// the applications.
+		chromedp.Navigate(base + "/applications"),
 		chromedp.WaitVisible(`//h1[starts-with(normalize-space(.), "Applications")]`, chromedp.BySearch),
 	}
 }

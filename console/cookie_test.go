@@ -108,8 +108,8 @@ func TestConsoleOverPlainHTTP(t *testing.T) {
 		t.Errorf("Referrer-Policy %q, want same-origin", res.Header.Get("Referrer-Policy"))
 	}
 	res, cookies := v.signIn(e.Acme.AdminPassword)
-	if res.Header.Get("Location") != "/applications" {
-		t.Fatalf("sign-in went to %q, want /applications", res.Header.Get("Location"))
+	if res.Header.Get("Location") != "/" {
+		t.Fatalf("sign-in went to %q, want / (which leads on by permission)", res.Header.Get("Location"))
 	}
 	for _, c := range cookies {
 		if c.Secure {

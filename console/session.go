@@ -19,7 +19,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 		return refused(err, "login", "Sign in", "", d)
 	}
 	c.setCookie(w, r, &http.Cookie{Name: sessionCookie, Value: sess.Token, Expires: sess.ExpiresAt})
-	http.Redirect(w, r, "/applications", http.StatusSeeOther)
+	// The console's root leads on by the user's permissions (home).
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }
 

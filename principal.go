@@ -57,3 +57,10 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
 	return info
 }
+
+// MaySeeExpiringKeys reports whether ExpiringKeys shows p any key: API keys with
+// KEY_MANAGEMENT, access keys with VIEW_ACCESS_KEYS_ANY or VIEW_ACCESS_KEYS_OWN (those of
+// the applications p created).
+func (p *Principal) MaySeeExpiringKeys() bool {
+	return p.Permissions.Has(KEY_MANAGEMENT) || p.Permissions.Has(VIEW_ACCESS_KEYS_ANY) || p.Permissions.Has(VIEW_ACCESS_KEYS_OWN)
+}

@@ -373,12 +373,12 @@ func (s *Service) TopUsage(ctx context.Context, p *Principal, q UsageQuery, limi
 // the applications p's user created. Without any of these it returns none.
 func (s *Service) ExpiringKeys(ctx context.Context, p *Principal, within time.Duration) ([]*Credential, error) {
 	now := s.now()
-	anyKeys, ownKeys := p.Permissions.Has(VIEW_ACCESS_KEYS_ANY), p.Permissions.Has(VIEW_ACCESS_KEYS_OWN)
-	f := ExpiringFilter{From: now, To: now.Add(within), Limit: 50, APIKeys: p.Permissions.Has(KEY_MANAGEMENT), AccessKeys: anyKeys || ownKeys}
-	if !anyKeys {
+	f := ExpiringFilter{From: now, To: now.Add(within), Limit: 50, APIKeys: p.Permissions.Has(KEY_MANAGEMENT),
+		AccessKeys: p.Permissions.Has(VIEW_ACCESS_KEYS_ANY) || p.Permissions.Has(VIEW_ACCESS_KEYS_OWN)}
+	if !p.Permissions.Has(VIEW_ACCESS_KEYS_ANY) {
 		f.AppCreatedBy = p.UserID
 	}
-	if !f.APIKeys && !f.AccessKeys || within <= 0 {
+	if !p.MaySeeExpiringKeys() || within <= 0 {
 		return nil, nil
 	}
 	return s.store.ExpiringCredentials(ctx, p.TenantID, f)

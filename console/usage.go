@@ -251,7 +251,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *keyhaven.
 		return err
 	}
 	d := dashboardData{Usage: c.usagePanel(r, p, "", "the tenant's keys"), Period: per.Label,
-		CanSeeExpiring: p.Permissions.Has(keyhaven.KEY_MANAGEMENT) || p.Permissions.Has(keyhaven.VIEW_ACCESS_KEYS_OWN) || p.Permissions.Has(keyhaven.VIEW_ACCESS_KEYS_ANY)}
+		CanSeeExpiring: p.MaySeeExpiringKeys()}
 	for _, u := range top {
 		row := topKey{Name: u.Name, Uses: u.Uses, Valid: u.Valid}
 		switch u.Kind {

@@ -17,11 +17,13 @@ type verdictKey struct {
 // check both count; other uses of credentials, on keyhaven's own API, are not verifications
 // and count nowhere here.
 func (m *Metrics) Judged(u *keyhaven.Use, v *keyhaven.Verdict) {
-	k := kind(v)
+	var k string
 	switch {
 	case u.Device != nil:
 		k = string(keyhaven.KindDevice)
-	case !u.Verification:
+	case u.Verification:
+		k = kind(v)
+	default:
 		return
 	}
 	m.verdicts.get(verdictKey{k, v.Code}, func(k verdictKey) prometheus.Counter {

@@ -11,7 +11,8 @@ import (
 
 func newAccessCmd(p *program) *cobra.Command {
 	cmd := group(p, "access", "List, create and change device accesses (batches: keyhaven batch)",
-		newAccessListCmd(p), newAccessGetCmd(p), newAccessCreateCmd(p), newAccessUpdateCmd(p))
+		newAccessListCmd(p), getCmd(p, "ID", "Show a device access, never its password", nil, (*client.Client).Access),
+		newAccessCreateCmd(p), newAccessUpdateCmd(p))
 	cmd.Aliases = []string{"accesses"}
 	return cmd
 }
@@ -48,26 +49,6 @@ func newAccessListCmd(p *program) *cobra.Command {
 		return runList(r, *limit, accessColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.Access], error) {
 			return c.Accesses(cmd.Context(), q, cursor, n)
 		})
-	}
-	return cmd
-}
-
-func newAccessGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID", Short: "Show a device access, never its password"}
-	r := addRemote(p, cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.Access(cmd.Context(), args[0])
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
 	}
 	return cmd
 }

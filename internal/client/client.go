@@ -202,8 +202,8 @@ type Page[T any] struct {
 	NextCursor string
 }
 
-// list fetches one page of the list at path.
-func list[T any](ctx context.Context, c *Client, path string, query url.Values, cursor string, limit int) (*Page[T], error) {
+// pageQuery is query asking for the page after cursor, of at most limit items when limit > 0.
+func pageQuery(query url.Values, cursor string, limit int) url.Values {
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
@@ -214,11 +214,16 @@ func list[T any](ctx context.Context, c *Client, path string, query url.Values, 
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
+	return q
+}
+
+// list fetches one page of the list at path.
+func list[T any](ctx context.Context, c *Client, path string, query url.Values, cursor string, limit int) (*Page[T], error) {
 	var body struct {
 		Items      []json.RawMessage `json:"items"`
 		NextCursor string            `json:"nextCursor"`
 	}
-	if _, err := c.Do(ctx, http.MethodGet, path, q, nil, &body); err != nil {
+	if _, err := c.Do(ctx, http.MethodGet, path, pageQuery(query, cursor, limit), nil, &body); err != nil {
 		return nil, err
 	}
 	p := &Page[T]{Items: make([]T, len(body.Items)), Raw: body.Items, NextCursor: body.NextCursor}
@@ -257,5 +262,3 @@ func All[T any](max int, fetch func(cursor string, limit int) (*Page[T], error))
 		cursor = p.NextCursor
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

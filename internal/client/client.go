@@ -42,14 +42,20 @@ func New(baseURL, tenant, token string) *Client {
 }
 
 // CheckURL says what is wrong with a keyhaven URL: it must be http or https, with a host,
-// and no user, query or fragment.
+// and no user, query or fragment. The error never repeats a user's password or a query,
+// which may hold a credential.
 func CheckURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http or https URL such as https://keyhaven.example.com", s)
+		shown := strconv.Quote(s)
+		if strings.ContainsAny(s, "@?") {
+			shown = "the value"
+		}
+		return fmt.Errorf("%s is not an http or https URL such as https://keyhaven.example.com", shown)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: give keyhaven's URL without user, query or fragment", s)
+		bare := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+		return fmt.Errorf("%q: give keyhaven's URL without user, query or fragment", bare.String())
 	}
 	return nil
 }

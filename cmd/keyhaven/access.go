@@ -23,7 +23,7 @@ var accessColumns = []column{{"ID", "id"}, {"USERNAME", "username"}, {"DEVICE", 
 	{"STATUS", "status"}, {"VALID FROM", "validFor.startDateTime"}, {"VALID UNTIL", "validFor.endDateTime"}}
 
 func newAccessListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list [filter flags]", Short: "List device accesses, never their passwords", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [filter flags]", Short: "List device accesses, never their passwords", Args: noArgs}
 	r := addRemote(p, cmd)
 	fs := cmd.Flags()
 	filters := []struct{ flag, param, usage string }{
@@ -55,7 +55,7 @@ func newAccessListCmd(p *program) *cobra.Command {
 
 func newAccessCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "create --contract ID [--username NAME] [--device-name NAME] [--password-stdin]", Args: cobra.NoArgs,
+		Use: "create --contract ID [--username NAME] [--device-name NAME] [--password-stdin]", Args: noArgs,
 		Short: "Create one device access; its password is shown once",
 	}
 	r := addRemote(p, cmd)

@@ -57,7 +57,7 @@ func keyClient(cmd *cobra.Command, r *remote, args []string, app string) (*clien
 }
 
 func newAccessKeyListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list --app ID", Short: "List an application's active and expired access keys", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list --app ID", Short: "List an application's active and expired access keys", Args: noArgs}
 	r := addRemote(p, cmd)
 	app := appFlag(cmd, r)
 	limit := limitFlag(cmd.Flags())

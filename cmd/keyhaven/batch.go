@@ -37,7 +37,7 @@ var batchErrorColumns = []column{{"INDEX", "index"}, {"CODE", "code"}, {"MESSAGE
 
 func newBatchCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "create --contract ID (--count N | --items FILE) [--wait]", Args: cobra.NoArgs,
+		Use: "create --contract ID (--count N | --items FILE) [--wait]", Args: noArgs,
 		Short: "Create device accesses in a batch, and with --wait follow it to its end",
 		Long: "Submit a batch of device accesses: --count N generates N of them; --items FILE creates the accesses a JSON\n" +
 			"array in FILE (- for standard input) describes, each {\"username\"?, \"password\"?, \"deviceName\"?}. With --wait it\n" +

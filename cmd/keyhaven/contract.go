@@ -31,7 +31,7 @@ var contractColumns = []column{{"ID", "id"}, {"OFFERING", "productOfferingId"}, 
 	{"START", "startDate"}, {"END", "endDate"}, {"STATUS", "status"}}
 
 func newContractListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list [--offering ID] [--status STATUS]", Short: "List contracts", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [--offering ID] [--status STATUS]", Short: "List contracts", Args: noArgs}
 	r := addRemote(p, cmd)
 	fs := cmd.Flags()
 	offering := fs.String("offering", "", "only the contracts of this product offering")

@@ -152,3 +152,36 @@ func TestURLCredentialsNotRepeated(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretsGivenByMistakeNotRepeated: a token or password given on the command line to a
+// switch that reads it from standard input (--with-token, --password-stdin), glued to it or
+// after it, or to such a switch's variable, is refused without being repeated.
+func TestSecretsGivenByMistakeNotRepeated(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	secrets := []string{"khk_given_by_mistake", "hunter2"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"a token after --with-token", []string{"login", "--with-token", "khk_given_by_mistake"}, nil},
+		{"a token glued to --with-token", []string{"login", "--with-token=khk_given_by_mistake"}, nil},
+		{"a token in the switch's variable", []string{"login"}, map[string]string{"KEYHAVEN_WITH_TOKEN": "khk_given_by_mistake"}},
+		{"a password after --password-stdin", []string{"access", "create", "--contract", "c", "--password-stdin", "hunter2"}, nil},
+		{"a password glued to --password-stdin", []string{"user", "update", "u", "--password-stdin=hunter2"}, nil},
+		{"a password glued to --current-password", []string{"user", "update", "u", "--password-stdin", "--current-password=hunter2"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, &errb)
+			if err == nil {
+				t.Fatalf("keyhaven %s accepted", strings.Join(tc.args, " "))
+			}
+			for _, s := range secrets {
+				if strings.Contains(err.Error()+out.String()+errb.String(), s) {
+					t.Errorf("the error repeats %q: %v", s, err)
+				}
+			}
+		})
+	}
+}

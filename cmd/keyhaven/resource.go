@@ -16,7 +16,7 @@ import (
 
 // listCmd lists a resource's items, every page followed (or --limit of them).
 func listCmd[T any](p *program, short string, cols []column, fetch func(*client.Client, context.Context, string, int) (*client.Page[T], error)) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list", Short: short, Args: noArgs}
 	r := addRemote(p, cmd)
 	limit := limitFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -11,7 +11,8 @@ import (
 
 func newAccessCmd(p *program) *cobra.Command {
 	cmd := group(p, "access", "List, create and change device accesses (batches: keyhaven batch)",
-		newAccessListCmd(p), newAccessGetCmd(p), newAccessCreateCmd(p), newAccessUpdateCmd(p))
+		newAccessListCmd(p), getCmd(p, "ID", "Show a device access, never its password", nil, (*client.Client).Access),
+		newAccessCreateCmd(p), newAccessUpdateCmd(p))
 	cmd.Aliases = []string{"accesses"}
 	return cmd
 }
@@ -22,7 +23,7 @@ var accessColumns = []column{{"ID", "id"}, {"USERNAME", "username"}, {"DEVICE", 
 	{"STATUS", "status"}, {"VALID FROM", "validFor.startDateTime"}, {"VALID UNTIL", "validFor.endDateTime"}}
 
 func newAccessListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list [filter flags]", Short: "List device accesses, never their passwords", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [filter flags]", Short: "List device accesses, never their passwords", Args: noArgs}
 	r := addRemote(p, cmd)
 	fs := cmd.Flags()
 	filters := []struct{ flag, param, usage string }{
@@ -52,29 +53,9 @@ func newAccessListCmd(p *program) *cobra.Command {
 	return cmd
 }
 
-func newAccessGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID", Short: "Show a device access, never its password"}
-	r := addRemote(p, cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.Access(cmd.Context(), args[0])
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
-	}
-	return cmd
-}
-
 func newAccessCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "create --contract ID [--username NAME] [--device-name NAME] [--password-stdin]", Args: cobra.NoArgs,
+		Use: "create --contract ID [--username NAME] [--device-name NAME] [--password-stdin]", Args: noArgs,
 		Short: "Create one device access; its password is shown once",
 	}
 	r := addRemote(p, cmd)

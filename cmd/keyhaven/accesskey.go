@@ -34,8 +34,30 @@ func needApp(app string) error {
 	return nil
 }
 
+// keyCmd is a command on one access key, "verb ID --app ID ...", its ID completed from
+// the keys of --app.
+func keyCmd(p *program, use, short string) (*cobra.Command, *remote, *string) {
+	cmd := &cobra.Command{Use: use, Short: short}
+	r := addRemote(p, cmd)
+	app := appFlag(cmd, r)
+	cmd.ValidArgsFunction = completeAccessKeys(r, app)
+	return cmd, r, app
+}
+
+// keyClient checks the command was given a key's ID and --app, and returns the client to
+// call with.
+func keyClient(cmd *cobra.Command, r *remote, args []string, app string) (*client.Client, error) {
+	if err := needOne(cmd, args, "ID"); err != nil {
+		return nil, err
+	}
+	if err := needApp(app); err != nil {
+		return nil, err
+	}
+	return r.client()
+}
+
 func newAccessKeyListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list --app ID", Short: "List an application's active and expired access keys", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list --app ID", Short: "List an application's active and expired access keys", Args: noArgs}
 	r := addRemote(p, cmd)
 	app := appFlag(cmd, r)
 	limit := limitFlag(cmd.Flags())
@@ -51,18 +73,9 @@ func newAccessKeyListCmd(p *program) *cobra.Command {
 }
 
 func newAccessKeyGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID --app ID", Short: "Show an access key"}
-	r := addRemote(p, cmd)
-	app := appFlag(cmd, r)
-	cmd.ValidArgsFunction = completeAccessKeys(r, app)
+	cmd, r, app := keyCmd(p, "get ID --app ID", "Show an access key")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		if err := needApp(*app); err != nil {
-			return err
-		}
-		c, err := r.client()
+		c, err := keyClient(cmd, r, args, *app)
 		if err != nil {
 			return err
 		}
@@ -116,13 +129,8 @@ func newAccessKeyCreateCmd(p *program) *cobra.Command {
 }
 
 func newAccessKeyUpdateCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "update ID --app ID [--name NAME] [--description TEXT] [policy flags]",
-		Short: "Change an access key's name, description or policy (its scopes never change)",
-	}
-	r := addRemote(p, cmd)
-	app := appFlag(cmd, r)
-	cmd.ValidArgsFunction = completeAccessKeys(r, app)
+	cmd, r, app := keyCmd(p, "update ID --app ID [--name NAME] [--description TEXT] [policy flags]",
+		"Change an access key's name, description or policy (its scopes never change)")
 	fs := cmd.Flags()
 	name := fs.String("name", "", "a new name")
 	description := fs.String("description", "", "a new description")
@@ -158,10 +166,7 @@ func newAccessKeyUpdateCmd(p *program) *cobra.Command {
 }
 
 func newAccessKeyRotateCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "rotate ID --app ID [--grace-period DURATION]", Short: "Give an access key a new secret, shown once"}
-	r := addRemote(p, cmd)
-	app := appFlag(cmd, r)
-	cmd.ValidArgsFunction = completeAccessKeys(r, app)
+	cmd, r, app := keyCmd(p, "rotate ID --app ID [--grace-period DURATION]", "Give an access key a new secret, shown once")
 	grace := graceFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := needOne(cmd, args, "ID"); err != nil {
@@ -188,18 +193,9 @@ func newAccessKeyRotateCmd(p *program) *cobra.Command {
 }
 
 func newAccessKeyRevokeCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "revoke ID --app ID", Short: "Revoke an access key: it stops working at once"}
-	r := addRemote(p, cmd)
-	app := appFlag(cmd, r)
-	cmd.ValidArgsFunction = completeAccessKeys(r, app)
+	cmd, r, app := keyCmd(p, "revoke ID --app ID", "Revoke an access key: it stops working at once")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		if err := needApp(*app); err != nil {
-			return err
-		}
-		c, err := r.client()
+		c, err := keyClient(cmd, r, args, *app)
 		if err != nil {
 			return err
 		}
@@ -222,9 +218,9 @@ func completeAccessKeys(r *remote, app *string) cobra.CompletionFunc {
 		if err != nil {
 			return nil, err
 		}
-		var out []string
-		for _, k := range page.Items {
-			out = append(out, k.ID+"\t"+k.Name)
+		out := make([]string, len(page.Items))
+		for i, k := range page.Items {
+			out[i] = k.ID + "\t" + k.Name
 		}
 		return out, nil
 	})

@@ -10,47 +10,17 @@ import (
 
 func newAPIKeyCmd(p *program) *cobra.Command {
 	cmd := group(p, "apikey", "List, create, change, rotate and delete API keys",
-		newAPIKeyListCmd(p), newAPIKeyGetCmd(p), newAPIKeyCreateCmd(p), newAPIKeyUpdateCmd(p),
-		newAPIKeyDeleteCmd(p), newAPIKeyRotateCmd(p))
+		listCmd(p, "List the tenant's API keys", apiKeyColumns, (*client.Client).APIKeys),
+		getCmd(p, "NAME", "Show an API key", completeAPIKeys, (*client.Client).APIKey),
+		newAPIKeyCreateCmd(p), newAPIKeyUpdateCmd(p),
+		deleteCmd(p, "NAME", "Delete an API key: it stops working at once", completeAPIKeys, (*client.Client).DeleteAPIKey, "Deleted API key %q."),
+		newAPIKeyRotateCmd(p))
 	cmd.Aliases = []string{"api-key", "apikeys"}
 	return cmd
 }
 
 var apiKeyColumns = []column{{"NAME", "name"}, {"KEY", "display"}, {"PERMISSIONS", "permissions"}, {"ACTIVE", "active"},
 	{"EXPIRES", "expiresAt"}, {"LAST USED", "lastUsedAt"}}
-
-func newAPIKeyListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the tenant's API keys", Args: cobra.NoArgs}
-	r := addRemote(p, cmd)
-	limit := limitFlag(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runList(r, *limit, apiKeyColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.APIKey], error) {
-			return c.APIKeys(cmd.Context(), cursor, n)
-		})
-	}
-	return cmd
-}
-
-func newAPIKeyGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get NAME", Short: "Show an API key"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeAPIKeys(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "NAME"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.APIKey(cmd.Context(), args[0])
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
-	}
-	return cmd
-}
 
 func newAPIKeyCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
@@ -134,26 +104,6 @@ func newAPIKeyUpdateCmd(p *program) *cobra.Command {
 	return cmd
 }
 
-func newAPIKeyDeleteCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "delete NAME", Short: "Delete an API key: it stops working at once"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeAPIKeys(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "NAME"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		if err := c.DeleteAPIKey(cmd.Context(), args[0]); err != nil {
-			return err
-		}
-		return r.said("Deleted API key %q.", args[0])
-	}
-	return cmd
-}
-
 func newAPIKeyRotateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{Use: "rotate NAME [--grace-period DURATION]", Short: "Give an API key a new secret, shown once"}
 	r := addRemote(p, cmd)
@@ -190,15 +140,5 @@ func graceSaid(grace time.Duration) string {
 
 // completeAPIKeys completes API key names from the server.
 func completeAPIKeys(r *remote) cobra.CompletionFunc {
-	return completeFrom(r, func(c *client.Client, cmd *cobra.Command) ([]string, error) {
-		page, err := c.APIKeys(cmd.Context(), "", client.MaxPage)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, k := range page.Items {
-			out = append(out, k.Name)
-		}
-		return out, nil
-	})
+	return completeItems(r, (*client.Client).APIKeys, func(k client.APIKey) string { return k.Name })
 }

@@ -8,46 +8,15 @@ import (
 
 func newApplicationCmd(p *program) *cobra.Command {
 	cmd := group(p, "app", "List, create, change and revoke applications",
-		newAppListCmd(p), newAppGetCmd(p), newAppCreateCmd(p), newAppUpdateCmd(p), newAppRevokeCmd(p))
+		listCmd(p, "List the active applications", appColumns, (*client.Client).Applications),
+		getCmd(p, "ID", "Show an application", completeApps, (*client.Client).Application),
+		newAppCreateCmd(p), newAppUpdateCmd(p), newAppRevokeCmd(p))
 	cmd.Aliases = []string{"application", "apps"}
 	return cmd
 }
 
 var appColumns = []column{{"ID", "id"}, {"NAME", "name"}, {"STATUS", "status"}, {"CREATED BY", "createdBy"},
 	{"CREATED", "createdAt"}, {"DESCRIPTION", "description"}}
-
-func newAppListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the active applications", Args: cobra.NoArgs}
-	r := addRemote(p, cmd)
-	limit := limitFlag(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runList(r, *limit, appColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.Application], error) {
-			return c.Applications(cmd.Context(), cursor, n)
-		})
-	}
-	return cmd
-}
-
-func newAppGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID", Short: "Show an application"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeApps(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.Application(cmd.Context(), args[0])
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
-	}
-	return cmd
-}
 
 func newAppCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{Use: "create NAME [--description TEXT]", Short: "Create an application"}
@@ -102,14 +71,9 @@ func newAppUpdateCmd(p *program) *cobra.Command {
 }
 
 func newAppRevokeCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "revoke ID", Short: "Revoke an application: every access key in it stops working"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeApps(r)
+	cmd, r := oneArgCmd(p, "revoke", "ID", "Revoke an application: every access key in it stops working", completeApps)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
+		c, err := r.clientFor(cmd, args, "ID")
 		if err != nil {
 			return err
 		}
@@ -124,15 +88,5 @@ func newAppRevokeCmd(p *program) *cobra.Command {
 
 // completeApps completes application ids from the server, with their names.
 func completeApps(r *remote) cobra.CompletionFunc {
-	return completeFrom(r, func(c *client.Client, cmd *cobra.Command) ([]string, error) {
-		page, err := c.Applications(cmd.Context(), "", client.MaxPage)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, a := range page.Items {
-			out = append(out, a.ID+"\t"+a.Name)
-		}
-		return out, nil
-	})
+	return completeItems(r, (*client.Client).Applications, func(a client.Application) string { return a.ID + "\t" + a.Name })
 }

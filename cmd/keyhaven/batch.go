@@ -18,7 +18,8 @@ import (
 
 func newBatchCmd(p *program) *cobra.Command {
 	cmd := group(p, "batch", "Create device accesses in batches and follow them",
-		newBatchCreateCmd(p), newBatchGetCmd(p), newBatchListCmd(p))
+		newBatchCreateCmd(p), newBatchGetCmd(p),
+		listCmd(p, "List the tenant's batches, newest first", batchColumns, (*client.Client).Batches))
 	cmd.Aliases = []string{"batches"}
 	return cmd
 }
@@ -36,7 +37,7 @@ var batchErrorColumns = []column{{"INDEX", "index"}, {"CODE", "code"}, {"MESSAGE
 
 func newBatchCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "create --contract ID (--count N | --items FILE) [--wait]", Args: cobra.NoArgs,
+		Use: "create --contract ID (--count N | --items FILE) [--wait]", Args: noArgs,
 		Short: "Create device accesses in a batch, and with --wait follow it to its end",
 		Long: "Submit a batch of device accesses: --count N generates N of them; --items FILE creates the accesses a JSON\n" +
 			"array in FILE (- for standard input) describes, each {\"username\"?, \"password\"?, \"deviceName\"?}. With --wait it\n" +
@@ -300,16 +301,4 @@ func writeBatchText(w io.Writer, head json.RawMessage, t *client.BatchTask, acce
 		return writeTable(w, raw, batchErrorColumns)
 	}
 	return nil
-}
-
-func newBatchListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the tenant's batches, newest first", Args: cobra.NoArgs}
-	r := addRemote(p, cmd)
-	limit := limitFlag(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runList(r, *limit, batchColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.BatchTask], error) {
-			return c.Batches(cmd.Context(), cursor, n)
-		})
-	}
-	return cmd
 }

@@ -623,6 +623,9 @@ func TestCompletion(t *testing.T) {
 	if out := u.ok("", "__complete", "apikey", "rotate", ""); !strings.Contains(out, "bootstrap\n") {
 		t.Errorf("API key names not completed from the server:\n%s", out)
 	}
+	if out := u.ok("", "__complete", "user", "get", ""); !strings.Contains(out, "\tadmin@keyhaven.local\n") {
+		t.Errorf("user ids not completed with their emails from the server:\n%s", out)
+	}
 }
 
 // TestConfigIsPrivate: the saved login is written readable by its owner only, and never into

@@ -12,14 +12,15 @@ import (
 
 func newContractCmd(p *program) *cobra.Command {
 	cmd := group(p, "contract", "List, create and change contracts",
-		newContractListCmd(p), newContractGetCmd(p), newContractCreateCmd(p), newContractUpdateCmd(p))
+		newContractListCmd(p), getCmd(p, "ID", "Show a contract", nil, (*client.Client).Contract),
+		newContractCreateCmd(p), newContractUpdateCmd(p))
 	cmd.Aliases = []string{"contracts"}
 	return cmd
 }
 
 func newOfferingCmd(p *program) *cobra.Command {
 	cmd := group(p, "offering", "List and create product offerings, which contracts sell",
-		newOfferingListCmd(p), newOfferingCreateCmd(p))
+		listCmd(p, "List the product offerings", offeringColumns, (*client.Client).Offerings), newOfferingCreateCmd(p))
 	cmd.Aliases = []string{"offerings", "product-offering"}
 	return cmd
 }
@@ -30,7 +31,7 @@ var contractColumns = []column{{"ID", "id"}, {"OFFERING", "productOfferingId"}, 
 	{"START", "startDate"}, {"END", "endDate"}, {"STATUS", "status"}}
 
 func newContractListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list [--offering ID] [--status STATUS]", Short: "List contracts", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [--offering ID] [--status STATUS]", Short: "List contracts", Args: noArgs}
 	r := addRemote(p, cmd)
 	fs := cmd.Flags()
 	offering := fs.String("offering", "", "only the contracts of this product offering")
@@ -48,26 +49,6 @@ func newContractListCmd(p *program) *cobra.Command {
 		return runList(r, *limit, contractColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.Contract], error) {
 			return c.Contracts(cmd.Context(), q, cursor, n)
 		})
-	}
-	return cmd
-}
-
-func newContractGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID", Short: "Show a contract"}
-	r := addRemote(p, cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.Contract(cmd.Context(), args[0])
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
 	}
 	return cmd
 }
@@ -144,18 +125,6 @@ func newContractUpdateCmd(p *program) *cobra.Command {
 }
 
 var offeringColumns = []column{{"ID", "id"}, {"NAME", "name"}, {"ACCESS VALIDITY DAYS", "accessValidityDays"}, {"CREATED", "createdAt"}}
-
-func newOfferingListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the product offerings", Args: cobra.NoArgs}
-	r := addRemote(p, cmd)
-	limit := limitFlag(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runList(r, *limit, offeringColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.ProductOffering], error) {
-			return c.Offerings(cmd.Context(), cursor, n)
-		})
-	}
-	return cmd
-}
 
 func newOfferingCreateCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{Use: "create NAME [--id ID] [--access-validity-days N]", Short: "Create a product offering"}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,7 +32,7 @@ func bindEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 		if v := getenv(envName(f.Name)); v != "" {
 			// The value is not repeated: it may be a token or a password.
 			if serr := f.Value.Set(v); serr != nil {
-				err = fmt.Errorf("invalid value in %s for flag --%s: %w", envName(f.Name), f.Name, serr)
+				err = fmt.Errorf("invalid value in %s for flag --%s: %w", envName(f.Name), f.Name, refusal(f, serr))
 				return
 			}
 			f.Changed = true
@@ -50,13 +51,43 @@ func bindEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 	return err
 }
 
-// flagError says which flag a bad command-line value was given to, and why it is refused.
+// flagError says which flag a bad command-line value was given to, and why it is refused. A
+// switch's value is not repeated: a switch that reads a secret from standard input
+// (--with-token, --password-stdin) is the one given that secret by mistake.
 func flagError(_ *cobra.Command, err error) error {
 	var invalid *pflag.InvalidValueError
 	if errors.As(err, &invalid) {
-		return fmt.Errorf("invalid value %q for flag --%s: %w", invalid.GetValue(), invalid.GetFlag().Name, invalid.Unwrap())
+		f := invalid.GetFlag()
+		if isSwitch(f) {
+			return fmt.Errorf("invalid value for flag --%s: %w", f.Name, refusal(f, invalid.Unwrap()))
+		}
+		return fmt.Errorf("invalid value %q for flag --%s: %w", invalid.GetValue(), f.Name, refusal(f, invalid.Unwrap()))
 	}
 	return err
+}
+
+func isSwitch(f *pflag.Flag) bool { return f.Value.Type() == "bool" }
+
+// refusal is why a flag refused a value, without the value, which pflag's own types repeat in
+// strconv's errors.
+func refusal(f *pflag.Flag, err error) error {
+	var num *strconv.NumError
+	switch {
+	case isSwitch(f):
+		return errors.New("must be true or false")
+	case errors.As(err, &num):
+		return errors.New("not a number")
+	}
+	return err
+}
+
+// noArgs refuses arguments to a command that takes none, without repeating them: a stray one
+// is often a secret given after a switch that reads it from standard input.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s takes no arguments, and was given %d", cmd.CommandPath()[len("keyhaven "):], len(args))
+	}
+	return nil
 }
 
 // remoteAnnotation marks the flags of a call to the REST API, which the help lists apart.

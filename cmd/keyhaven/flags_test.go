@@ -116,3 +116,72 @@ func hasFlag(args []string, name string) bool {
 	}
 	return false
 }
+
+// TestURLCredentialsNotRepeated: a --url refused for holding a user's password or a query is
+// not repeated whole in the error, which may end up in a log: the password and the query stay
+// out of it, and the error still names the flag.
+func TestURLCredentialsNotRepeated(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	secrets := []string{"hunter2", "khk_in_a_query"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"a password", []string{"apikey", "list", "--url", "https://ops:hunter2@keyhaven.example.com", "--token", "t"}, nil},
+		{"a query", []string{"apikey", "list", "--url", "https://keyhaven.example.com/?token=khk_in_a_query", "--token", "t"}, nil},
+		{"from the environment", []string{"app", "list", "--token", "t"}, map[string]string{"KEYHAVEN_URL": "https://ops:hunter2@keyhaven.example.com"}},
+		{"at login", []string{"login", "--url", "https://ops:hunter2@keyhaven.example.com", "--with-token"}, nil},
+		{"not http", []string{"apikey", "list", "--url", "ftp://ops:hunter2@keyhaven.example.com", "--token", "t"}, nil},
+		{"no scheme", []string{"apikey", "list", "--url", "ops:hunter2@keyhaven.example.com", "--token", "t"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, &errb)
+			if err == nil {
+				t.Fatalf("keyhaven %s accepted", strings.Join(tc.args, " "))
+			}
+			if !strings.Contains(err.Error(), "--url") {
+				t.Errorf("error %q does not name --url", err)
+			}
+			for _, s := range secrets {
+				if strings.Contains(err.Error()+out.String()+errb.String(), s) {
+					t.Errorf("the error repeats %q: %v", s, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSecretsGivenByMistakeNotRepeated: a token or password given on the command line to a
+// switch that reads it from standard input (--with-token, --password-stdin), glued to it or
+// after it, or to such a switch's variable, is refused without being repeated.
+func TestSecretsGivenByMistakeNotRepeated(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	secrets := []string{"khk_given_by_mistake", "hunter2"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"a token after --with-token", []string{"login", "--with-token", "khk_given_by_mistake"}, nil},
+		{"a token glued to --with-token", []string{"login", "--with-token=khk_given_by_mistake"}, nil},
+		{"a token in the switch's variable", []string{"login"}, map[string]string{"KEYHAVEN_WITH_TOKEN": "khk_given_by_mistake"}},
+		{"a password after --password-stdin", []string{"access", "create", "--contract", "c", "--password-stdin", "hunter2"}, nil},
+		{"a password glued to --password-stdin", []string{"user", "update", "u", "--password-stdin=hunter2"}, nil},
+		{"a password glued to --current-password", []string{"user", "update", "u", "--password-stdin", "--current-password=hunter2"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, &errb)
+			if err == nil {
+				t.Fatalf("keyhaven %s accepted", strings.Join(tc.args, " "))
+			}
+			for _, s := range secrets {
+				if strings.Contains(err.Error()+out.String()+errb.String(), s) {
+					t.Errorf("the error repeats %q: %v", s, err)
+				}
+			}
+		})
+	}
+}

@@ -17,7 +17,7 @@ const sessionPrefix = "khs_"
 
 func newLoginCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "login [--url URL] [--tenant TENANT]", Args: cobra.NoArgs,
+		Use: "login [--url URL] [--tenant TENANT]", Args: noArgs,
 		Short: "Sign in, and save the session for the other commands",
 		Long: "Sign in with email and password (the password asked for without echo on a terminal, else read as a line\n" +
 			"of standard input), or with --with-token give an API key or access key on standard input. The credential is\n" +
@@ -118,7 +118,7 @@ func credentialSaid(me *client.Me) string {
 
 func newLogoutCmd(p *program) *cobra.Command {
 	return &cobra.Command{
-		Use: "logout", Args: cobra.NoArgs,
+		Use: "logout", Args: noArgs,
 		Short: "Forget the saved credential, and end it on the server when it is a session",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			saved, err := loadConfig()

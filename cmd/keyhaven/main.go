@@ -101,7 +101,7 @@ func newRoot(p *program) *cobra.Command {
 
 func newVersionCmd(p *program) *cobra.Command {
 	return &cobra.Command{
-		Use: "version", Short: "Print the version", Args: cobra.NoArgs,
+		Use: "version", Short: "Print the version", Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := fmt.Fprintln(p.stdout, "keyhaven", version)
 			return err

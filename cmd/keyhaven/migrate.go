@@ -9,7 +9,7 @@ import (
 )
 
 func newMigrateCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "migrate", Short: "Apply database migrations and exit", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "migrate", Short: "Apply database migrations and exit", Args: noArgs}
 	db := dbFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return migrate(cmd, *db, p.stderr) }
 	return cmd

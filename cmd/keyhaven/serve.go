@@ -25,7 +25,7 @@ import (
 
 func newServeCmd(p *program) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "serve", Short: "Run the API and console", Args: cobra.NoArgs,
+		Use: "serve", Short: "Run the API and console", Args: noArgs,
 		Long: "Serve the web console (/), the REST API (/api/...), GraphQL, /healthz, /readyz and /metrics, and run batch\n" +
 			"tasks and webhook deliveries.\n" +
 			"Pending migrations are applied first. On an empty database it creates the tenant \"default\" and prints its\n" +

@@ -15,7 +15,10 @@ import (
 
 func newUserCmd(p *program) *cobra.Command {
 	cmd := group(p, "user", "List, create, change and delete users; reset a password on the database",
-		newUserListCmd(p), newUserGetCmd(p), newUserCreateCmd(p), newUserUpdateCmd(p), newUserDeleteCmd(p),
+		listCmd(p, "List the tenant's users", userColumns, (*client.Client).Users),
+		getCmd(p, "ID|EMAIL", "Show a user", completeUsers, userByIDOrEmail), newUserCreateCmd(p), newUserUpdateCmd(p),
+		deleteCmd(p, "ID|EMAIL", "Delete a user: every credential and application it owns stops working", completeUsers,
+			deleteUserByIDOrEmail, "Deleted user %s: every credential and application it owned has stopped working."),
 		newResetPasswordCmd(p))
 	cmd.Aliases = []string{"users"}
 	return cmd
@@ -58,18 +61,6 @@ The new password is shown only now: pass it on safely.
 
 var userColumns = []column{{"ID", "id"}, {"EMAIL", "email"}, {"PERMISSIONS", "permissions"}, {"CREATED", "createdAt"}}
 
-func newUserListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the tenant's users", Args: cobra.NoArgs}
-	r := addRemote(p, cmd)
-	limit := limitFlag(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runList(r, *limit, userColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.User], error) {
-			return c.Users(cmd.Context(), cursor, n)
-		})
-	}
-	return cmd
-}
-
 // userID returns the id of the user arg names, by id or by email.
 func userID(ctx context.Context, c *client.Client, arg string) (string, error) {
 	if !strings.Contains(arg, "@") {
@@ -89,29 +80,22 @@ func userID(ctx context.Context, c *client.Client, arg string) (string, error) {
 	return "", fmt.Errorf("tenant %q has no user %q", c.Tenant, arg)
 }
 
-func newUserGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID|EMAIL", Short: "Show a user"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeUsers(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID or EMAIL"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		id, err := userID(cmd.Context(), c, args[0])
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.User(cmd.Context(), id)
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
+// userByIDOrEmail returns the user arg names, by id or by email.
+func userByIDOrEmail(c *client.Client, ctx context.Context, arg string) (*client.User, json.RawMessage, error) {
+	id, err := userID(ctx, c, arg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return cmd
+	return c.User(ctx, id)
+}
+
+// deleteUserByIDOrEmail deletes the user arg names, by id or by email.
+func deleteUserByIDOrEmail(c *client.Client, ctx context.Context, arg string) error {
+	id, err := userID(ctx, c, arg)
+	if err != nil {
+		return err
+	}
+	return c.DeleteUser(ctx, id)
 }
 
 func newUserCreateCmd(p *program) *cobra.Command {
@@ -206,41 +190,7 @@ func newUserUpdateCmd(p *program) *cobra.Command {
 	return cmd
 }
 
-func newUserDeleteCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "delete ID|EMAIL", Short: "Delete a user: every credential and application it owns stops working"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeUsers(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID or EMAIL"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		id, err := userID(cmd.Context(), c, args[0])
-		if err != nil {
-			return err
-		}
-		if err := c.DeleteUser(cmd.Context(), id); err != nil {
-			return err
-		}
-		return r.said("Deleted user %s: every credential and application it owned has stopped working.", args[0])
-	}
-	return cmd
-}
-
 // completeUsers completes user ids from the server, with their emails.
 func completeUsers(r *remote) cobra.CompletionFunc {
-	return completeFrom(r, func(c *client.Client, cmd *cobra.Command) ([]string, error) {
-		page, err := c.Users(cmd.Context(), "", client.MaxPage)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, u := range page.Items {
-			out = append(out, u.ID+"\t"+u.Email)
-		}
-		return out, nil
-	})
+	return completeItems(r, (*client.Client).Users, func(u client.User) string { return u.ID + "\t" + u.Email })
 }

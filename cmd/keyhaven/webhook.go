@@ -11,8 +11,11 @@ import (
 
 func newWebhookCmd(p *program) *cobra.Command {
 	cmd := group(p, "webhook", "List, create, change, delete and test webhooks, and see their deliveries",
-		newWebhookListCmd(p), newWebhookGetCmd(p), newWebhookCreateCmd(p), newWebhookUpdateCmd(p),
-		newWebhookDeleteCmd(p), newWebhookTestCmd(p), newWebhookDeliveriesCmd(p), newWebhookResendCmd(p))
+		listCmd(p, "List the tenant's webhooks", webhookColumns, (*client.Client).Webhooks),
+		getCmd(p, "ID", "Show a webhook", completeWebhooks, (*client.Client).Webhook),
+		newWebhookCreateCmd(p), newWebhookUpdateCmd(p),
+		deleteCmd(p, "ID", "Delete a webhook", completeWebhooks, (*client.Client).DeleteWebhook, "Deleted webhook %s."),
+		newWebhookTestCmd(p), newWebhookDeliveriesCmd(p), newWebhookResendCmd(p))
 	cmd.Aliases = []string{"webhooks"}
 	return cmd
 }
@@ -31,39 +34,6 @@ func eventsFlag(cmd *cobra.Command, usage string) *[]string {
 	}
 	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
 	return events
-}
-
-func newWebhookListCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the tenant's webhooks", Args: cobra.NoArgs}
-	r := addRemote(p, cmd)
-	limit := limitFlag(cmd.Flags())
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runList(r, *limit, webhookColumns, func(c *client.Client, cursor string, n int) (*client.Page[client.Webhook], error) {
-			return c.Webhooks(cmd.Context(), cursor, n)
-		})
-	}
-	return cmd
-}
-
-func newWebhookGetCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "get ID", Short: "Show a webhook"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeWebhooks(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		_, raw, err := c.Webhook(cmd.Context(), args[0])
-		if err != nil {
-			return err
-		}
-		return r.show(raw)
-	}
-	return cmd
 }
 
 func newWebhookCreateCmd(p *program) *cobra.Command {
@@ -132,35 +102,10 @@ func newWebhookUpdateCmd(p *program) *cobra.Command {
 	return cmd
 }
 
-func newWebhookDeleteCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "delete ID", Short: "Delete a webhook"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeWebhooks(r)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
-		if err != nil {
-			return err
-		}
-		if err := c.DeleteWebhook(cmd.Context(), args[0]); err != nil {
-			return err
-		}
-		return r.said("Deleted webhook %s.", args[0])
-	}
-	return cmd
-}
-
 func newWebhookTestCmd(p *program) *cobra.Command {
-	cmd := &cobra.Command{Use: "test ID", Short: "Send a webhook the event webhook.test"}
-	r := addRemote(p, cmd)
-	cmd.ValidArgsFunction = completeWebhooks(r)
+	cmd, r := oneArgCmd(p, "test", "ID", "Send a webhook the event webhook.test", completeWebhooks)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := needOne(cmd, args, "ID"); err != nil {
-			return err
-		}
-		c, err := r.client()
+		c, err := r.clientFor(cmd, args, "ID")
 		if err != nil {
 			return err
 		}
@@ -213,15 +158,5 @@ func newWebhookResendCmd(p *program) *cobra.Command {
 
 // completeWebhooks completes webhook ids from the server, with their URLs.
 func completeWebhooks(r *remote) cobra.CompletionFunc {
-	return completeFrom(r, func(c *client.Client, cmd *cobra.Command) ([]string, error) {
-		page, err := c.Webhooks(cmd.Context(), "", client.MaxPage)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, h := range page.Items {
-			out = append(out, h.ID+"\t"+h.URL)
-		}
-		return out, nil
-	})
+	return completeItems(r, (*client.Client).Webhooks, func(h client.Webhook) string { return h.ID + "\t" + h.URL })
 }

@@ -42,14 +42,20 @@ func New(baseURL, tenant, token string) *Client {
 }
 
 // CheckURL says what is wrong with a keyhaven URL: it must be http or https, with a host,
-// and no user, query or fragment.
+// and no user, query or fragment. The error never repeats a user's password or a query,
+// which may hold a credential.
 func CheckURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http or https URL such as https://keyhaven.example.com", s)
+		shown := strconv.Quote(s)
+		if strings.ContainsAny(s, "@?") {
+			shown = "the value"
+		}
+		return fmt.Errorf("%s is not an http or https URL such as https://keyhaven.example.com", shown)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: give keyhaven's URL without user, query or fragment", s)
+		bare := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+		return fmt.Errorf("%q: give keyhaven's URL without user, query or fragment", bare.String())
 	}
 	return nil
 }
@@ -202,8 +208,8 @@ type Page[T any] struct {
 	NextCursor string
 }
 
-// list fetches one page of the list at path.
-func list[T any](ctx context.Context, c *Client, path string, query url.Values, cursor string, limit int) (*Page[T], error) {
+// pageQuery is query asking for the page after cursor, of at most limit items when limit > 0.
+func pageQuery(query url.Values, cursor string, limit int) url.Values {
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
@@ -214,11 +220,16 @@ func list[T any](ctx context.Context, c *Client, path string, query url.Values, 
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
+	return q
+}
+
+// list fetches one page of the list at path.
+func list[T any](ctx context.Context, c *Client, path string, query url.Values, cursor string, limit int) (*Page[T], error) {
 	var body struct {
 		Items      []json.RawMessage `json:"items"`
 		NextCursor string            `json:"nextCursor"`
 	}
-	if _, err := c.Do(ctx, http.MethodGet, path, q, nil, &body); err != nil {
+	if _, err := c.Do(ctx, http.MethodGet, path, pageQuery(query, cursor, limit), nil, &body); err != nil {
 		return nil, err
 	}
 	p := &Page[T]{Items: make([]T, len(body.Items)), Raw: body.Items, NextCursor: body.NextCursor}
@@ -257,5 +268,3 @@ func All[T any](max int, fetch func(cursor string, limit int) (*Page[T], error))
 		cursor = p.NextCursor
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

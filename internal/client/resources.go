@@ -460,15 +460,8 @@ func (c *Client) CreateBatch(ctx context.Context, in BatchInput) (*BatchTask, js
 
 // Batch returns a batch task with the page of its accesses after cursor.
 func (c *Client) Batch(ctx context.Context, id, cursor string, limit int) (*BatchTask, json.RawMessage, error) {
-	q := url.Values{}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-	if limit > 0 {
-		q.Set("limit", itoa(limit))
-	}
 	t := new(BatchTask)
-	raw, err := c.Do(ctx, http.MethodGet, c.tenantPath("access", "batch", id), q, nil, t)
+	raw, err := c.Do(ctx, http.MethodGet, c.tenantPath("access", "batch", id), pageQuery(nil, cursor, limit), nil, t)
 	if err != nil {
 		return nil, nil, err
 	}

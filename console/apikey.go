@@ -57,7 +57,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, p *keyhav
 		k, secret, err = c.svc.CreateAPIKey(ctx(r), p, in)
 	}
 	if err != nil {
-		return c.keyFormError(err, "", apiKeyLabels, "apikey_form", "New API key", "api-keys", f)
+		return keyFormError(err, "", apiKeyLabels, "apikey_form", "New API key", "api-keys", f)
 	}
 	return c.showOnce(w, r, p, createdData{
 		Heading: "API key created", Text: "Securely record this API key now: it is shown only once.", Nav: "api-keys",
@@ -107,7 +107,7 @@ func (c *Console) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyhav
 		_, err = c.svc.UpdateAPIKey(ctx(r), p, name, in)
 	}
 	if err != nil {
-		return c.keyFormError(err, "api_key.", apiKeyLabels, "apikey_form", "Edit API key "+name, "api-keys", f)
+		return keyFormError(err, "api_key.", apiKeyLabels, "apikey_form", "Edit API key "+name, "api-keys", f)
 	}
 	http.Redirect(w, r, apiKeyPath(name), http.StatusSeeOther)
 	return nil

@@ -164,7 +164,7 @@ func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request, p *key
 		k, secret, err = c.svc.CreateAccessKey(ctx(r), p, appID, in)
 	}
 	if err != nil {
-		return c.keyFormError(err, "", accessKeyLabels, "key_form", "New access key", "applications", f)
+		return keyFormError(err, "", accessKeyLabels, "key_form", "New access key", "applications", f)
 	}
 	return c.showOnce(w, r, p, createdData{
 		Heading: "Access key created", Text: "Securely record your access key now: it is shown only once.", Nav: "applications",
@@ -215,7 +215,7 @@ func (c *Console) updateAccessKey(w http.ResponseWriter, r *http.Request, p *key
 		_, err = c.svc.UpdateAccessKey(ctx(r), p, id, keyID, keyhaven.AccessKeyUpdate{Name: &f.Name, Description: &f.Description, Policy: policy})
 	}
 	if err != nil {
-		return c.keyFormError(err, "", accessKeyLabels, "key_form", "Edit access key", "applications", f)
+		return keyFormError(err, "", accessKeyLabels, "key_form", "Edit access key", "applications", f)
 	}
 	http.Redirect(w, r, accessKeyPath(id, keyID), http.StatusSeeOther)
 	return nil

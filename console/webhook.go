@@ -49,15 +49,6 @@ func webhookFormFrom(r *http.Request, action, submit, cancel string) webhookForm
 // webhookFormError is the refusal that shows a webhook form again with the message of each
 // invalid field.
 func webhookFormError(err error, title string, f webhookForm) error {
-	fields := keyhaven.ErrorFields(err)
-	for i, fe := range fields {
-		if len(fe.Field) > len("events[") && fe.Field[:len("events[")] == "events[" {
-			fields[i].Field = "events"
-		}
-	}
-	if len(fields) > 0 && keyhaven.ErrorCode(err) == keyhaven.EINVALID {
-		err = &keyhaven.Error{Code: keyhaven.EINVALID, Reason: keyhaven.ErrorReason(err), Message: keyhaven.ErrorMessage(err), Fields: fields}
-	}
 	f.Errors, err = fieldErrors(err, "", nil, webhookLabels)
 	return refused(err, "webhook_form", title, "webhooks", f)
 }

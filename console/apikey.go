@@ -9,16 +9,11 @@ import (
 )
 
 func (c *Console) apiKeys(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	keys, err := listed(c, r, p, c.svc.ListAPIKeysPage, func(k *keyhaven.Credential) string { return k.ID })
 	if err != nil {
 		return err
 	}
-	keys, err := c.svc.ListAPIKeysPage(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "apikeys", "API keys", "api-keys",
-		paged(c, r, start, keys, func(k *keyhaven.Credential) string { return k.ID }))
+	return c.render(w, r, p, http.StatusOK, "apikeys", "API keys", "api-keys", keys)
 }
 
 // apiKeyPath is the path of an API key's page.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 
 	"keyhaven.dev/keyhaven"
@@ -54,16 +55,11 @@ func webhookFormError(err error, title string, f webhookForm) error {
 }
 
 func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	hooks, err := listed(c, r, p, c.svc.ListWebhooks, func(h *keyhaven.Webhook) string { return h.ID })
 	if err != nil {
 		return err
 	}
-	hooks, err := c.svc.ListWebhooks(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks",
-		paged(c, r, start, hooks, func(h *keyhaven.Webhook) string { return h.ID }))
+	return c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks", hooks)
 }
 
 func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
@@ -107,17 +103,14 @@ func (c *Console) webhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Pr
 	if err != nil {
 		return err
 	}
-	page, start, err := c.pageOf(r)
+	ds, err := listed(c, r, p, func(ctx context.Context, p *keyhaven.Principal, page keyhaven.Page) ([]*keyhaven.WebhookAttempt, error) {
+		return c.svc.ListWebhookDeliveries(ctx, p, hook.ID, page)
+	}, func(a *keyhaven.WebhookAttempt) string { return a.ID })
 	if err != nil {
 		return err
 	}
-	ds, err := c.svc.ListWebhookDeliveries(ctx(r), p, hook.ID, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks", webhookPage{Hook: hook,
-		Deliveries: paged(c, r, start, ds, func(a *keyhaven.WebhookAttempt) string { return a.ID }),
-		Notice:     webhookNotices[r.URL.Query().Get("queued")]})
+	return c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks", webhookPage{Hook: hook, Deliveries: ds,
+		Notice: webhookNotices[r.URL.Query().Get("queued")]})
 }
 
 func (c *Console) editWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {

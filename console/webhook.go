@@ -13,32 +13,19 @@ func webhookPath(id string) string { return "/webhooks/" + id }
 // webhookLabels are the labels of a webhook form's fields.
 var webhookLabels = map[string]string{"url": "URL", "events": "Events", "description": "Description"}
 
-// eventOption is an event type a webhook form offers.
-type eventOption struct {
-	Name    string
-	Checked bool
-}
-
 // webhookForm is a webhook's form: what the user typed, and the message of each invalid
 // field by its name.
 type webhookForm struct {
 	Action, Submit, Cancel string
 	URL, Description       string
 	Enabled                bool
-	Events                 []eventOption
+	Events                 []permOption
 	Errors                 map[string]string
 }
 
-func eventOptions(checked []string) []eventOption {
-	on := map[string]bool{}
-	for _, e := range checked {
-		on[e] = true
-	}
-	out := make([]eventOption, len(keyhaven.SubscribableEvents))
-	for i, t := range keyhaven.SubscribableEvents {
-		out[i] = eventOption{Name: string(t), Checked: on[string(t)]}
-	}
-	return out
+// eventOptions returns the event types a webhook form offers, those named in checked checked.
+func eventOptions(checked []string) []permOption {
+	return checkedOf(keyhaven.SubscribableEvents, checked)
 }
 
 // webhookFormFrom is the form as posted.

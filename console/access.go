@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
@@ -8,14 +9,13 @@ import (
 )
 
 func (c *Console) accesses(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := keyhaven.AccessFilter{ContractID: q.Get("contractId"), Status: keyhaven.AccessStatus(q.Get("status")), Username: q.Get("username"),
-		CreatedBy: q.Get("createdBy"), Page: page}
-	items, err := c.svc.ListAccesses(ctx(r), p, f)
+		CreatedBy: q.Get("createdBy")}
+	items, err := listed(c, r, p, func(ctx context.Context, p *keyhaven.Principal, page keyhaven.Page) ([]*keyhaven.Access, error) {
+		f.Page = page
+		return c.svc.ListAccesses(ctx, p, f)
+	}, func(a *keyhaven.Access) string { return a.ID })
 	if err != nil {
 		return err
 	}
@@ -25,7 +25,7 @@ func (c *Console) accesses(w http.ResponseWriter, r *http.Request, p *keyhaven.P
 	}
 	return c.render(w, r, p, http.StatusOK, "accesses", "Device accesses", "accesses", map[string]any{
 		"F": f, "Statuses": keyhaven.AccessStatuses, "Contracts": contracts,
-		"List": paged(c, r, start, items, func(a *keyhaven.Access) string { return a.ID })})
+		"List": items})
 }
 
 // contractChoices returns the contracts of a status ("" for any) that a form offers, and

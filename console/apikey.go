@@ -9,16 +9,11 @@ import (
 )
 
 func (c *Console) apiKeys(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	keys, err := listed(c, r, p, c.svc.ListAPIKeysPage, func(k *keyhaven.Credential) string { return k.ID })
 	if err != nil {
 		return err
 	}
-	keys, err := c.svc.ListAPIKeysPage(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "apikeys", "API keys", "api-keys",
-		paged(c, r, start, keys, func(k *keyhaven.Credential) string { return k.ID }))
+	return c.render(w, r, p, http.StatusOK, "apikeys", "API keys", "api-keys", keys)
 }
 
 // apiKeyPath is the path of an API key's page.
@@ -57,7 +52,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, p *keyhav
 		k, secret, err = c.svc.CreateAPIKey(ctx(r), p, in)
 	}
 	if err != nil {
-		return c.keyFormError(err, "", apiKeyLabels, "apikey_form", "New API key", "api-keys", f)
+		return keyFormError(err, "", apiKeyLabels, "apikey_form", "New API key", "api-keys", f)
 	}
 	return c.showOnce(w, r, p, createdData{
 		Heading: "API key created", Text: "Securely record this API key now: it is shown only once.", Nav: "api-keys",
@@ -107,7 +102,7 @@ func (c *Console) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyhav
 		_, err = c.svc.UpdateAPIKey(ctx(r), p, name, in)
 	}
 	if err != nil {
-		return c.keyFormError(err, "api_key.", apiKeyLabels, "apikey_form", "Edit API key "+name, "api-keys", f)
+		return keyFormError(err, "api_key.", apiKeyLabels, "apikey_form", "Edit API key "+name, "api-keys", f)
 	}
 	http.Redirect(w, r, apiKeyPath(name), http.StatusSeeOther)
 	return nil

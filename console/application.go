@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,16 +12,11 @@ import (
 )
 
 func (c *Console) applications(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	apps, err := listed(c, r, p, c.svc.ListApplications, func(a *keyhaven.Application) string { return a.ID })
 	if err != nil {
 		return err
 	}
-	apps, err := c.svc.ListApplications(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "applications", "Applications", "applications",
-		paged(c, r, start, apps, func(a *keyhaven.Application) string { return a.ID }))
+	return c.render(w, r, p, http.StatusOK, "applications", "Applications", "applications", apps)
 }
 
 type appForm struct{ Action, Name, Description, Submit, Cancel string }
@@ -55,15 +51,12 @@ func (c *Console) application(tab string) handler {
 		}
 		d := appPage{App: app, Tab: tab, Rights: p.AccessKeyRightsOn(app)}
 		if tab == "keys" && d.Rights.View {
-			page, start, err := c.pageOf(r)
+			d.Keys, err = listed(c, r, p, func(ctx context.Context, p *keyhaven.Principal, page keyhaven.Page) ([]*keyhaven.Credential, error) {
+				return c.svc.ListAccessKeys(ctx, p, app.ID, page)
+			}, func(k *keyhaven.Credential) string { return k.ID })
 			if err != nil {
 				return err
 			}
-			keys, err := c.svc.ListAccessKeys(ctx(r), p, app.ID, page)
-			if err != nil {
-				return err
-			}
-			d.Keys = paged(c, r, start, keys, func(k *keyhaven.Credential) string { return k.ID })
 		}
 		return c.render(w, r, p, http.StatusOK, "application", app.Name, "applications", d)
 	}
@@ -164,7 +157,7 @@ func (c *Console) createAccessKey(w http.ResponseWriter, r *http.Request, p *key
 		k, secret, err = c.svc.CreateAccessKey(ctx(r), p, appID, in)
 	}
 	if err != nil {
-		return c.keyFormError(err, "", accessKeyLabels, "key_form", "New access key", "applications", f)
+		return keyFormError(err, "", accessKeyLabels, "key_form", "New access key", "applications", f)
 	}
 	return c.showOnce(w, r, p, createdData{
 		Heading: "Access key created", Text: "Securely record your access key now: it is shown only once.", Nav: "applications",
@@ -215,7 +208,7 @@ func (c *Console) updateAccessKey(w http.ResponseWriter, r *http.Request, p *key
 		_, err = c.svc.UpdateAccessKey(ctx(r), p, id, keyID, keyhaven.AccessKeyUpdate{Name: &f.Name, Description: &f.Description, Policy: policy})
 	}
 	if err != nil {
-		return c.keyFormError(err, "", accessKeyLabels, "key_form", "Edit access key", "applications", f)
+		return keyFormError(err, "", accessKeyLabels, "key_form", "Edit access key", "applications", f)
 	}
 	http.Redirect(w, r, accessKeyPath(id, keyID), http.StatusSeeOther)
 	return nil

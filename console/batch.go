@@ -12,16 +12,11 @@ import (
 )
 
 func (c *Console) batches(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	tasks, err := listed(c, r, p, c.svc.ListBatchTasks, func(t *keyhaven.BatchTask) string { return t.ID })
 	if err != nil {
 		return err
 	}
-	tasks, err := c.svc.ListBatchTasks(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "batches", "Batch tasks", "accesses",
-		paged(c, r, start, tasks, func(t *keyhaven.BatchTask) string { return t.ID }))
+	return c.render(w, r, p, http.StatusOK, "batches", "Batch tasks", "accesses", tasks)
 }
 
 // batchForm is the form of a new batch: the contract is chosen among the active ones.

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -375,6 +376,7 @@ func (c *Console) confirm(w http.ResponseWriter, r *http.Request, p *keyhaven.Pr
 	return c.render(w, r, p, http.StatusOK, "confirm", title, nav, d)
 }
 
+// permOption is one checkbox of a group of them: a permission, a scope or an event type.
 type permOption struct {
 	Name    string
 	Checked bool
@@ -397,13 +399,14 @@ func options(p *keyhaven.Principal, checked keyhaven.PermissionSet) []permOption
 // optionsChecked returns p's permissions as options, those named in checked checked: a
 // posted form's choices, shown again.
 func optionsChecked(p *keyhaven.Principal, checked []string) []permOption {
-	on := map[string]bool{}
-	for _, name := range checked {
-		on[name] = true
-	}
-	var out []permOption
-	for _, perm := range p.Permissions.List() {
-		out = append(out, permOption{Name: string(perm), Checked: on[string(perm)]})
+	return checkedOf(p.Permissions.List(), checked)
+}
+
+// checkedOf returns all as options, those named in checked checked.
+func checkedOf[T ~string](all []T, checked []string) []permOption {
+	out := make([]permOption, len(all))
+	for i, v := range all {
+		out[i] = permOption{Name: string(v), Checked: slices.Contains(checked, string(v))}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,31 +12,25 @@ import (
 )
 
 func (c *Console) contracts(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
-	f := keyhaven.ContractFilter{ProductOfferingID: q.Get("productOfferingId"), Status: keyhaven.ContractStatus(q.Get("status")), Page: page}
-	contracts, err := c.svc.ListContracts(ctx(r), p, f)
+	f := keyhaven.ContractFilter{ProductOfferingID: q.Get("productOfferingId"), Status: keyhaven.ContractStatus(q.Get("status"))}
+	contracts, err := listed(c, r, p, func(ctx context.Context, p *keyhaven.Principal, page keyhaven.Page) ([]*keyhaven.Contract, error) {
+		f.Page = page
+		return c.svc.ListContracts(ctx, p, f)
+	}, func(c *keyhaven.Contract) string { return c.ID })
 	if err != nil {
 		return err
 	}
 	return c.render(w, r, p, http.StatusOK, "contracts", "Contracts", "contracts", map[string]any{"F": f, "Statuses": keyhaven.ContractStatuses,
-		"List": paged(c, r, start, contracts, func(c *keyhaven.Contract) string { return c.ID })})
+		"List": contracts})
 }
 
 func (c *Console) offerings(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	offerings, err := listed(c, r, p, c.svc.ListProductOfferings, func(o *keyhaven.ProductOffering) string { return o.ID })
 	if err != nil {
 		return err
 	}
-	offerings, err := c.svc.ListProductOfferings(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "offerings", "Product offerings", "contracts",
-		paged(c, r, start, offerings, func(o *keyhaven.ProductOffering) string { return o.ID }))
+	return c.render(w, r, p, http.StatusOK, "offerings", "Product offerings", "contracts", offerings)
 }
 
 // offeringChoices returns the offerings a contract form offers, and whether there are more.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -28,6 +29,21 @@ type pager struct {
 // cursorAD binds the console's cursors to their use; the list's path is added, so that a
 // cursor of one list is no cursor of another.
 const cursorAD = "keyhaven console cursor "
+
+// listed returns the page of a list that r asks for: read is the service's listing of it,
+// id a row's position in the list's order (what the next page continues after).
+func listed[T any](c *Console, r *http.Request, p *keyhaven.Principal,
+	read func(context.Context, *keyhaven.Principal, keyhaven.Page) ([]T, error), id func(T) string) (list[T], error) {
+	page, start, err := c.pageOf(r)
+	if err != nil {
+		return list[T]{}, err
+	}
+	items, err := read(r.Context(), p, page)
+	if err != nil {
+		return list[T]{}, err
+	}
+	return paged(c, r, start, items, id), nil
+}
 
 // pageOf returns the page of a list that r asks for with its cursor (the first page without
 // one), and the number of rows before it. It asks for one row more than a page shows, so that

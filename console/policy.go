@@ -275,12 +275,15 @@ func grace(s string) (time.Duration, error) {
 	return keyhaven.Grace(field, n)
 }
 
-var allowlistEntry = regexp.MustCompile(`^ipAllowlist\[(\d+)\]$`)
+// listItem is the name the service gives an item of a list field: the field's name and the
+// item's index (ipAllowlist[2], permissions[0], events[1]).
+var listItem = regexp.MustCompile(`^(.+)\[(\d+)\]$`)
 
 // fieldErrors returns the message of each invalid field err names, by the name of the form
 // field that holds it, and err with the label of that field in place of its name, for the
-// banner. prefix is what the service puts before the field names of its input; list is the
-// allowlist the form sent, whose entry an error about one is about.
+// banner. An error about an item of a list is the list field's. prefix is what the service
+// puts before the field names of its input; list is the allowlist the form sent, whose entry
+// an error about one is about.
 func fieldErrors(err error, prefix string, list []string, labels map[string]string) (map[string]string, error) {
 	fields := keyhaven.ErrorFields(err)
 	if keyhaven.ErrorCode(err) != keyhaven.EINVALID || len(fields) == 0 {
@@ -290,9 +293,9 @@ func fieldErrors(err error, prefix string, list []string, labels map[string]stri
 	var banner []keyhaven.FieldError
 	for _, fe := range fields {
 		name, msg := strings.TrimPrefix(fe.Field, prefix), fe.Message
-		if m := allowlistEntry.FindStringSubmatch(name); m != nil {
-			name = groupAllowlist
-			if i, _ := strconv.Atoi(m[1]); i < len(list) {
+		if m := listItem.FindStringSubmatch(name); m != nil {
+			name = m[1]
+			if i, _ := strconv.Atoi(m[2]); name == groupAllowlist && i < len(list) {
 				msg = fmt.Sprintf("%q %s", list[i], msg)
 			}
 		}
@@ -348,9 +351,9 @@ type keyForm struct {
 }
 
 // keyFormError returns the refusal of a key's form: the form again with the error that
-// refused it, and each invalid field's message beside the field. prefix is what the service puts before the names of the
-// fields it reports.
-func (c *Console) keyFormError(err error, prefix string, labels map[string]string, page, title, nav string, f keyForm) error {
+// refused it, and each invalid field's message beside the field. prefix is what the service
+// puts before the names of the fields it reports.
+func keyFormError(err error, prefix string, labels map[string]string, page, title, nav string, f keyForm) error {
 	f.Errors, err = fieldErrors(err, prefix, f.Policy.allowlist(), labels)
 	return refused(err, page, title, nav, f)
 }

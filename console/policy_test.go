@@ -292,6 +292,43 @@ func TestKeyFormFieldErrors(t *testing.T) {
 	}
 }
 
+// TestListItemErrors posts forms whose list fields (a key's permissions or scopes, a
+// webhook's events, also when editing) hold an item the service refuses: the error about
+// that one item is shown beside the list's field, and the banner names the field by its
+// label rather than by the item's index.
+func TestListItemErrors(t *testing.T) {
+	e := apitest.New(t, testdb.SQLite)
+	v := consoleVisitor(t, e)
+	app := createApp(t, e, e.Acme.APIKey, "items")
+	if r := e.Do("POST", "/api/acme/api-keys", e.Acme.APIKey, map[string]any{"name": "edited", "permissions": []string{"READ"}}); r.Status != http.StatusCreated {
+		t.Fatal(r.Status, string(r.Body))
+	}
+	for _, s := range []struct {
+		name, path string
+		form       url.Values
+		field      string // the id of the field's error
+		label      string // the field's label in the banner
+	}{
+		{"API key", "/api-keys", url.Values{"name": {"items"}, "permissions": {"READ", "NOPE"}, "active": {"true"}}, "permissions-error", "Permissions"},
+		{"edited API key", "/api-keys/edited/edit", url.Values{"permissions": {"NOPE"}, "active": {"true"}}, "permissions-error", "Permissions"},
+		{"access key", "/applications/" + app + "/access-keys", url.Values{"name": {"items"}, "scopes": {"NOPE"}}, "scopes-error", "Scopes"},
+		{"webhook", "/webhooks", url.Values{"url": {"https://hooks.example.com/"}, "events": {"api_key.created", "no.such_event"}, "enabled": {"true"}}, "events-error", "Events"},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			res, page := v.do("POST", s.path, s.form)
+			if res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", res.StatusCode, page)
+			}
+			if !strings.Contains(page, `id="`+s.field+`">`) {
+				t.Errorf("no error beside the field (%s): %s", s.field, page)
+			}
+			if strings.Contains(page, "[0]") || strings.Contains(page, "[1]") || !strings.Contains(page, s.label+": ") {
+				t.Errorf("the banner does not name the field %s: %s", s.label, page)
+			}
+		})
+	}
+}
+
 // TestRotateKeyInConsole rotates an API key with a grace period and an access key without:
 // the new secret is shown once (the key's page never shows it), and the old secret stays
 // VALID at POST /api/verify until the grace ends, then is EXPIRED.

@@ -107,18 +107,18 @@ type legendItem struct {
 }
 
 // usagePanel renders the usage chart of a credential (or of the tenant, for an empty id) for
-// what, or nothing when p may not read usage.
+// what, or nothing when the service refuses p the usage (who may read it is its rule).
 func (c *Console) usagePanel(r *http.Request, p *keyhaven.Principal, credentialID, what string) usageHTML {
-	if !p.Permissions.Has(keyhaven.USAGE_READ) {
+	per := periodOf(r)
+	s, err := c.svc.Usage(ctx(r), p, per.query(credentialID, c.svc.Now()))
+	if keyhaven.ErrorCode(err) == keyhaven.EFORBIDDEN {
 		return ""
 	}
-	per := periodOf(r)
 	v := usageView{ID: "usage", W: chartW, H: chartH, Per: strings.ToLower(string(per.granularity)),
 		Title: fmt.Sprintf("Uses of %s by outcome, last %s", what, per.Label)}
 	for _, o := range usagePeriods {
 		v.Periods = append(v.Periods, periodLink{Value: o.Value, Label: o.Label, On: o.Value == per.Value})
 	}
-	s, err := c.svc.Usage(ctx(r), p, per.query(credentialID, c.svc.Now()))
 	if err != nil {
 		if httpx.Status(err) >= 500 {
 			c.log.ErrorContext(r.Context(), "usage", "err", err)

@@ -8,15 +8,11 @@ import (
 )
 
 func (c *Console) users(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	users, err := listed(c, r, p, c.svc.ListUsers, func(u *keyhaven.User) string { return u.ID })
 	if err != nil {
 		return err
 	}
-	users, err := c.svc.ListUsers(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "users", "Users", "users", paged(c, r, start, users, func(u *keyhaven.User) string { return u.ID }))
+	return c.render(w, r, p, http.StatusOK, "users", "Users", "users", users)
 }
 
 func (c *Console) newUser(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 
 	"keyhaven.dev/keyhaven"
@@ -12,32 +13,19 @@ func webhookPath(id string) string { return "/webhooks/" + id }
 // webhookLabels are the labels of a webhook form's fields.
 var webhookLabels = map[string]string{"url": "URL", "events": "Events", "description": "Description"}
 
-// eventOption is an event type a webhook form offers.
-type eventOption struct {
-	Name    string
-	Checked bool
-}
-
 // webhookForm is a webhook's form: what the user typed, and the message of each invalid
 // field by its name.
 type webhookForm struct {
 	Action, Submit, Cancel string
 	URL, Description       string
 	Enabled                bool
-	Events                 []eventOption
+	Events                 []permOption
 	Errors                 map[string]string
 }
 
-func eventOptions(checked []string) []eventOption {
-	on := map[string]bool{}
-	for _, e := range checked {
-		on[e] = true
-	}
-	out := make([]eventOption, len(keyhaven.SubscribableEvents))
-	for i, t := range keyhaven.SubscribableEvents {
-		out[i] = eventOption{Name: string(t), Checked: on[string(t)]}
-	}
-	return out
+// eventOptions returns the event types a webhook form offers, those named in checked checked.
+func eventOptions(checked []string) []permOption {
+	return checkedOf(keyhaven.SubscribableEvents, checked)
 }
 
 // webhookFormFrom is the form as posted.
@@ -49,30 +37,16 @@ func webhookFormFrom(r *http.Request, action, submit, cancel string) webhookForm
 // webhookFormError is the refusal that shows a webhook form again with the message of each
 // invalid field.
 func webhookFormError(err error, title string, f webhookForm) error {
-	fields := keyhaven.ErrorFields(err)
-	for i, fe := range fields {
-		if len(fe.Field) > len("events[") && fe.Field[:len("events[")] == "events[" {
-			fields[i].Field = "events"
-		}
-	}
-	if len(fields) > 0 && keyhaven.ErrorCode(err) == keyhaven.EINVALID {
-		err = &keyhaven.Error{Code: keyhaven.EINVALID, Reason: keyhaven.ErrorReason(err), Message: keyhaven.ErrorMessage(err), Fields: fields}
-	}
 	f.Errors, err = fieldErrors(err, "", nil, webhookLabels)
 	return refused(err, "webhook_form", title, "webhooks", f)
 }
 
 func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
-	page, start, err := c.pageOf(r)
+	hooks, err := listed(c, r, p, c.svc.ListWebhooks, func(h *keyhaven.Webhook) string { return h.ID })
 	if err != nil {
 		return err
 	}
-	hooks, err := c.svc.ListWebhooks(ctx(r), p, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks",
-		paged(c, r, start, hooks, func(h *keyhaven.Webhook) string { return h.ID }))
+	return c.render(w, r, p, http.StatusOK, "webhooks", "Webhooks", "webhooks", hooks)
 }
 
 func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {
@@ -116,17 +90,14 @@ func (c *Console) webhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Pr
 	if err != nil {
 		return err
 	}
-	page, start, err := c.pageOf(r)
+	ds, err := listed(c, r, p, func(ctx context.Context, p *keyhaven.Principal, page keyhaven.Page) ([]*keyhaven.WebhookAttempt, error) {
+		return c.svc.ListWebhookDeliveries(ctx, p, hook.ID, page)
+	}, func(a *keyhaven.WebhookAttempt) string { return a.ID })
 	if err != nil {
 		return err
 	}
-	ds, err := c.svc.ListWebhookDeliveries(ctx(r), p, hook.ID, page)
-	if err != nil {
-		return err
-	}
-	return c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks", webhookPage{Hook: hook,
-		Deliveries: paged(c, r, start, ds, func(a *keyhaven.WebhookAttempt) string { return a.ID }),
-		Notice:     webhookNotices[r.URL.Query().Get("queued")]})
+	return c.render(w, r, p, http.StatusOK, "webhook", "Webhook", "webhooks", webhookPage{Hook: hook, Deliveries: ds,
+		Notice: webhookNotices[r.URL.Query().Get("queued")]})
 }
 
 func (c *Console) editWebhook(w http.ResponseWriter, r *http.Request, p *keyhaven.Principal) error {

@@ -77,11 +77,11 @@ func ViewUser(u *User) view.User {
 // ViewBatch returns a batch task's state and counts; a finished task's passwords are kept
 // for retention.
 func ViewBatch(t *BatchTask, retention time.Duration) view.Batch {
-	out := view.Batch{ID: t.ID, State: string(t.State), Reason: t.Reason, Requested: t.Requested, Processed: t.Processed,
-		Created: t.Created, Failed: t.Failed, CreatedAt: t.CreatedAt}
+	out := view.Batch{ID: t.ID, State: string(t.State), Reason: t.Reason, ContractID: t.ContractID, CreatedBy: t.CreatedBy,
+		Requested: t.Requested, Processed: t.Processed, Created: t.Created, Failed: t.Failed, CreatedAt: t.CreatedAt}
 	if !t.FinishedAt.IsZero() {
-		until := t.FinishedAt.Add(retention)
-		out.PasswordsUntil = &until
+		finished, until := t.FinishedAt, t.FinishedAt.Add(retention)
+		out.FinishedAt, out.PasswordsUntil = &finished, &until
 	}
 	return out
 }

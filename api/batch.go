@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -212,7 +211,7 @@ func (s *Server) registerBatches() {
 		OperationID: "listAccessBatches", Method: http.MethodGet, Path: "/api/{tenant}/access/batch", Tags: tags,
 		Summary:     "List batch tasks, newest first",
 		Description: "Needs ACCESS_MANAGEMENT. Each task with its progress, without its accesses and errors (get the task for those).",
-	}, true), func(ctx context.Context, in *listBatchesInput) (*listOutput[BatchTaskSummary], error) {
+	}, true), func(ctx context.Context, in *listBatchesInput) (*listOutput[view.Batch], error) {
 		pg, err := s.page(in.PageParams)
 		if err != nil {
 			return nil, err
@@ -221,7 +220,8 @@ func (s *Server) registerBatches() {
 		if err != nil {
 			return nil, err
 		}
-		return newList(s, tasks, pg, toBatchTaskSummary, func(t *keyhaven.BatchTask) string { return t.ID }), nil
+		toView := func(t *keyhaven.BatchTask) view.Batch { return keyhaven.ViewBatch(t, s.svc.BatchRetention) }
+		return newList(s, tasks, pg, toView, func(t *keyhaven.BatchTask) string { return t.ID }), nil
 	})
 	huma.Register(s.api, op(huma.Operation{
 		OperationID: "getAccessBatch", Method: http.MethodGet, Path: "/api/{tenant}/access/batch/{taskId}", Tags: tags,
@@ -265,27 +265,6 @@ type BatchTask struct {
 	Accesses   []Access              `json:"accesses" doc:"When DONE: one page of the created accesses in the order of the batch's items, with their passwords until the retention window ends"`
 	Errors     []keyhaven.BatchError `json:"errors" doc:"Every item that failed, on every page"`
 	NextCursor string                `json:"nextCursor,omitempty" doc:"The cursor of the next page of accesses, when there may be one"`
-}
-
-// BatchTaskSummary is a batch task in a list: its progress, without its accesses and errors.
-type BatchTaskSummary struct {
-	ID         string     `json:"id"`
-	State      string     `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
-	Reason     string     `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
-	ContractID string     `json:"contractId"`
-	CreatedBy  string     `json:"createdBy" doc:"The user who submitted the task"`
-	Requested  int        `json:"requested"`
-	Processed  int        `json:"processed"`
-	Created    int        `json:"created"`
-	Failed     int        `json:"failed"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	FinishedAt *time.Time `json:"finishedAt,omitempty"`
-}
-
-func toBatchTaskSummary(t *keyhaven.BatchTask) BatchTaskSummary {
-	return BatchTaskSummary{ID: t.ID, State: string(t.State), Reason: t.Reason, ContractID: t.ContractID, CreatedBy: t.CreatedBy,
-		Requested: t.Requested, Processed: t.Processed, Created: t.Created, Failed: t.Failed, CreatedAt: t.CreatedAt,
-		FinishedAt: timePtr(t.FinishedAt)}
 }
 
 type listBatchesInput struct {

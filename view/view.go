@@ -145,14 +145,17 @@ type User struct {
 // Batch is a batch task's state and counts: what its GET shows on every page, but its
 // errors and its accesses.
 type Batch struct {
-	ID        string    `json:"id"`
-	State     string    `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
-	Reason    string    `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
-	Requested int       `json:"requested"`
-	Processed int       `json:"processed"`
-	Created   int       `json:"created"`
-	Failed    int       `json:"failed"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID         string     `json:"id"`
+	State      string     `json:"state" enum:"ACKNOWLEDGED,IN_PROGRESS,DONE,FAILED,REJECTED"`
+	Reason     string     `json:"reason,omitempty" doc:"Why the task was REJECTED or FAILED"`
+	ContractID string     `json:"contractId"`
+	CreatedBy  string     `json:"createdBy" doc:"The user who submitted the task"`
+	Requested  int        `json:"requested"`
+	Processed  int        `json:"processed"`
+	Created    int        `json:"created"`
+	Failed     int        `json:"failed"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	// PasswordsUntil is when the passwords of a finished task are purged.
 	PasswordsUntil *time.Time `json:"passwordsUntil,omitempty" doc:"When the passwords are purged"`
 }

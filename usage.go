@@ -372,14 +372,14 @@ func (s *Service) TopUsage(ctx context.Context, p *Principal, q UsageQuery, limi
 // KEY_MANAGEMENT; access keys with VIEW_ACCESS_KEYS_ANY, or with VIEW_ACCESS_KEYS_OWN those of
 // the applications p's user created. Without any of these it returns none.
 func (s *Service) ExpiringKeys(ctx context.Context, p *Principal, within time.Duration) ([]*Credential, error) {
+	if !p.MaySeeExpiringKeys() || within <= 0 {
+		return nil, nil
+	}
 	now := s.now()
 	f := ExpiringFilter{From: now, To: now.Add(within), Limit: 50, APIKeys: p.Permissions.Has(KEY_MANAGEMENT),
 		AccessKeys: p.Permissions.Has(VIEW_ACCESS_KEYS_ANY) || p.Permissions.Has(VIEW_ACCESS_KEYS_OWN)}
 	if !p.Permissions.Has(VIEW_ACCESS_KEYS_ANY) {
 		f.AppCreatedBy = p.UserID
-	}
-	if !p.MaySeeExpiringKeys() || within <= 0 {
-		return nil, nil
 	}
 	return s.store.ExpiringCredentials(ctx, p.TenantID, f)
 }

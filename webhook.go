@@ -245,6 +245,40 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string) (string, erro
 	return raw, nil
 }
 
+// redacted stands in for what a URL carries for its receiver, in records and logs.
+const redacted = "xxxxx"
+
+// redactURL returns a webhook URL as audit records may show it: where it sends, with its user
+// information, its query's values and its fragment, which may carry credentials of the
+// receiver's, each replaced by redacted. What cannot be parsed as a URL is not shown.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return redacted
+	case u.Opaque != "":
+		u.Opaque = redacted
+	}
+	if u.User != nil {
+		u.User = url.User(redacted)
+	}
+	if u.RawQuery != "" {
+		params := strings.Split(u.RawQuery, "&")
+		for i, p := range params {
+			if name, _, ok := strings.Cut(p, "="); ok {
+				params[i] = name + "=" + redacted
+			} else {
+				params[i] = redacted // a bare value, maybe a token itself
+			}
+		}
+		u.RawQuery = strings.Join(params, "&")
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		u.Fragment, u.RawFragment = redacted, ""
+	}
+	return auditText(u.String())
+}
+
 func netPort(s string) (int, error) {
 	n := 0
 	for _, c := range s {
@@ -315,7 +349,7 @@ var errNoWebhook = Errorf(ENOTFOUND, "webhook not found")
 // not a destination the operator allows; ECONFLICT (limit_reached) if the tenant has
 // MaxWebhooks webhooks.
 func (s *Service) CreateWebhook(ctx context.Context, p *Principal, in WebhookInput) (w *Webhook, secret string, err error) {
-	e := s.event(ctx, p.TenantID, p, "webhook.create", "webhook", "", map[string]any{"url": auditText(in.URL), "events": in.Events})
+	e := s.event(ctx, p.TenantID, p, "webhook.create", "webhook", "", map[string]any{"url": redactURL(in.URL), "events": in.Events})
 	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(WEBHOOK_MANAGEMENT); err != nil {
 		return nil, "", err
@@ -377,7 +411,7 @@ func (s *Service) ListWebhooks(ctx context.Context, p *Principal, page Page) ([]
 func (s *Service) UpdateWebhook(ctx context.Context, p *Principal, id string, in WebhookUpdate) (w *Webhook, err error) {
 	d := map[string]any{}
 	if in.URL != nil {
-		d["url"] = auditText(*in.URL)
+		d["url"] = redactURL(*in.URL)
 	}
 	if in.Events != nil {
 		d["events"] = *in.Events

@@ -593,23 +593,28 @@ type WebhookDelivery struct {
 // ClaimWebhookDeliveries gives owner, until lease from now, up to n messages due for
 // delivery, each the oldest one queued for its webhook (an endpoint's next message waits
 // until the one before is delivered or given up), with their webhooks' signing keys.
-// Returns an empty list when none is due.
+// Returns an empty list when none is due. A message whose webhook's secret cannot be opened
+// is logged and left claimed until its lease runs out, to be tried again: the others claimed
+// with it go meanwhile.
 func (s *Service) ClaimWebhookDeliveries(ctx context.Context, owner string, lease time.Duration, n int) ([]*WebhookDelivery, error) {
 	now := s.now()
 	ds, err := s.store.ClaimWebhookDeliveries(ctx, owner, now, now.Add(lease), n)
 	if err != nil {
 		return nil, err
 	}
+	out := ds[:0]
 	for _, d := range ds {
 		plain, err := s.Sealer.Open(d.Secret, SealedFor(SealedWebhookSecret, d.WebhookID))
+		if err == nil {
+			d.Key, err = webhookKey(string(plain))
+		}
 		if err != nil {
-			return nil, Internal(fmt.Errorf("webhook %s: %w", d.WebhookID, err))
+			s.Log.ErrorContext(ctx, "webhooks: the signing secret cannot be opened", "webhook", d.WebhookID, "err", err)
+			continue
 		}
-		if d.Key, err = webhookKey(string(plain)); err != nil {
-			return nil, Internal(fmt.Errorf("webhook %s: %w", d.WebhookID, err))
-		}
+		out = append(out, d)
 	}
-	return ds, nil
+	return out, nil
 }
 
 // DeliveryResult is what an attempt came back with: a response's status, or why none came.

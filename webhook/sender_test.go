@@ -628,3 +628,29 @@ func TestExpiringOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestUnopenableSecretHoldsUpNoOther: a webhook whose stored secret cannot be opened is sent
+// nothing, and the error is logged, while another webhook claimed with it is sent its message.
+func TestUnopenableSecretHoldsUpNoOther(t *testing.T) {
+	forEngines(t, func(t *testing.T, open testdb.Opener) {
+		e := newEnv(t, open)
+		broken, fine := newReceiver(t, nil), newReceiver(t, nil)
+		id, _ := createWebhook(t, e, broken.URL, keyhaven.EventAPIKeyCreated)
+		createWebhook(t, e, fine.URL, keyhaven.EventAPIKeyCreated)
+		db := e.Store.(*sqlstore.DB)
+		if _, err := db.SQL().Exec(db.Rebind(`UPDATE webhooks SET secret = ? WHERE id = ?`), "not-sealed", id); err != nil {
+			t.Fatal(err)
+		}
+		createKey(t, e, map[string]any{"name": "announced"})
+		fine.waitFor(t, "api_key.created", "name", "announced")
+		if hits := broken.Hits(); len(hits) != 0 {
+			t.Fatalf("the webhook whose secret cannot be opened got %d requests", len(hits))
+		}
+		eventually.Within(t, 20*time.Second, func() error {
+			if !strings.Contains(e.Logs(), id) {
+				return fmt.Errorf("the logs do not name %s", id)
+			}
+			return nil
+		})
+	})
+}

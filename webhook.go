@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -178,54 +179,54 @@ const lookupTimeout = 5 * time.Second
 // checkWebhookURL validates a webhook's URL: http or https, a host, no user information, no
 // fragment, at most MaxWebhookURL bytes and, when the operator restricts destinations, one
 // they allow (see Destinations).
-func (s *Service) checkWebhookURL(ctx context.Context, raw string) (string, error) {
+func (s *Service) checkWebhookURL(ctx context.Context, raw string) error {
 	invalid := func(reason, msg string) error {
 		return &Error{Code: EINVALID, Reason: reason, Message: "url: " + msg, Fields: []FieldError{{Field: "url", Message: msg}}}
 	}
 	if raw == "" {
-		return "", invalid("invalid_input", "is required")
+		return invalid("invalid_input", "is required")
 	}
 	if len(raw) > MaxWebhookURL {
-		return "", invalid("invalid_input", fmt.Sprintf("must be at most %d bytes", MaxWebhookURL))
+		return invalid("invalid_input", fmt.Sprintf("must be at most %d bytes", MaxWebhookURL))
 	}
 	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return "", invalid("invalid_input", "must not contain spaces or control characters")
+		return invalid("invalid_input", "must not contain spaces or control characters")
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs() || u.Opaque != "":
-		return "", invalid("invalid_input", "must be an absolute http or https URL")
+		return invalid("invalid_input", "must be an absolute http or https URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", invalid("invalid_input", "must be an http or https URL")
+		return invalid("invalid_input", "must be an http or https URL")
 	case u.User != nil:
-		return "", invalid("invalid_input", "must not hold a user name or password")
+		return invalid("invalid_input", "must not hold a user name or password")
 	case u.Hostname() == "":
-		return "", invalid("invalid_input", "must name a host")
+		return invalid("invalid_input", "must name a host")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", invalid("invalid_input", "must not have a fragment")
+		return invalid("invalid_input", "must not have a fragment")
 	}
 	if port := u.Port(); port != "" {
-		if n, err := netPort(port); err != nil || n == 0 {
-			return "", invalid("invalid_input", "must have a port between 1 and 65535")
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return invalid("invalid_input", "must have a port between 1 and 65535")
 		}
 	}
 	d := s.WebhookDestinations
 	if d == nil {
-		return raw, nil
+		return nil
 	}
 	host := u.Hostname()
 	refused := invalid("destination_not_allowed", "is not a destination this server may send webhooks to")
 	if a, err := netip.ParseAddr(host); err == nil {
 		if !d.AllowsAddr(a) {
-			return "", refused
+			return refused
 		}
-		return raw, nil
+		return nil
 	}
 	if d.AllowsHost(host) {
-		return raw, nil
+		return nil
 	}
 	if len(d.Prefixes) == 0 {
-		return "", refused
+		return refused
 	}
 	resolver := s.Resolver
 	if resolver == nil {
@@ -235,14 +236,14 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string) (string, erro
 	defer cancel()
 	addrs, err := resolver.LookupNetIP(lctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return "", invalid("destination_not_allowed", "names a host that cannot be resolved")
+		return invalid("destination_not_allowed", "names a host that cannot be resolved")
 	}
 	for _, a := range addrs {
 		if !d.AllowsAddr(a) {
-			return "", refused
+			return refused
 		}
 	}
-	return raw, nil
+	return nil
 }
 
 // redacted stands in for what a URL carries for its receiver, in records and logs.
@@ -277,20 +278,6 @@ func redactURL(raw string) string {
 		u.Fragment, u.RawFragment = redacted, ""
 	}
 	return auditText(u.String())
-}
-
-func netPort(s string) (int, error) {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' || n > 65535 {
-			return 0, fmt.Errorf("bad port")
-		}
-		n = n*10 + int(c-'0')
-	}
-	if n > 65535 {
-		return 0, fmt.Errorf("bad port")
-	}
-	return n, nil
 }
 
 // parseEvents validates the event types a webhook subscribes to: at least one, each
@@ -361,12 +348,11 @@ func (s *Service) CreateWebhook(ctx context.Context, p *Principal, in WebhookInp
 	if err := validateDescription("description", in.Description); err != nil {
 		return nil, "", err
 	}
-	u, err := s.checkWebhookURL(ctx, in.URL)
-	if err != nil {
+	if err := s.checkWebhookURL(ctx, in.URL); err != nil {
 		return nil, "", err
 	}
 	now := s.now()
-	w = &Webhook{ID: NewID("whk"), TenantID: p.TenantID, URL: u, Events: events, Description: in.Description,
+	w = &Webhook{ID: NewID("whk"), TenantID: p.TenantID, URL: in.URL, Events: events, Description: in.Description,
 		Enabled: in.Enabled == nil || *in.Enabled, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	secret = NewWebhookSecret()
 	w.Secret = s.Sealer.Seal([]byte(secret), SealedFor(SealedWebhookSecret, w.ID))
@@ -438,9 +424,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *Principal, id string, in
 			return nil, err
 		}
 	}
-	var u string
 	if in.URL != nil {
-		if u, err = s.checkWebhookURL(ctx, *in.URL); err != nil {
+		if err := s.checkWebhookURL(ctx, *in.URL); err != nil {
 			return nil, err
 		}
 	}
@@ -450,7 +435,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *Principal, id string, in
 	now := s.now()
 	return s.store.UpdateWebhook(ctx, p.TenantID, id, func(w *Webhook) error {
 		if in.URL != nil {
-			w.URL = u
+			w.URL = *in.URL
 		}
 		if in.Events != nil {
 			w.Events = events

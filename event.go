@@ -3,6 +3,7 @@ package keyhaven
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -47,14 +48,7 @@ var EventTypes = []EventType{
 var SubscribableEvents = EventTypes[:len(EventTypes)-1]
 
 // subscribable reports whether a webhook may subscribe to t.
-func (t EventType) subscribable() bool {
-	for _, s := range SubscribableEvents {
-		if s == t {
-			return true
-		}
-	}
-	return false
-}
+func (t EventType) subscribable() bool { return slices.Contains(SubscribableEvents, t) }
 
 // Notice is an event a change announces. The store writes it to the outbox in the change's
 // own transaction, after the change, when the change succeeds: one message, queued for each

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -178,54 +179,54 @@ const lookupTimeout = 5 * time.Second
 // checkWebhookURL validates a webhook's URL: http or https, a host, no user information, no
 // fragment, at most MaxWebhookURL bytes and, when the operator restricts destinations, one
 // they allow (see Destinations).
-func (s *Service) checkWebhookURL(ctx context.Context, raw string) (string, error) {
+func (s *Service) checkWebhookURL(ctx context.Context, raw string) error {
 	invalid := func(reason, msg string) error {
 		return &Error{Code: EINVALID, Reason: reason, Message: "url: " + msg, Fields: []FieldError{{Field: "url", Message: msg}}}
 	}
 	if raw == "" {
-		return "", invalid("invalid_input", "is required")
+		return invalid("invalid_input", "is required")
 	}
 	if len(raw) > MaxWebhookURL {
-		return "", invalid("invalid_input", fmt.Sprintf("must be at most %d bytes", MaxWebhookURL))
+		return invalid("invalid_input", fmt.Sprintf("must be at most %d bytes", MaxWebhookURL))
 	}
 	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return "", invalid("invalid_input", "must not contain spaces or control characters")
+		return invalid("invalid_input", "must not contain spaces or control characters")
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs() || u.Opaque != "":
-		return "", invalid("invalid_input", "must be an absolute http or https URL")
+		return invalid("invalid_input", "must be an absolute http or https URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", invalid("invalid_input", "must be an http or https URL")
+		return invalid("invalid_input", "must be an http or https URL")
 	case u.User != nil:
-		return "", invalid("invalid_input", "must not hold a user name or password")
+		return invalid("invalid_input", "must not hold a user name or password")
 	case u.Hostname() == "":
-		return "", invalid("invalid_input", "must name a host")
+		return invalid("invalid_input", "must name a host")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", invalid("invalid_input", "must not have a fragment")
+		return invalid("invalid_input", "must not have a fragment")
 	}
 	if port := u.Port(); port != "" {
-		if n, err := netPort(port); err != nil || n == 0 {
-			return "", invalid("invalid_input", "must have a port between 1 and 65535")
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return invalid("invalid_input", "must have a port between 1 and 65535")
 		}
 	}
 	d := s.WebhookDestinations
 	if d == nil {
-		return raw, nil
+		return nil
 	}
 	host := u.Hostname()
 	refused := invalid("destination_not_allowed", "is not a destination this server may send webhooks to")
 	if a, err := netip.ParseAddr(host); err == nil {
 		if !d.AllowsAddr(a) {
-			return "", refused
+			return refused
 		}
-		return raw, nil
+		return nil
 	}
 	if d.AllowsHost(host) {
-		return raw, nil
+		return nil
 	}
 	if len(d.Prefixes) == 0 {
-		return "", refused
+		return refused
 	}
 	resolver := s.Resolver
 	if resolver == nil {
@@ -235,28 +236,48 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string) (string, erro
 	defer cancel()
 	addrs, err := resolver.LookupNetIP(lctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return "", invalid("destination_not_allowed", "names a host that cannot be resolved")
+		return invalid("destination_not_allowed", "names a host that cannot be resolved")
 	}
 	for _, a := range addrs {
 		if !d.AllowsAddr(a) {
-			return "", refused
+			return refused
 		}
 	}
-	return raw, nil
+	return nil
 }
 
-func netPort(s string) (int, error) {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' || n > 65535 {
-			return 0, fmt.Errorf("bad port")
+// redacted stands in for what a URL carries for its receiver, in records and logs.
+const redacted = "xxxxx"
+
+// redactURL returns a webhook URL as audit records may show it: where it sends, with its user
+// information, its query's values and its fragment, which may carry credentials of the
+// receiver's, each replaced by redacted. What cannot be parsed as a URL is not shown.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return redacted
+	case u.Opaque != "":
+		u.Opaque = redacted
+	}
+	if u.User != nil {
+		u.User = url.User(redacted)
+	}
+	if u.RawQuery != "" {
+		params := strings.Split(u.RawQuery, "&")
+		for i, p := range params {
+			if name, _, ok := strings.Cut(p, "="); ok {
+				params[i] = name + "=" + redacted
+			} else {
+				params[i] = redacted // a bare value, maybe a token itself
+			}
 		}
-		n = n*10 + int(c-'0')
+		u.RawQuery = strings.Join(params, "&")
 	}
-	if n > 65535 {
-		return 0, fmt.Errorf("bad port")
+	if u.Fragment != "" || u.RawFragment != "" {
+		u.Fragment, u.RawFragment = redacted, ""
 	}
-	return n, nil
+	return auditText(u.String())
 }
 
 // parseEvents validates the event types a webhook subscribes to: at least one, each
@@ -315,7 +336,7 @@ var errNoWebhook = Errorf(ENOTFOUND, "webhook not found")
 // not a destination the operator allows; ECONFLICT (limit_reached) if the tenant has
 // MaxWebhooks webhooks.
 func (s *Service) CreateWebhook(ctx context.Context, p *Principal, in WebhookInput) (w *Webhook, secret string, err error) {
-	e := s.event(ctx, p.TenantID, p, "webhook.create", "webhook", "", map[string]any{"url": auditText(in.URL), "events": in.Events})
+	e := s.event(ctx, p.TenantID, p, "webhook.create", "webhook", "", map[string]any{"url": redactURL(in.URL), "events": in.Events})
 	defer func() { s.failed(ctx, e, err) }()
 	if err := p.Require(WEBHOOK_MANAGEMENT); err != nil {
 		return nil, "", err
@@ -327,12 +348,11 @@ func (s *Service) CreateWebhook(ctx context.Context, p *Principal, in WebhookInp
 	if err := validateDescription("description", in.Description); err != nil {
 		return nil, "", err
 	}
-	u, err := s.checkWebhookURL(ctx, in.URL)
-	if err != nil {
+	if err := s.checkWebhookURL(ctx, in.URL); err != nil {
 		return nil, "", err
 	}
 	now := s.now()
-	w = &Webhook{ID: NewID("whk"), TenantID: p.TenantID, URL: u, Events: events, Description: in.Description,
+	w = &Webhook{ID: NewID("whk"), TenantID: p.TenantID, URL: in.URL, Events: events, Description: in.Description,
 		Enabled: in.Enabled == nil || *in.Enabled, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	secret = NewWebhookSecret()
 	w.Secret = s.Sealer.Seal([]byte(secret), SealedFor(SealedWebhookSecret, w.ID))
@@ -377,7 +397,7 @@ func (s *Service) ListWebhooks(ctx context.Context, p *Principal, page Page) ([]
 func (s *Service) UpdateWebhook(ctx context.Context, p *Principal, id string, in WebhookUpdate) (w *Webhook, err error) {
 	d := map[string]any{}
 	if in.URL != nil {
-		d["url"] = auditText(*in.URL)
+		d["url"] = redactURL(*in.URL)
 	}
 	if in.Events != nil {
 		d["events"] = *in.Events
@@ -404,9 +424,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *Principal, id string, in
 			return nil, err
 		}
 	}
-	var u string
 	if in.URL != nil {
-		if u, err = s.checkWebhookURL(ctx, *in.URL); err != nil {
+		if err := s.checkWebhookURL(ctx, *in.URL); err != nil {
 			return nil, err
 		}
 	}
@@ -416,7 +435,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *Principal, id string, in
 	now := s.now()
 	return s.store.UpdateWebhook(ctx, p.TenantID, id, func(w *Webhook) error {
 		if in.URL != nil {
-			w.URL = u
+			w.URL = *in.URL
 		}
 		if in.Events != nil {
 			w.Events = events
@@ -559,23 +578,28 @@ type WebhookDelivery struct {
 // ClaimWebhookDeliveries gives owner, until lease from now, up to n messages due for
 // delivery, each the oldest one queued for its webhook (an endpoint's next message waits
 // until the one before is delivered or given up), with their webhooks' signing keys.
-// Returns an empty list when none is due.
+// Returns an empty list when none is due. A message whose webhook's secret cannot be opened
+// is logged and left claimed until its lease runs out, to be tried again: the others claimed
+// with it go meanwhile.
 func (s *Service) ClaimWebhookDeliveries(ctx context.Context, owner string, lease time.Duration, n int) ([]*WebhookDelivery, error) {
 	now := s.now()
 	ds, err := s.store.ClaimWebhookDeliveries(ctx, owner, now, now.Add(lease), n)
 	if err != nil {
 		return nil, err
 	}
+	out := ds[:0]
 	for _, d := range ds {
 		plain, err := s.Sealer.Open(d.Secret, SealedFor(SealedWebhookSecret, d.WebhookID))
+		if err == nil {
+			d.Key, err = webhookKey(string(plain))
+		}
 		if err != nil {
-			return nil, Internal(fmt.Errorf("webhook %s: %w", d.WebhookID, err))
+			s.Log.ErrorContext(ctx, "webhooks: the signing secret cannot be opened", "webhook", d.WebhookID, "err", err)
+			continue
 		}
-		if d.Key, err = webhookKey(string(plain)); err != nil {
-			return nil, Internal(fmt.Errorf("webhook %s: %w", d.WebhookID, err))
-		}
+		out = append(out, d)
 	}
-	return ds, nil
+	return out, nil
 }
 
 // DeliveryResult is what an attempt came back with: a response's status, or why none came.

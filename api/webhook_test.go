@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,9 @@ func testWebhookRoutes(t *testing.T, open testdb.Opener) {
 		{Name: "not a URL", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "hooks", "events": []string{"user.deleted"}}, ExpectedStatus: 400, ExpectedContent: []string{`"field":"url"`}},
 		{Name: "ftp", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "ftp://example.com/", "events": []string{"user.deleted"}}, ExpectedStatus: 400},
 		{Name: "user info", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "https://me:pw@example.com/", "events": []string{"user.deleted"}}, ExpectedStatus: 400, NotExpectedContent: []string{"pw@"}},
+		{Name: "port 0", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "https://example.com:0/", "events": []string{"user.deleted"}}, ExpectedStatus: 400, ExpectedContent: []string{"port between 1 and 65535"}},
+		{Name: "port past 65535", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "https://example.com:65536/", "events": []string{"user.deleted"}}, ExpectedStatus: 400, ExpectedContent: []string{"port between 1 and 65535"}},
+		{Name: "port far past 65535", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "https://example.com:99999999999999999999/", "events": []string{"user.deleted"}}, ExpectedStatus: 400},
 		{Name: "too long", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": "https://example.com/" + strings.Repeat("a", 2100), "events": []string{"user.deleted"}}, ExpectedStatus: 400},
 		{Name: "no events", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": rcv.URL, "events": []string{}}, ExpectedStatus: 400},
 		{Name: "unknown event", Method: "POST", URL: "/api/acme/webhooks", Token: admin, Body: map[string]any{"url": rcv.URL, "events": []string{"key.made"}}, ExpectedStatus: 400},
@@ -148,5 +152,82 @@ func testWebhookRoutes(t *testing.T, open testdb.Opener) {
 	}
 	if strings.Contains(e.Logs(), secret) {
 		t.Fatal("the logs hold the secret")
+	}
+}
+
+// TestWebhookURLCredentialsRedacted: what a destination URL carries for its receiver (user
+// information, query values, a fragment) reaches no audit record, delivery error or log line,
+// refused or accepted, while the webhook keeps its URL to send to.
+func TestWebhookURLCredentialsRedacted(t *testing.T) {
+	for name, open := range testdb.Engines() {
+		t.Run(name, func(t *testing.T) { testWebhookURLCredentialsRedacted(t, open) })
+	}
+}
+
+func testWebhookURLCredentialsRedacted(t *testing.T, open testdb.Opener) {
+	e := apitest.New(t, open)
+	admin := e.Acme.APIKey
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing answers there: the attempt fails without a response
+	events := []string{"user.deleted"}
+	for _, url := range []string{"https://me:pw-secret@example.com/", "https:me:opaque-secret@example.com/", "https://example.com/#frag-secret"} {
+		mustStatus(t, e.Do("POST", "/api/acme/webhooks", admin, map[string]any{"url": url, "events": events}), http.StatusBadRequest)
+	}
+	url := closed.URL + "/in?token=query-secret&v=2"
+	var w webhookJSON
+	mustStatus(t, e.Do("POST", "/api/acme/webhooks", admin, map[string]any{"url": url, "events": events}), http.StatusCreated).Decode(t, &w)
+	path := "/api/acme/webhooks/" + w.ID
+	mustStatus(t, e.Do("PATCH", path, admin, map[string]any{"url": "https://bot:patch-secret@example.com/"}), http.StatusBadRequest)
+	mustStatus(t, e.Do("PATCH", path, admin, map[string]any{"url": url + "&sig=patched-secret"}), http.StatusOK)
+	mustStatus(t, e.Do("PATCH", path, admin, map[string]any{"url": url}), http.StatusOK)
+	mustStatus(t, e.Do("POST", path+"/test", admin, nil), http.StatusAccepted)
+	var deliveries struct {
+		Items []struct{ Error, Outcome string }
+	}
+	eventually.Within(t, 20*time.Second, func() error {
+		mustStatus(t, e.Do("GET", path+"/deliveries", admin, nil), http.StatusOK).Decode(t, &deliveries)
+		if len(deliveries.Items) == 0 {
+			return fmt.Errorf("no attempt yet")
+		}
+		return nil
+	})
+	if d := deliveries.Items[0]; d.Outcome != "failed" || d.Error == "" {
+		t.Fatalf("attempt to a closed port: %+v", d)
+	}
+
+	secrets := []string{"pw-secret", "opaque-secret", "frag-secret", "query-secret", "patch-secret", "patched-secret"}
+	audit := e.Audit("")
+	var shown []string
+	for _, ev := range audit {
+		detail := fmt.Sprint(ev.Detail)
+		for _, s := range secrets {
+			if strings.Contains(detail, s) {
+				t.Errorf("audit record %s %s holds %s: %s", ev.Action, ev.Outcome, s, detail)
+			}
+		}
+		if u, ok := ev.Detail["url"].(string); ok {
+			shown = append(shown, u)
+		}
+	}
+	// The records still say where the webhook sends, and which query parameters it has.
+	if !slices.Contains(shown, closed.URL+"/in?token=xxxxx&v=xxxxx") || !slices.Contains(shown, "https://xxxxx@example.com/") {
+		t.Errorf("the records show the URLs as %q", shown)
+	}
+	for _, d := range deliveries.Items {
+		for _, s := range secrets {
+			if strings.Contains(d.Error, s) {
+				t.Errorf("delivery error %q holds %s", d.Error, s)
+			}
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(e.Logs(), s) {
+			t.Errorf("the logs hold %s", s)
+		}
+	}
+	var got webhookJSON
+	mustStatus(t, e.Do("GET", path, admin, nil), http.StatusOK).Decode(t, &got)
+	if got.URL != url {
+		t.Fatalf("the webhook's URL is %q, want %q as given", got.URL, url)
 	}
 }

@@ -94,9 +94,8 @@ func (db *DB) UpdateWebhook(ctx context.Context, tenantID, id string, change fun
 // DeleteWebhook implements keyhaven.Store: the webhook goes with its queue and history.
 func (db *DB) DeleteWebhook(ctx context.Context, tenantID, id string, e *keyhaven.AuditEvent) error {
 	return db.change(ctx, e, func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM webhooks WHERE tenant_id = ? AND id = ?`+db.dialect.ForUpdate), tenantID, id).Scan(&one); err != nil {
-			return db.notFound(err, "webhook")
+		if err := db.lock(ctx, tx, "webhooks", "webhook", tenantID, id); err != nil {
+			return err
 		}
 		for _, q := range []string{`DELETE FROM webhook_queue WHERE webhook_id = ?`, `DELETE FROM webhook_attempts WHERE webhook_id = ?`,
 			`DELETE FROM webhooks WHERE id = ?`} {
@@ -244,7 +243,7 @@ func (db *DB) ListWebhookAttempts(ctx context.Context, tenantID, webhookID strin
 
 // ResendWebhookMessage implements keyhaven.Store.
 func (db *DB) ResendWebhookMessage(ctx context.Context, tenantID, webhookID, attemptID string, now time.Time, e *keyhaven.AuditEvent) error {
-	err := db.change(ctx, e, func(tx *sql.Tx) error {
+	return db.change(ctx, e, func(tx *sql.Tx) error {
 		var message string
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT a.message_id FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id
 			WHERE a.tenant_id = ? AND a.webhook_id = ? AND a.id = ?`), tenantID, webhookID, attemptID).Scan(&message); err != nil {
@@ -256,7 +255,6 @@ func (db *DB) ResendWebhookMessage(ctx context.Context, tenantID, webhookID, att
 		db.queued.Store(tx, true)
 		return nil
 	})
-	return err
 }
 
 // ClaimWebhookDeliveries implements keyhaven.Store. The candidates are the first message of
@@ -306,9 +304,9 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, owner string, now, lea
 // FinishWebhookAttempt implements keyhaven.Store.
 func (db *DB) FinishWebhookAttempt(ctx context.Context, deliveryID, owner string, a *keyhaven.WebhookAttempt, next time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		var attempts int
-		err := tx.QueryRowContext(ctx, db.q(`SELECT attempts FROM webhook_queue WHERE id = ? AND owner = ?`+db.dialect.ForUpdate),
-			deliveryID, owner).Scan(&attempts)
+		var one int
+		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM webhook_queue WHERE id = ? AND owner = ?`+db.dialect.ForUpdate),
+			deliveryID, owner).Scan(&one)
 		if err == sql.ErrNoRows {
 			return errLeaseLost
 		}

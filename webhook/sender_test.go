@@ -361,7 +361,7 @@ func TestInOrderPerEndpoint(t *testing.T) {
 		if got := names(fast.wait(t, n)); !reflect.DeepEqual(got, want) {
 			t.Fatalf("fast endpoint got %v, want %v", got, want)
 		}
-		if hits := slow.Hits(); len(hits) != 1 {
+		if hits := slow.wait(t, 1); len(hits) != 1 {
 			t.Fatalf("the slow endpoint got %v before its first message's retry", names(hits))
 		}
 		e.Clock.Advance(5 * time.Second)
@@ -371,8 +371,7 @@ func TestInOrderPerEndpoint(t *testing.T) {
 	})
 }
 
-// TestOutboxWithTheChange: a refused change sends nothing; a change is queued even while no
-// sender runs, and a node's sender sends it later.
+// TestOutboxWithTheChange: a refused change sends nothing.
 func TestOutboxWithTheChange(t *testing.T) {
 	forEngines(t, func(t *testing.T, open testdb.Opener) {
 		e := newEnv(t, open)
@@ -390,7 +389,6 @@ func TestOutboxWithTheChange(t *testing.T) {
 		if len(hits) != 2 || count(t, hits, "api_key.updated") != 0 {
 			t.Fatalf("refused changes were announced: %d requests", len(hits))
 		}
-
 	})
 }
 
@@ -626,5 +624,31 @@ func TestExpiringOnce(t *testing.T) {
 		for _, h := range rcv.Hits() {
 			verifySigned(t, whSecret, h, true)
 		}
+	})
+}
+
+// TestUnopenableSecretHoldsUpNoOther: a webhook whose stored secret cannot be opened is sent
+// nothing, and the error is logged, while another webhook claimed with it is sent its message.
+func TestUnopenableSecretHoldsUpNoOther(t *testing.T) {
+	forEngines(t, func(t *testing.T, open testdb.Opener) {
+		e := newEnv(t, open)
+		broken, fine := newReceiver(t, nil), newReceiver(t, nil)
+		id, _ := createWebhook(t, e, broken.URL, keyhaven.EventAPIKeyCreated)
+		createWebhook(t, e, fine.URL, keyhaven.EventAPIKeyCreated)
+		db := e.Store.(*sqlstore.DB)
+		if _, err := db.SQL().Exec(db.Rebind(`UPDATE webhooks SET secret = ? WHERE id = ?`), "not-sealed", id); err != nil {
+			t.Fatal(err)
+		}
+		createKey(t, e, map[string]any{"name": "announced"})
+		fine.waitFor(t, "api_key.created", "name", "announced")
+		if hits := broken.Hits(); len(hits) != 0 {
+			t.Fatalf("the webhook whose secret cannot be opened got %d requests", len(hits))
+		}
+		eventually.Within(t, 20*time.Second, func() error {
+			if !strings.Contains(e.Logs(), id) {
+				return fmt.Errorf("the logs do not name %s", id)
+			}
+			return nil
+		})
 	})
 }

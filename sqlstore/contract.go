@@ -45,7 +45,17 @@ func (db *DB) ListProductOfferings(ctx context.Context, tenantID string, page ke
 
 // list runs a query and scans every row with scan.
 func list[T any](ctx context.Context, db *DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	return listOn(ctx, db, db.r, scan, query, args...)
+}
+
+// querier is what a list query runs on: the reading pool, or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// listOn is list on q: a transaction reads what it has written.
+func listOn[T any](ctx context.Context, db *DB, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, db.wrap(err, "")
 	}

@@ -116,7 +116,7 @@ func (db *DB) queueNotices(ctx context.Context, tx *sql.Tx, e *keyhaven.AuditEve
 	if len(e.Notices) == 0 {
 		return nil
 	}
-	hooks, err := txList(ctx, db, tx, func(row scanner) (*keyhaven.Webhook, error) {
+	hooks, err := listOn(ctx, db, tx, func(row scanner) (*keyhaven.Webhook, error) {
 		var w keyhaven.Webhook
 		var events string
 		err := row.Scan(&w.ID, &events)
@@ -197,24 +197,6 @@ func (db *DB) insertQueued(ctx context.Context, tx *sql.Tx, webhook, message str
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO webhook_queue (id, webhook_id, message_id, seq, attempts, next_at, owner, lease_until)
 		VALUES (?, ?, ?, ?, 0, ?, '', NULL)`), keyhaven.NewID("whq"), webhook, message, seq, mustDB(at))
 	return db.wrap(err, "")
-}
-
-// txList is list within tx.
-func txList[T any](ctx context.Context, db *DB, tx *sql.Tx, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := tx.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, db.wrap(err, "")
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, db.wrap(err, "")
-		}
-		out = append(out, v)
-	}
-	return out, db.wrap(rows.Err(), "")
 }
 
 const attemptColumns = `id, tenant_id, webhook_id, message_id, type, attempt, at, status, error, outcome`
